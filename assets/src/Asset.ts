@@ -1,0 +1,344 @@
+/**
+ * `asset` and `sourceAsset`: the typed definitions users write. An asset's dependencies are its
+ * body's inputs (`ins`), so the graph, the types along its edges and the resources it requires are
+ * all known to the compiler. Each definition carries a serializable spec and its body.
+ */
+import {
+  type AssetKeyInput,
+  type AssetKeyString,
+  type AssetSpec,
+  assetKeyToString,
+  DEFAULT_GROUP,
+  DEFAULT_POOL,
+  type ExecutableAsset,
+  type JsonValue,
+  noRetry,
+  OutputValidationError,
+  type RetrySpec,
+  type StepContext
+} from "@materia/core"
+import { Duration, Effect, Schedule, Schema } from "effect"
+import { automaticCodeVersion } from "./CodeVersion.ts"
+
+/** A schema for run configuration or output values: decodes without services. */
+export type AnySchema = Schema.Top & { readonly DecodingServices: never }
+
+/** The context of a body: run id, asset key, logger, metadata, typed config, abort signal. */
+export type AssetContext<Config = unknown> = StepContext<Config>
+
+/** Phantom types of a definition: its value, the resources its body requires, its config input. */
+export interface AssetTypes<A, R, C> {
+  readonly value: A
+  readonly requirements: R
+  readonly config: C
+}
+
+/**
+ * A defined asset: key `K`, value `A`, required resources `R`, run configuration input `C`
+ * (`never` when the asset takes none).
+ */
+export interface Asset<K extends string = string, A = unknown, R = never, C = never> {
+  readonly "~types"?: AssetTypes<A, R, C> | undefined
+  readonly key: K
+  readonly spec: AssetSpec
+  readonly executable: ExecutableAsset<R>
+  readonly configSchema: AnySchema | undefined
+  /** For source assets: returns the current data version (a string), or undefined when unknown. */
+  readonly observe: ((context: AssetContext) => Effect.Effect<string | undefined, unknown>) | undefined
+}
+
+/** Any asset, whatever its types. */
+export type AnyAsset = Asset<string, unknown, unknown, unknown>
+
+/** The value type of an asset. */
+export type ValueOf<T> = T extends Asset<string, infer A, infer _R, infer _C> ? A : never
+/** The resources an asset requires. */
+export type RequirementsOf<T> = T extends Asset<string, infer _A, infer R, infer _C> ? R : never
+/** The run configuration input of an asset (`never` when it takes none). */
+export type ConfigOf<T> = T extends Asset<string, infer _A, infer _R, infer C> ? C : never
+
+/** The values a body receives: each input name typed as its upstream asset's value. */
+export type InputValues<Ins> = { readonly [K in keyof Ins]: ValueOf<Ins[K]> }
+
+/** The value a body's result stands for: an Effect's success, a Promise's resolution, or itself. */
+export type BodyValue<Out> = [Out] extends [Effect.Effect<infer A, infer _E, infer _R>] ? A : Awaited<Out>
+/** The resources a body's Effect requires. */
+export type BodyRequirements<Out> = [Out] extends [Effect.Effect<infer _A, infer _E, infer R>] ? R : never
+
+type DecodedConfig<S> = S extends AnySchema ? S["Type"] : undefined
+type ConfigInput<S> = S extends AnySchema ? S["Encoded"] : never
+
+/** How a failing step is tried again. `attempts` counts every attempt, the first included. */
+export interface RetryOptions {
+  readonly attempts: number
+  /** Default `exponential`. */
+  readonly backoff?: "constant" | "linear" | "exponential" | undefined
+  /** The first delay; default `1 second`. */
+  readonly delay?: Duration.Input | undefined
+  /** The longest delay; default `1 minute`. */
+  readonly maxDelay?: Duration.Input | undefined
+  /** Spread delays randomly between 50% and 150%. */
+  readonly jitter?: boolean | undefined
+  /** A custom Effect schedule instead of `backoff` (still bounded by `attempts`). */
+  readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/** Options of `asset(key, options, body)`. */
+export interface AssetOptions<Ins, ConfigSchema> {
+  /** Upstream assets whose values the body receives, by input name. */
+  readonly ins?: Ins | undefined
+  /** Ordering-only upstream: assets or keys that must be materialized first (no value passed). */
+  readonly deps?: ReadonlyArray<AnyAsset | string | readonly [string, ...Array<string>]> | undefined
+  readonly description?: string | undefined
+  readonly group?: string | undefined
+  readonly tags?: Readonly<Record<string, string>> | undefined
+  readonly owners?: ReadonlyArray<string> | undefined
+  readonly metadata?: Readonly<Record<string, JsonValue>> | undefined
+  /** Set it to control staleness by hand; by default a hash of the body's source and this definition. */
+  readonly codeVersion?: string | undefined
+  /** The compute class that runs the step; the project sets each pool's concurrency. */
+  readonly pool?: string | undefined
+  readonly retry?: RetryOptions | Schedule.Schedule<unknown, unknown> | undefined
+  /** Interrupts the body (and aborts `ctx.signal`) after this long, e.g. `"30 minutes"`. */
+  readonly timeout?: Duration.Input | undefined
+  /** An effect Schema of the asset's run configuration, given at launch and validated. */
+  readonly config?: ConfigSchema | undefined
+  /** An effect Schema the returned value must satisfy before it is stored. */
+  readonly schema?: AnySchema | undefined
+  /** The name of the project IO manager that stores the value (default `memory` / the project default). */
+  readonly io?: string | undefined
+}
+
+/** The body of an asset: its inputs and context in, a value, a Promise or an Effect out. */
+export type AssetBody<Ins, ConfigSchema, Out> = (
+  inputs: InputValues<Ins>,
+  context: AssetContext<DecodedConfig<ConfigSchema>>
+) => Out
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/** Runs a user function that may return a value, a Promise or an Effect, as an Effect. */
+export const fromUserFunction =
+  <I, Ctx>(fn: (inputs: I, context: Ctx) => unknown) =>
+  (inputs: I, context: Ctx): Effect.Effect<unknown, unknown, never> =>
+    Effect.suspend(() => {
+      const out = fn(inputs, context)
+      if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown, never>
+      if (isPromiseLike(out)) return Effect.tryPromise({ try: () => Promise.resolve(out), catch: (e) => e })
+      return Effect.succeed(out)
+    })
+
+const toMillis = (input: Duration.Input, what: string, key: string): number => {
+  let millis: number
+  try {
+    millis = Duration.toMillis(Duration.fromInputUnsafe(input))
+  } catch {
+    throw new TypeError(
+      `asset "${key}": ${what} ${JSON.stringify(input)} is not a duration; write e.g. "30 minutes"`
+    )
+  }
+  if (!(millis >= 0) || Number.isNaN(millis))
+    throw new TypeError(`asset "${key}": ${what} must be a positive duration, found ${JSON.stringify(input)}`)
+  return millis
+}
+
+const retrySpec = (key: string, retry: AssetOptions<unknown, unknown>["retry"]): RetrySpec => {
+  if (retry === undefined) return noRetry
+  if (Schedule.isSchedule(retry)) return { ...noRetry, attempts: Number.POSITIVE_INFINITY }
+  if (!Number.isInteger(retry.attempts) || retry.attempts < 1)
+    throw new TypeError(
+      `asset "${key}": retry.attempts counts every attempt and must be an integer ≥ 1, found ${String(retry.attempts)}`
+    )
+  const backoff = retry.backoff ?? "exponential"
+  if (!["constant", "linear", "exponential"].includes(backoff))
+    throw new TypeError(
+      `asset "${key}": retry.backoff must be constant, linear or exponential, found "${backoff}"`
+    )
+  return {
+    attempts: retry.attempts,
+    backoff,
+    delayMillis: retry.delay === undefined ? 1000 : toMillis(retry.delay, "retry.delay", key),
+    maxDelayMillis: retry.maxDelay === undefined ? 60_000 : toMillis(retry.maxDelay, "retry.maxDelay", key),
+    jitter: retry.jitter ?? false
+  }
+}
+
+const depKey = (dep: AnyAsset | string | readonly [string, ...Array<string>]): string =>
+  typeof dep === "object" && "key" in dep ? dep.key : assetKeyToString(dep as AssetKeyInput)
+
+const isAsset = (u: unknown): u is AnyAsset =>
+  typeof u === "object" && u !== null && "spec" in u && "executable" in u && "key" in u
+
+const schemaValidator = (key: string, schema: AnySchema) => {
+  const decode = Schema.decodeUnknownEffect(schema)
+  return (value: unknown) =>
+    Effect.mapError(
+      decode(value),
+      (issue) => new OutputValidationError({ assetKey: key, expected: "its schema", issues: String(issue) })
+    )
+}
+
+/**
+ * Defines an asset: a named, persisted value computed by `body` from the values of `ins`.
+ *
+ * @example
+ * const orders = asset("orders", {}, () => loadOrders())
+ * const features = asset("features", { ins: { orders }, group: "ml" }, ({ orders }) => buildFeatures(orders))
+ * const model = asset(["ml", "model"], { ins: { features }, pool: "gpu", timeout: "30 minutes" },
+ *   ({ features }, ctx) => Effect.gen(function* () {
+ *     const trainer = yield* Trainer
+ *     ctx.log.info("training")
+ *     return yield* trainer.fit(features)
+ *   }))
+ */
+export function asset<
+  const K extends AssetKeyInput,
+  const Ins extends Readonly<Record<string, AnyAsset>> = {},
+  Out = unknown,
+  ConfigSchema extends AnySchema | undefined = undefined
+>(
+  key: K,
+  options: AssetOptions<Ins, ConfigSchema>,
+  body: AssetBody<Ins, ConfigSchema, Out>
+): Asset<AssetKeyString<K>, BodyValue<Out>, BodyRequirements<Out>, ConfigInput<ConfigSchema>> {
+  const canonical = assetKeyToString(key)
+  if (typeof options !== "object" || options === null)
+    throw new TypeError(
+      `asset "${canonical}": expected an options object as the second argument, found ${typeof options}`
+    )
+  if (typeof body !== "function")
+    throw new TypeError(
+      `asset "${canonical}": expected a body function as the third argument, found ${typeof body}`
+    )
+  const ins = (options.ins ?? {}) as Readonly<Record<string, unknown>>
+  const inputs = Object.entries(ins).map(([name, upstream]) => {
+    if (!isAsset(upstream))
+      throw new TypeError(
+        `asset "${canonical}": input "${name}" must be an asset (made by asset() or sourceAsset()), found ${typeof upstream}`
+      )
+    return { name, key: upstream.key }
+  })
+  const deps = (options.deps ?? []).map(depKey)
+  const timeoutMillis =
+    options.timeout === undefined ? undefined : toMillis(options.timeout, "timeout", canonical)
+  const retry = retrySpec(canonical, options.retry)
+  const definition = {
+    key: canonical,
+    inputs,
+    deps,
+    pool: options.pool ?? DEFAULT_POOL,
+    io: options.io ?? "default",
+    config: options.config !== undefined,
+    schema: options.schema !== undefined
+  }
+  const spec: AssetSpec = {
+    key: canonical,
+    kind: "asset",
+    inputs,
+    deps,
+    description: options.description,
+    group: options.group ?? DEFAULT_GROUP,
+    tags: options.tags ?? {},
+    owners: options.owners ?? [],
+    metadata: options.metadata ?? {},
+    codeVersion: options.codeVersion ?? automaticCodeVersion(body, definition),
+    codeVersionSource: options.codeVersion === undefined ? "automatic" : "user",
+    pool: definition.pool,
+    retry,
+    timeoutMillis,
+    ioManager: definition.io,
+    hasConfig: options.config !== undefined
+  }
+  const run = fromUserFunction(body as (inputs: Record<string, unknown>, context: StepContext) => unknown)
+  return {
+    key: canonical as AssetKeyString<K>,
+    spec,
+    executable: {
+      spec,
+      run: run as ExecutableAsset<BodyRequirements<Out>>["run"],
+      retrySchedule:
+        options.retry !== undefined && Schedule.isSchedule(options.retry) ? options.retry : undefined,
+      validate: options.schema === undefined ? undefined : schemaValidator(canonical, options.schema)
+    },
+    configSchema: options.config,
+    observe: undefined
+  }
+}
+
+/** Options of `sourceAsset(key, options)`. */
+export interface SourceAssetOptions<A> {
+  /** Loads the current value when a downstream step needs it. */
+  readonly load: (context: AssetContext) => A | Promise<A> | Effect.Effect<A, unknown>
+  /**
+   * Returns the current data version (an ETag, a modification time, a row count...). A changed
+   * version makes downstream assets stale. Without it, the source never makes anything stale.
+   */
+  readonly observe?:
+    | ((context: AssetContext) => string | Promise<string> | Effect.Effect<string, unknown>)
+    | undefined
+  readonly description?: string | undefined
+  readonly group?: string | undefined
+  readonly tags?: Readonly<Record<string, string>> | undefined
+  readonly owners?: ReadonlyArray<string> | undefined
+  readonly metadata?: Readonly<Record<string, JsonValue>> | undefined
+}
+
+/**
+ * Declares data produced outside Materia: loaded by `load`, versioned by `observe`, never computed.
+ *
+ * @example
+ * const rawExport = sourceAsset("raw_export", {
+ *   load: () => readFile("export.json", "utf8").then(JSON.parse),
+ *   observe: async () => (await stat("export.json")).mtimeMs.toString()
+ * })
+ */
+export function sourceAsset<const K extends AssetKeyInput, A>(
+  key: K,
+  options: SourceAssetOptions<A>
+): Asset<AssetKeyString<K>, Awaited<A>, never, never> {
+  const canonical = assetKeyToString(key)
+  if (typeof options?.load !== "function")
+    throw new TypeError(`source asset "${canonical}": expected a load function in its options`)
+  const spec: AssetSpec = {
+    key: canonical,
+    kind: "source",
+    inputs: [],
+    deps: [],
+    description: options.description,
+    group: options.group ?? DEFAULT_GROUP,
+    tags: options.tags ?? {},
+    owners: options.owners ?? [],
+    metadata: options.metadata ?? {},
+    codeVersion: automaticCodeVersion(options.load, { key: canonical, source: true }),
+    codeVersionSource: "automatic",
+    pool: DEFAULT_POOL,
+    retry: noRetry,
+    timeoutMillis: undefined,
+    ioManager: "default",
+    hasConfig: false
+  }
+  const load = fromUserFunction((_: Record<string, unknown>, context: StepContext) => options.load(context))
+  const observe = options.observe
+  return {
+    key: canonical as AssetKeyString<K>,
+    spec,
+    executable: { spec, run: load },
+    configSchema: undefined,
+    observe:
+      observe === undefined
+        ? undefined
+        : (context) =>
+            Effect.flatMap(
+              fromUserFunction((_: undefined, c: AssetContext) => observe(c))(undefined, context),
+              (v) =>
+                typeof v === "string"
+                  ? Effect.succeed(v)
+                  : Effect.fail(
+                      new TypeError(
+                        `source asset "${canonical}": observe must return a string version, found ${typeof v}`
+                      )
+                    )
+            )
+  }
+}

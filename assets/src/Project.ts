@@ -1,0 +1,112 @@
+/**
+ * `defineProject`: gathers assets, the resources their bodies require (one Layer, built once per
+ * run), pool limits and IO managers into a validated project. Misconfiguration fails here, at
+ * definition time: duplicate keys, unknown dependencies, cycles, unknown IO managers, bad limits.
+ */
+import { AssetGraph, didYouMean, type IOManager } from "@materia/core"
+import type { Layer } from "effect"
+import type { AnyAsset, RequirementsOf } from "./Asset.ts"
+
+/** The resources every asset of `As` requires, as a union of services. */
+export type ProjectRequirements<As extends ReadonlyArray<AnyAsset>> = RequirementsOf<As[number]>
+
+/** `resources` is required exactly when some body requires a service. */
+export type ResourcesOption<R> = [R] extends [never]
+  ? { readonly resources?: Layer.Layer<never, unknown, never> | undefined }
+  : {
+      /** One Layer providing every service the bodies require; built once per run, released at its end. */
+      readonly resources: Layer.Layer<R, unknown, never>
+    }
+
+export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
+  /** Namespaces the project's assets in a shared store. Default `default`. */
+  readonly name?: string | undefined
+  readonly assets: As
+  /** Concurrency limit per pool (`{ gpu: 1 }`); pools not listed share the global limit only. */
+  readonly pools?: Readonly<Record<string, number>> | undefined
+  /** Steps running at once over all pools (default 8); `materialize` may override it. */
+  readonly concurrency?: number | undefined
+  /** Named IO managers that assets choose with their `io` option. */
+  readonly ioManagers?: Readonly<Record<string, IOManager>> | undefined
+}
+
+export type ProjectOptions<As extends ReadonlyArray<AnyAsset>> = ProjectBaseOptions<As> &
+  ResourcesOption<ProjectRequirements<As>>
+
+/** A validated project. */
+export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyAsset>> {
+  readonly name: string
+  readonly assets: As
+  readonly graph: AssetGraph
+  readonly byKey: ReadonlyMap<string, AnyAsset>
+  readonly resources: Layer.Layer<ProjectRequirements<As>, unknown, never> | undefined
+  readonly pools: Readonly<Record<string, number>>
+  readonly concurrency: number
+  readonly ioManagers: ReadonlyMap<string, IOManager>
+}
+
+/** Any project. */
+export type AnyProject = Project<ReadonlyArray<AnyAsset>>
+
+/** The asset keys of a project, as a union of literals. */
+export type KeysOf<P> = P extends Project<infer As> ? As[number]["key"] : never
+
+/** The asset of a project with key `K`. */
+export type AssetOf<P, K extends string> =
+  P extends Project<infer As> ? Extract<As[number], { readonly key: K }> : never
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
+const DEFAULT_CONCURRENCY = 8
+
+const positiveInteger = (value: unknown, what: string): number => {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1)
+    throw new TypeError(`${what} must be an integer ≥ 1, found ${JSON.stringify(value)}`)
+  return value
+}
+
+/**
+ * Validates and builds a project.
+ *
+ * @example
+ * export default defineProject({ name: "ml", assets: [orders, features, model], resources: TrainerLive, pools: { gpu: 1 } })
+ */
+export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
+  options: ProjectOptions<As>
+): Project<As> => {
+  const name = options.name ?? "default"
+  if (!NAME.test(name))
+    throw new TypeError(
+      `project name ${JSON.stringify(name)} must contain only letters, digits, _ . - (e.g. "ml_pipeline")`
+    )
+  if (!Array.isArray(options.assets))
+    throw new TypeError(
+      `project "${name}": assets must be an array of assets, found ${typeof options.assets}`
+    )
+  const unique = [...new Set(options.assets)]
+  const graph = AssetGraph.make(unique.map((a) => a.spec))
+  const byKey = new Map(unique.map((a) => [a.key, a] as const))
+  const pools: Record<string, number> = {}
+  for (const [pool, limit] of Object.entries(options.pools ?? {}))
+    pools[pool] = positiveInteger(limit, `project "${name}": pool "${pool}" limit`)
+  const concurrency = positiveInteger(
+    options.concurrency ?? DEFAULT_CONCURRENCY,
+    `project "${name}": concurrency`
+  )
+  const ioManagers = new Map(Object.entries(options.ioManagers ?? {}))
+  const knownIO = ["default", "memory", ...ioManagers.keys()]
+  for (const spec of graph.specs)
+    if (!knownIO.includes(spec.ioManager))
+      throw new TypeError(
+        `asset "${spec.key}" uses IO manager "${spec.ioManager}"${didYouMean(spec.ioManager, knownIO)}, which the project does not define; add it to defineProject({ ioManagers })`
+      )
+  return {
+    name,
+    assets: options.assets,
+    graph,
+    byKey,
+    resources: (options as { resources?: Layer.Layer<ProjectRequirements<As>, unknown, never> }).resources,
+    pools,
+    concurrency,
+    ioManagers
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * @materia/assets: the user-facing DSL. Define typed assets, gather them in a project, and make
+ * them fresh with `materialize`.
+ */
+export {
+  NonRetryableError,
+  OutputValidationError,
+  type RunEvent,
+  type StepOutcome,
+  StepTimeout,
+  UserCodeError
+} from "@materia/core"
+export * from "./Asset.ts"
+export * from "./Materialize.ts"
+export * from "./Project.ts"
+export * from "./Store.ts"

@@ -1,0 +1,133 @@
+/**
+ * Run events: the source of truth of every run. The executor appends them; run and asset status
+ * are folds over them (RunView); reporters, the UI stream and storage are subscribers. Each event
+ * has a Schema, so stores persist and servers send exactly these shapes.
+ */
+import { Schema } from "effect"
+import { ValueHandle } from "../io/IOManager.ts"
+
+/** An error as recorded in events: tag, message, the user's stack, and whether it was retryable. */
+export const ErrorInfo = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  stack: Schema.optionalKey(Schema.String),
+  retryable: Schema.optionalKey(Schema.Boolean)
+})
+export type ErrorInfo = typeof ErrorInfo.Type
+
+const StringRecord = Schema.Record(Schema.String, Schema.String)
+
+export const RunStatus = Schema.Literals(["running", "succeeded", "failed", "canceled"])
+export type RunStatus = typeof RunStatus.Type
+
+export const RunStarted = Schema.TaggedStruct("RunStarted", {
+  runId: Schema.String,
+  at: Schema.Number,
+  project: Schema.String,
+  targets: Schema.Array(Schema.String),
+  steps: Schema.Array(Schema.Struct({ key: Schema.String, reasons: Schema.Array(Schema.String) }))
+})
+
+export const StepStarted = Schema.TaggedStruct("StepStarted", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  attempt: Schema.Number
+})
+
+export const StepLog = Schema.TaggedStruct("StepLog", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  level: Schema.Literals(["debug", "info", "warn", "error"]),
+  message: Schema.String
+})
+
+export const StepRetrying = Schema.TaggedStruct("StepRetrying", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  attempt: Schema.Number,
+  delayMillis: Schema.Number,
+  error: ErrorInfo
+})
+
+/** The commit of a value: from this event on, `handle` is the asset's current value. */
+export const Materialization = Schema.TaggedStruct("Materialization", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  attempt: Schema.Number,
+  dataVersion: Schema.String,
+  codeVersion: Schema.String,
+  inputVersions: StringRecord,
+  handle: Schema.NullOr(ValueHandle),
+  metadata: Schema.Record(Schema.String, Schema.Json),
+  durationMillis: Schema.Number
+})
+
+export const StepSucceeded = Schema.TaggedStruct("StepSucceeded", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  attempt: Schema.Number,
+  durationMillis: Schema.Number,
+  /** `unchanged`: a conditional step whose upstream data did not change; the stored value stays. */
+  outcome: Schema.Literals(["materialized", "unchanged"])
+})
+
+export const StepFailed = Schema.TaggedStruct("StepFailed", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  attempt: Schema.Number,
+  durationMillis: Schema.Number,
+  error: ErrorInfo
+})
+
+export const StepSkipped = Schema.TaggedStruct("StepSkipped", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  reason: Schema.String
+})
+
+export const StepCanceled = Schema.TaggedStruct("StepCanceled", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String
+})
+
+/** A source asset's observed data version, recorded by the run that observed it. */
+export const SourceObserved = Schema.TaggedStruct("SourceObserved", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  dataVersion: Schema.String
+})
+
+export const RunFinished = Schema.TaggedStruct("RunFinished", {
+  runId: Schema.String,
+  at: Schema.Number,
+  status: Schema.Literals(["succeeded", "failed", "canceled"]),
+  durationMillis: Schema.Number
+})
+
+export const RunEvent = Schema.Union([
+  RunStarted,
+  SourceObserved,
+  StepStarted,
+  StepLog,
+  StepRetrying,
+  Materialization,
+  StepSucceeded,
+  StepFailed,
+  StepSkipped,
+  StepCanceled,
+  RunFinished
+])
+export type RunEvent = typeof RunEvent.Type
+export type MaterializationEvent = typeof Materialization.Type
+
+/** A subscriber to run events; called synchronously, in order, for every event. */
+export type EventListener = (event: RunEvent) => void

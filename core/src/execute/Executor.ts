@@ -1,0 +1,541 @@
+/**
+ * The in-process executor: drives an ExecutionState with Effect fibers. A step starts as soon as
+ * its inputs are stored (a ready queue, not level by level), within the global and per-pool
+ * limits. Per step: load inputs, run the body inside the user-code boundary (timeout, retries),
+ * validate and store the output, commit its materialization, then release its children. Events go
+ * to the listeners at once and to storage in batches; a materialization is durable before any
+ * downstream step starts.
+ */
+import { Cause, type Clock, Deferred, Effect, Exit, type Schedule, Scope } from "effect"
+import type { EventListener, RunEvent } from "../events/RunEvent.ts"
+import type { AssetGraph } from "../graph/AssetGraph.ts"
+import { assetKeySegments } from "../graph/AssetKey.ts"
+import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
+import { logicalVersion } from "../io/DataVersion.ts"
+import { type IOManager, IOManagerError, type ValueHandle } from "../io/IOManager.ts"
+import { formatReason, type Plan } from "../plan/Planner.ts"
+import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
+import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
+import { ExecutionState, type Limits, Status } from "./ExecutionState.ts"
+import { makeRetryDecider } from "./RetryPolicy.ts"
+import type { StepContext, StepLogger } from "./StepContext.ts"
+import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
+
+/** An asset ready to run: its spec and its body normalized to an Effect. */
+export interface ExecutableAsset<R = never> {
+  readonly spec: AssetSpec
+  /**
+   * Computes the value (for a source asset: loads it). May fail or die with anything: the
+   * executor turns every failure into a `UserCodeError`.
+   */
+  readonly run: (inputs: Record<string, unknown>, context: StepContext) => Effect.Effect<unknown, unknown, R>
+  /** A custom retry schedule; otherwise `spec.retry` decides. */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
+  /** Checks a returned value before it is stored. */
+  readonly validate?: ((value: unknown) => Effect.Effect<unknown, OutputValidationError>) | undefined
+}
+
+/** Everything one run needs. */
+export interface RunRequest<R> {
+  readonly runId: string
+  readonly project: string
+  readonly graph: AssetGraph
+  readonly plan: Plan
+  /** Every asset and source asset of the graph, by key. */
+  readonly assets: ReadonlyMap<string, ExecutableAsset<R>>
+  /** Stored state when the run was planned: where fresh inputs are loaded from. */
+  readonly snapshot: ReadonlyMap<string, StoredAssetState>
+  readonly storage: StorageApi
+  readonly ioManagers: ReadonlyMap<string, IOManager>
+  readonly limits: Limits
+  /** Decoded run configuration by asset key. */
+  readonly config?: ReadonlyMap<string, unknown> | undefined
+  readonly listeners?: ReadonlyArray<EventListener> | undefined
+  /** Source observations made before planning, recorded as the run's first events. */
+  readonly observations?: ReadonlyArray<{ readonly key: string; readonly dataVersion: string }> | undefined
+  /** Aborting it cancels the run: running steps are interrupted, the rest canceled. */
+  readonly signal?: AbortSignal | undefined
+}
+
+export type StepStatus = "succeeded" | "unchanged" | "failed" | "skipped" | "canceled"
+
+/** What happened to one step. */
+export interface StepOutcome {
+  readonly key: string
+  readonly status: StepStatus
+  /** Attempts made (0 for a step that never started). */
+  readonly attempts: number
+  readonly durationMillis: number
+  /** The typed error of a failed step: UserCodeError, StepTimeout, IOManagerError, ... */
+  readonly error?: unknown
+  readonly skipReason?: string | undefined
+  readonly dataVersion?: string | undefined
+  readonly handle?: ValueHandle | null | undefined
+}
+
+export interface RunOutcome {
+  readonly runId: string
+  readonly status: "succeeded" | "failed" | "canceled"
+  readonly durationMillis: number
+  /** One outcome per plan step, in plan order. */
+  readonly steps: ReadonlyArray<StepOutcome>
+  readonly plan: Plan
+}
+
+interface Stored {
+  readonly handle: ValueHandle | null
+  readonly dataVersion: string
+  readonly metadata: Readonly<Record<string, JsonValue>>
+}
+
+const noMetadata: Readonly<Record<string, JsonValue>> = {}
+
+/** Runs a plan. Fails only when storage cannot record the run at all. */
+export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
+  Effect.clockWith((clock) => runWithClock(request, clock))
+
+const runWithClock = <R>(
+  request: RunRequest<R>,
+  clock: Clock.Clock
+): Effect.Effect<RunOutcome, StorageError, R> =>
+  Effect.suspend(() => {
+    const { runId, project, graph, plan, storage, snapshot } = request
+    const steps = plan.steps
+    const n = steps.length
+    const now = () => clock.currentTimeMillisUnsafe()
+    const state = new ExecutionState(steps, request.limits)
+    const listeners = request.listeners ?? []
+    const runStart = now()
+
+    // Values produced in this run, by graph node.
+    const producedVersion = new Array<string | undefined>(graph.size)
+    const producedHandle = new Array<ValueHandle | null | undefined>(graph.size)
+    const attempts = new Int32Array(n)
+    const startedAt = new Float64Array(n)
+    const endedAt = new Float64Array(n)
+    const errors = new Array<unknown>(n)
+    const skipReasons = new Array<string | undefined>(n)
+    const unchanged = new Uint8Array(n)
+
+    let buffer: Array<RunEvent> = []
+    const emit = (event: RunEvent): void => {
+      buffer.push(event)
+      for (const listener of listeners)
+        try {
+          listener(event)
+        } catch {
+          // A listener (a reporter, a UI stream) must never break the run.
+        }
+    }
+    const flush: Effect.Effect<void, StorageError> = Effect.suspend(() => {
+      if (buffer.length === 0) return Effect.void
+      const batch = buffer
+      buffer = []
+      return storage.append(project, batch)
+    })
+
+    const versionOf = (node: number): string =>
+      producedVersion[node] ?? snapshot.get(graph.keys[node]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+
+    const inputVersionsOf = (node: number): Record<string, string> => {
+      const versions: Record<string, string> = {}
+      for (const p of graph.parents[node]!) versions[graph.keys[p]!] = versionOf(p)
+      return versions
+    }
+
+    const ioManagerFor = (name: string, assetKey: string, operation: "write" | "load") => {
+      const io = request.ioManagers.get(name)
+      return io !== undefined
+        ? Effect.succeed(io)
+        : Effect.fail(
+            new IOManagerError({
+              ioManager: name,
+              assetKey,
+              operation,
+              reason: `no IO manager named "${name}" is configured; known: ${[...request.ioManagers.keys()].join(", ")}`
+            })
+          )
+    }
+
+    const userBoundary = (key: string, effect: Effect.Effect<unknown, unknown, R>) =>
+      Effect.flatMap(Effect.exit(effect), (exit) => {
+        if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
+        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.interrupt
+        return Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(exit.cause) }))
+      })
+
+    const makeContext = (
+      key: string,
+      attempt: number,
+      signal: AbortSignal,
+      metadata: Record<string, JsonValue>
+    ) => {
+      const line =
+        (level: "debug" | "info" | "warn" | "error") =>
+        (message: string): void =>
+          emit({ _tag: "StepLog", runId, at: now(), key, level, message: String(message) })
+      const log: StepLogger = {
+        debug: line("debug"),
+        info: line("info"),
+        warn: line("warn"),
+        error: line("error")
+      }
+      const context: StepContext = {
+        runId,
+        assetKey: key,
+        attempt,
+        log,
+        addMetadata: (entries) => {
+          Object.assign(metadata, entries)
+        },
+        config: request.config?.get(key),
+        signal
+      }
+      return context
+    }
+
+    const loadInput = (
+      inputKey: string,
+      consumer: string,
+      attempt: number,
+      signal: AbortSignal
+    ): Effect.Effect<unknown, UserCodeError | IOManagerError, R> => {
+      const node = graph.indexOf(inputKey)
+      const spec = graph.specs[node]!
+      if (spec.kind === "source") {
+        const source = request.assets.get(inputKey)!
+        return userBoundary(
+          inputKey,
+          source.run({}, makeContext(inputKey, attempt, signal, {}))
+        ) as Effect.Effect<unknown, UserCodeError, R>
+      }
+      const handle =
+        producedHandle[node] !== undefined ? producedHandle[node] : snapshot.get(inputKey)?.latest?.handle
+      if (handle === null) return Effect.void
+      if (handle === undefined)
+        return Effect.fail(
+          new IOManagerError({
+            ioManager: spec.ioManager,
+            assetKey: inputKey,
+            operation: "load",
+            reason: `asset "${inputKey}" has no stored value; materialize it first (select +${consumer})`
+          })
+        )
+      return Effect.flatMap(ioManagerFor(handle.ioManager, inputKey, "load"), (io) =>
+        io.load(handle, { assetKey: inputKey, consumerKey: consumer })
+      )
+    }
+
+    /** One attempt: load inputs, run the body (with its timeout), validate, store. */
+    const attemptOnce = (i: number, asset: ExecutableAsset<R>, attempt: number) => {
+      const step = steps[i]!
+      const spec = asset.spec
+      const key = spec.key
+      const controller = new AbortController()
+      const metadata: Record<string, JsonValue> = {}
+      const context = makeContext(key, attempt, controller.signal, metadata)
+      const inputs: Record<string, unknown> = {}
+      const loadAll =
+        spec.inputs.length === 0
+          ? Effect.void
+          : Effect.forEach(
+              spec.inputs,
+              (input) =>
+                Effect.map(loadInput(input.key, key, attempt, controller.signal), (value) => {
+                  inputs[input.name] = value
+                }),
+              { discard: true }
+            )
+      let body: Effect.Effect<unknown, unknown, R> = Effect.andThen(
+        loadAll,
+        Effect.suspend(() => userBoundary(key, asset.run(inputs, context)))
+      )
+      if (spec.timeoutMillis !== undefined) {
+        const timeoutMillis = spec.timeoutMillis
+        body = Effect.timeoutOrElse(body, {
+          duration: timeoutMillis,
+          orElse: () => Effect.fail(new StepTimeout({ assetKey: key, timeoutMillis }))
+        })
+      }
+      const guarded = Effect.onInterrupt(body, () => Effect.sync(() => controller.abort()))
+      return Effect.flatMap(guarded, (value) => {
+        const validated = asset.validate === undefined ? Effect.succeed(value) : asset.validate(value)
+        return Effect.flatMap(validated, (checked) => store(step.node, spec, attempt, checked, metadata))
+      })
+    }
+
+    const store = (
+      node: number,
+      spec: AssetSpec,
+      attempt: number,
+      value: unknown,
+      metadata: Record<string, JsonValue>
+    ): Effect.Effect<Stored, IOManagerError> => {
+      const inputVersions = inputVersionsOf(node)
+      if (value === undefined)
+        return Effect.succeed({
+          handle: null,
+          dataVersion: logicalVersion(spec.key, spec.codeVersion, inputVersions),
+          metadata
+        })
+      return Effect.flatMap(ioManagerFor(spec.ioManager, spec.key, "write"), (io) =>
+        Effect.map(
+          io.write(value, {
+            assetKey: spec.key,
+            assetPath: assetKeySegments(spec.key),
+            runId,
+            attemptId: `${runId}-${attempt}`,
+            codeVersion: spec.codeVersion,
+            inputVersions
+          }),
+          (stored): Stored => ({
+            handle: stored.handle,
+            dataVersion: stored.dataVersion,
+            metadata:
+              Object.keys(metadata).length === 0 ? stored.metadata : { ...stored.metadata, ...metadata }
+          })
+        )
+      )
+    }
+
+    /** A conditional step whose planned upstream all reproduced the recorded versions keeps its value. */
+    const isUnchanged = (i: number): boolean => {
+      const step = steps[i]!
+      if (!step.conditional) return false
+      const latest = snapshot.get(step.key)?.latest
+      if (latest === undefined) return false
+      for (const p of graph.parents[step.node]!)
+        if (latest.inputVersions[graph.keys[p]!] !== versionOf(p)) return false
+      return true
+    }
+
+    const finishSucceeded = (
+      i: number,
+      attempt: number,
+      stored: Stored,
+      outcome: "materialized" | "unchanged"
+    ) => {
+      const step = steps[i]!
+      endedAt[i] = now()
+      producedVersion[step.node] = stored.dataVersion
+      producedHandle[step.node] = stored.handle
+      emit({
+        _tag: "StepSucceeded",
+        runId,
+        at: endedAt[i]!,
+        key: step.key,
+        attempt,
+        durationMillis: endedAt[i]! - startedAt[i]!,
+        outcome
+      })
+      state.succeed(i)
+    }
+
+    const finishFailed = (i: number, attempt: number, error: unknown) => {
+      const step = steps[i]!
+      endedAt[i] = now()
+      errors[i] = error
+      emit({
+        _tag: "StepFailed",
+        runId,
+        at: endedAt[i]!,
+        key: step.key,
+        attempt,
+        durationMillis: endedAt[i]! - startedAt[i]!,
+        error: toErrorInfo(error)
+      })
+      const at = now()
+      for (const s of state.fail(i)) {
+        const reason = `upstream failed: ${step.key}`
+        skipReasons[s] = reason
+        emit({ _tag: "StepSkipped", runId, at, key: steps[s]!.key, reason })
+      }
+    }
+
+    /** Runs step i to its end (success, or failure after retries) and records the outcome. */
+    const runStep = (i: number): Effect.Effect<void, never, R> => {
+      const step = steps[i]!
+      const asset = request.assets.get(step.key)!
+      startedAt[i] = now()
+      if (isUnchanged(i)) {
+        const latest = snapshot.get(step.key)!.latest!
+        unchanged[i] = 1
+        return Effect.sync(() =>
+          finishSucceeded(
+            i,
+            0,
+            { handle: latest.handle, dataVersion: latest.dataVersion, metadata: noMetadata },
+            "unchanged"
+          )
+        )
+      }
+      const loop = (
+        attempt: number,
+        decide: (attempt: number, error: unknown) => Effect.Effect<number | undefined>
+      ): Effect.Effect<void, never, R> => {
+        attempts[i] = attempt
+        const attemptStart = now()
+        emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
+        return Effect.matchEffect(attemptOnce(i, asset, attempt), {
+          onSuccess: (stored) => {
+            emit({
+              _tag: "Materialization",
+              runId,
+              at: now(),
+              key: step.key,
+              attempt,
+              dataVersion: stored.dataVersion,
+              codeVersion: asset.spec.codeVersion,
+              inputVersions: inputVersionsOf(step.node),
+              handle: stored.handle,
+              metadata: stored.metadata as Record<string, JsonValue>,
+              durationMillis: now() - attemptStart
+            })
+            // The commit: durable before any downstream step can start.
+            return Effect.matchEffect(flush, {
+              onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
+              onFailure: (error) => retryOrFail(attempt, error, decide)
+            })
+          },
+          onFailure: (error) => retryOrFail(attempt, error, decide)
+        })
+      }
+      const retryOrFail = (
+        attempt: number,
+        error: unknown,
+        decide: (attempt: number, error: unknown) => Effect.Effect<number | undefined>
+      ): Effect.Effect<void, never, R> =>
+        Effect.flatMap(decide(attempt, error), (delay) => {
+          if (delay === undefined) return Effect.sync(() => finishFailed(i, attempt, error))
+          emit({
+            _tag: "StepRetrying",
+            runId,
+            at: now(),
+            key: step.key,
+            attempt,
+            delayMillis: delay,
+            error: toErrorInfo(error)
+          })
+          return Effect.andThen(Effect.sleep(delay), loop(attempt + 1, decide))
+        })
+      return Effect.flatMap(makeRetryDecider(asset.spec.retry, asset.retrySchedule), (decide) =>
+        loop(1, decide)
+      )
+    }
+
+    return Effect.gen(function* () {
+      const scope = yield* Scope.make("parallel")
+      const finished = yield* Deferred.make<void>()
+      let canceledBySignal = false
+
+      emit({
+        _tag: "RunStarted",
+        runId,
+        at: runStart,
+        project,
+        targets: plan.targets,
+        steps: steps.map((s) => ({ key: s.key, reasons: s.reasons.map(formatReason) }))
+      })
+      for (const o of request.observations ?? [])
+        emit({ _tag: "SourceObserved", runId, at: runStart, key: o.key, dataVersion: o.dataVersion })
+      yield* flush
+
+      const pump: Effect.Effect<void, never, R> = Effect.suspend(() => {
+        if (state.done) {
+          Deferred.doneUnsafe(finished, Exit.void)
+          return Effect.void
+        }
+        let i = state.next()
+        if (i < 0) return Effect.void
+        const forks: Array<Effect.Effect<unknown, never, R>> = []
+        while (i >= 0) {
+          forks.push(Effect.forkIn(stepFiber(i), scope))
+          i = state.next()
+        }
+        return forks.length === 1
+          ? Effect.asVoid(forks[0]!)
+          : Effect.forEach(forks, (f) => f, { discard: true })
+      })
+
+      const stepFiber = (i: number): Effect.Effect<void, never, R> =>
+        Effect.andThen(
+          Effect.catchCause(runStep(i), (cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.interrupt
+              : Effect.sync(() => {
+                  // A bug of ours, not the user's: fail the step rather than hang the run.
+                  if (state.status[i] === Status.Running) finishFailed(i, attempts[i]!, Cause.squash(cause))
+                })
+          ),
+          pump
+        )
+
+      const onAbort = () => {
+        canceledBySignal = true
+        Deferred.doneUnsafe(finished, Exit.void)
+      }
+      const signal = request.signal
+      if (signal?.aborted) onAbort()
+      else signal?.addEventListener("abort", onAbort, { once: true })
+
+      const cancelAll = Effect.gen(function* () {
+        const at = now()
+        for (const s of state.cancel()) emit({ _tag: "StepCanceled", runId, at, key: steps[s]!.key })
+        yield* Scope.close(scope, Exit.void)
+        for (let s = 0; s < n; s++)
+          if (state.status[s] === Status.Running) {
+            state.cancelRunning(s)
+            endedAt[s] = now()
+            emit({ _tag: "StepCanceled", runId, at: endedAt[s]!, key: steps[s]!.key })
+          }
+      })
+
+      const finishRun = (status: "succeeded" | "failed" | "canceled") =>
+        Effect.gen(function* () {
+          const at = now()
+          emit({ _tag: "RunFinished", runId, at, status, durationMillis: at - runStart })
+          yield* flush
+          return at - runStart
+        })
+
+      if (n === 0) Deferred.doneUnsafe(finished, Exit.void)
+      else yield* pump
+      yield* Deferred.await(finished).pipe(
+        Effect.onInterrupt(() => Effect.andThen(cancelAll, Effect.ignore(finishRun("canceled"))))
+      )
+      signal?.removeEventListener("abort", onAbort)
+      if (canceledBySignal && !state.done) yield* cancelAll
+      else yield* Scope.close(scope, Exit.void)
+
+      let failed = false
+      const outcomes: Array<StepOutcome> = []
+      for (let i = 0; i < n; i++) {
+        const s = state.status[i]!
+        const status: StepStatus =
+          s === Status.Succeeded
+            ? unchanged[i]
+              ? "unchanged"
+              : "succeeded"
+            : s === Status.Failed
+              ? "failed"
+              : s === Status.Skipped
+                ? "skipped"
+                : "canceled"
+        if (status === "failed") failed = true
+        const node = steps[i]!.node
+        outcomes.push({
+          key: steps[i]!.key,
+          status,
+          attempts: attempts[i]!,
+          durationMillis: endedAt[i]! > 0 ? endedAt[i]! - startedAt[i]! : 0,
+          error: errors[i],
+          skipReason: skipReasons[i],
+          dataVersion: producedVersion[node],
+          handle: producedHandle[node]
+        })
+      }
+      const status = state.canceled ? "canceled" : failed ? "failed" : "succeeded"
+      const durationMillis = yield* finishRun(status)
+      return { runId, status, durationMillis, steps: outcomes, plan }
+    })
+  })

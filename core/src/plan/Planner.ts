@@ -1,0 +1,168 @@
+/**
+ * The planner: a pure function from a graph, the selected targets and a snapshot of stored state to
+ * the stale steps, in topological order, each with the reasons it runs. No IO, no clock: the same
+ * inputs always give the same plan.
+ */
+import { Data } from "effect"
+import type { AssetGraph } from "../graph/AssetGraph.ts"
+import { type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
+
+/** Why a step is in the plan. */
+export type StaleReason =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "CodeVersionChanged"; readonly from: string; readonly to: string }
+  | { readonly _tag: "UpstreamDataChanged"; readonly upstream: ReadonlyArray<string> }
+  | { readonly _tag: "UpstreamPlanned"; readonly upstream: ReadonlyArray<string> }
+  | { readonly _tag: "Forced" }
+  | { readonly _tag: "FailedLastTime" }
+
+/** One line per reason, as `materia plan` prints them. */
+export const formatReason = (reason: StaleReason): string => {
+  switch (reason._tag) {
+    case "Missing":
+      return "missing"
+    case "CodeVersionChanged":
+      return `code version changed (${reason.from.slice(0, 12)} → ${reason.to.slice(0, 12)})`
+    case "UpstreamDataChanged":
+      return `upstream data changed: ${reason.upstream.join(", ")}`
+    case "UpstreamPlanned":
+      return `upstream will be re-materialized: ${reason.upstream.join(", ")}`
+    case "Forced":
+      return "forced"
+    case "FailedLastTime":
+      return "failed last time"
+  }
+}
+
+/** One asset to materialize. */
+export interface PlanStep {
+  readonly key: string
+  /** The asset's node index in the graph. */
+  readonly node: number
+  readonly reasons: ReadonlyArray<StaleReason>
+  /**
+   * Runs only if a planned upstream produces a new data version; otherwise the stored value stays
+   * current and the step ends `unchanged`.
+   */
+  readonly conditional: boolean
+  /** Indices (into `Plan.steps`) of the planned steps this one waits for. */
+  readonly upstream: ReadonlyArray<number>
+  readonly pool: string
+}
+
+/** The stale-only, topologically ordered steps of a selection. */
+export interface Plan {
+  readonly steps: ReadonlyArray<PlanStep>
+  readonly targets: ReadonlyArray<string>
+  /** Fresh assets whose stored values planned steps load as inputs. */
+  readonly loaded: ReadonlyArray<string>
+}
+
+export interface PlanOptions {
+  /** Re-materialize the targets even when fresh. */
+  readonly force?: boolean | undefined
+  /** `materialize` (default) plans stale upstream too; `load-only` refuses instead. */
+  readonly upstream?: "materialize" | "load-only" | undefined
+}
+
+/** `upstream: "load-only"` found stale upstream assets. */
+export class StaleUpstream extends Data.TaggedError("StaleUpstream")<{
+  readonly stale: ReadonlyArray<{ readonly key: string; readonly reasons: ReadonlyArray<string> }>
+}> {
+  override get message(): string {
+    const lines = this.stale.map((s) => `  ${s.key}: ${s.reasons.join("; ")}`)
+    return `upstream assets are stale and upstream is "load-only":\n${lines.join("\n")}\nselect them too, or drop upstream: "load-only"`
+  }
+}
+
+/**
+ * Plans the targets and their stale upstream. Throws `StaleUpstream` when `upstream` is
+ * `load-only` and an upstream asset would have to run.
+ */
+export const plan = (
+  graph: AssetGraph,
+  targets: Iterable<number>,
+  snapshot: Snapshot,
+  options: PlanOptions = {}
+): Plan => {
+  const n = graph.size
+  const isTarget = new Uint8Array(n)
+  const inClosure = new Uint8Array(n)
+  const stack: Array<number> = []
+  for (const t of targets) {
+    if (isTarget[t]) continue
+    isTarget[t] = 1
+    inClosure[t] = 1
+    stack.push(t)
+  }
+  while (stack.length > 0) {
+    const node = stack.pop()!
+    for (const p of graph.parents[node]!)
+      if (!inClosure[p]) {
+        inClosure[p] = 1
+        stack.push(p)
+      }
+  }
+
+  const stepOfNode = new Int32Array(n).fill(-1)
+  const needsValue = new Uint8Array(n)
+  const steps: Array<PlanStep> = []
+  const stale: Array<{ key: string; reasons: ReadonlyArray<string> }> = []
+  const force = options.force === true
+  const order = graph.topologicalOrder
+
+  for (let k = 0; k < order.length; k++) {
+    const node = order[k]!
+    if (!inClosure[node]) continue
+    const spec = graph.specs[node]!
+    if (spec.kind === "source") continue
+    const parents = graph.parents[node]!
+    const state = snapshot.get(spec.key)
+    const latest = state?.latest
+    const reasons: Array<StaleReason> = []
+    let conditional = false
+    if (force && isTarget[node]) reasons.push({ _tag: "Forced" })
+    if (latest === undefined) reasons.push({ _tag: "Missing" })
+    else {
+      if (latest.codeVersion !== spec.codeVersion)
+        reasons.push({ _tag: "CodeVersionChanged", from: latest.codeVersion, to: spec.codeVersion })
+      if (state!.lastFailed) reasons.push({ _tag: "FailedLastTime" })
+      const changed: Array<string> = []
+      const planned: Array<string> = []
+      for (const p of parents) {
+        const parentKey = graph.keys[p]!
+        if (stepOfNode[p]! >= 0) planned.push(parentKey)
+        else {
+          const current = snapshot.get(parentKey)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+          if (latest.inputVersions[parentKey] !== current) changed.push(parentKey)
+        }
+      }
+      if (changed.length > 0) reasons.push({ _tag: "UpstreamDataChanged", upstream: changed })
+      if (planned.length > 0) {
+        conditional = reasons.length === 0
+        reasons.push({ _tag: "UpstreamPlanned", upstream: planned })
+      }
+    }
+    if (reasons.length === 0) continue
+    if (!isTarget[node] && options.upstream === "load-only") {
+      stale.push({ key: spec.key, reasons: reasons.map(formatReason) })
+      continue
+    }
+    const upstream: Array<number> = []
+    for (const p of parents) {
+      const s = stepOfNode[p]!
+      if (s >= 0) upstream.push(s)
+      else needsValue[p] = 1
+    }
+    stepOfNode[node] = steps.length
+    steps.push({ key: spec.key, node, reasons, conditional, upstream, pool: spec.pool })
+  }
+  if (stale.length > 0) throw new StaleUpstream({ stale })
+
+  const loaded: Array<string> = []
+  for (let i = 0; i < n; i++)
+    if (needsValue[i] && graph.specs[i]!.kind === "asset") loaded.push(graph.keys[i]!)
+  const targetKeys: Array<string> = []
+  for (let i = 0; i < n; i++) if (isTarget[i]) targetKeys.push(graph.keys[i]!)
+  return { steps, targets: targetKeys, loaded }
+}

@@ -1,0 +1,71 @@
+/**
+ * The metadata store: runs, the event log, and the latest materialization of every asset. One small
+ * interface, implemented in memory here and by SQLite and PostgreSQL; every implementation passes
+ * StorageSuite. Events are the source of truth: `append` records them and, in the same
+ * transaction, the projections derived from them (run status, latest materialization, last attempt).
+ */
+import { Context, Data, type Effect } from "effect"
+import type { RunEvent, RunStatus } from "../events/RunEvent.ts"
+import type { ValueHandle } from "../io/IOManager.ts"
+import type { AssetState, MaterializationSummary } from "../plan/Snapshot.ts"
+
+/** The committed current value of an asset: a materialization (or a source observation). */
+export interface MaterializationRecord extends MaterializationSummary {
+  readonly key: string
+  readonly runId: string
+  readonly at: number
+  /** `null` for a body that returned nothing, and for source observations. */
+  readonly handle: ValueHandle | null
+}
+
+/** Stored state of one asset, as the planner and `materia assets` read it. */
+export interface StoredAssetState extends AssetState {
+  readonly latest?: MaterializationRecord | undefined
+}
+
+export interface RunRecord {
+  readonly runId: string
+  readonly project: string
+  readonly status: RunStatus
+  readonly startedAt: number
+  readonly endedAt?: number | undefined
+}
+
+/** An event as stored: its position in the run's log, then the event. */
+export interface StoredEvent {
+  readonly seq: number
+  readonly event: RunEvent
+}
+
+/** A store that failed; `retryable` when trying again may succeed (a busy database, a lost connection). */
+export class StorageError extends Data.TaggedError("StorageError")<{
+  readonly reason: "Unavailable" | "Busy" | "Corrupt" | "Conflict" | "Unknown"
+  readonly message: string
+  readonly retryable: boolean
+  readonly cause?: unknown
+}> {}
+
+export interface StorageApi {
+  /** Appends events of one project's runs in one transaction, with their projections. */
+  readonly append: (project: string, events: ReadonlyArray<RunEvent>) => Effect.Effect<void, StorageError>
+  /** Latest state of the given assets (every recorded asset when `keys` is omitted). */
+  readonly snapshot: (
+    project: string,
+    keys?: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, StoredAssetState>, StorageError>
+  /** Runs of a project, newest first. */
+  readonly runs: (
+    project: string,
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<RunRecord>, StorageError>
+  /** Events of a run in order, after `afterSeq` (exclusive), at most `limit`. */
+  readonly events: (
+    runId: string,
+    options?: { readonly afterSeq?: number; readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
+  /** Forgets the materializations and failures of these assets; returns how many were recorded. */
+  readonly wipe: (project: string, keys: ReadonlyArray<string>) => Effect.Effect<number, StorageError>
+}
+
+/** The metadata store service. */
+export class Storage extends Context.Service<Storage, StorageApi>()("materia/Storage") {}
