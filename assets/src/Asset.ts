@@ -61,9 +61,17 @@ export type ConfigOf<T> = T extends Asset<string, infer _A, infer _R, infer C> ?
 export type InputValues<Ins> = { readonly [K in keyof Ins]: ValueOf<Ins[K]> }
 
 /** The value a body's result stands for: an Effect's success, a Promise's resolution, or itself. */
-export type BodyValue<Out> = [Out] extends [Effect.Effect<infer A, infer _E, infer _R>] ? A : Awaited<Out>
+export type BodyValue<Out> = [Out] extends [never]
+  ? never
+  : [Out] extends [Effect.Effect<infer A, infer _E, infer _R>]
+    ? A
+    : Awaited<Out>
 /** The resources a body's Effect requires. */
-export type BodyRequirements<Out> = [Out] extends [Effect.Effect<infer _A, infer _E, infer R>] ? R : never
+export type BodyRequirements<Out> = [Out] extends [never]
+  ? never
+  : [Out] extends [Effect.Effect<infer _A, infer _E, infer R>]
+    ? R
+    : never
 
 type DecodedConfig<S> = S extends AnySchema ? S["Type"] : undefined
 type ConfigInput<S> = S extends AnySchema ? S["Encoded"] : never

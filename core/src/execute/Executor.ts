@@ -246,9 +246,13 @@ const runWithClock = <R>(
                 }),
               { discard: true }
             )
-      let body: Effect.Effect<unknown, unknown, R> = Effect.andThen(
-        loadAll,
-        Effect.suspend(() => userBoundary(key, asset.run(inputs, context)))
+      // Interruption (a timeout or a cancel) aborts the body's signal.
+      let body: Effect.Effect<unknown, unknown, R> = Effect.onInterrupt(
+        Effect.andThen(
+          loadAll,
+          Effect.suspend(() => userBoundary(key, asset.run(inputs, context)))
+        ),
+        () => Effect.sync(() => controller.abort())
       )
       if (spec.timeoutMillis !== undefined) {
         const timeoutMillis = spec.timeoutMillis
@@ -257,7 +261,7 @@ const runWithClock = <R>(
           orElse: () => Effect.fail(new StepTimeout({ assetKey: key, timeoutMillis }))
         })
       }
-      const guarded = Effect.onInterrupt(body, () => Effect.sync(() => controller.abort()))
+      const guarded = body
       return Effect.flatMap(guarded, (value) => {
         const validated = asset.validate === undefined ? Effect.succeed(value) : asset.validate(value)
         return Effect.flatMap(validated, (checked) => store(step.node, spec, attempt, checked, metadata))

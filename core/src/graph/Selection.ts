@@ -115,9 +115,10 @@ export const resolveSelection = (
       selection: whole,
       reason: "the selection is empty; name at least one asset, or * for all"
     })
+  if (terms.includes(""))
+    throw new SelectionError({ selection: whole, reason: "an empty term between commas" })
   const selected = new Set<number>()
   for (const text of terms) {
-    if (text === "") throw new SelectionError({ selection: whole, reason: "an empty term between commas" })
     const term = parseTerm(text, whole)
     const roots = matchBody(graph, term.body, term, whole)
     for (const r of roots) selected.add(r)

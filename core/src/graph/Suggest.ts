@@ -32,7 +32,12 @@ export const nearest = (name: string, known: Iterable<string>, count = 3): Reado
   const lower = name.toLowerCase()
   for (const candidate of known) {
     const c = candidate.toLowerCase()
-    const distance = c.includes(lower) || lower.includes(c) ? 0.5 : editDistance(lower, c, limit)
+    // A path key is also compared by its last segment: "modle" is near "ml/model".
+    const last = c.slice(c.lastIndexOf("/") + 1)
+    const distance =
+      c.includes(lower) || lower.includes(c)
+        ? 0.5
+        : Math.min(editDistance(lower, c, limit), last === c ? limit + 1 : editDistance(lower, last, limit))
     if (distance <= limit) scored.push([candidate, distance])
   }
   scored.sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))

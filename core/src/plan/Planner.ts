@@ -54,7 +54,7 @@ export interface PlanStep {
 export interface Plan {
   readonly steps: ReadonlyArray<PlanStep>
   readonly targets: ReadonlyArray<string>
-  /** Fresh assets whose stored values planned steps load as inputs. */
+  /** Fresh assets whose stored values planned steps load as inputs (ordering-only deps excluded). */
   readonly loaded: ReadonlyArray<string>
 }
 
@@ -152,7 +152,10 @@ export const plan = (
     for (const p of parents) {
       const s = stepOfNode[p]!
       if (s >= 0) upstream.push(s)
-      else needsValue[p] = 1
+    }
+    for (const input of spec.inputs) {
+      const p = graph.indexOf(input.key)
+      if (stepOfNode[p]! < 0) needsValue[p] = 1
     }
     stepOfNode[node] = steps.length
     steps.push({ key: spec.key, node, reasons, conditional, upstream, pool: spec.pool })

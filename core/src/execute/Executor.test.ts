@@ -1,0 +1,414 @@
+import { Deferred, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { describe, expect, it } from "vitest"
+import type { RunEvent } from "../events/RunEvent.ts"
+import { applyRunEvent, emptyRunView, foldRunEvents } from "../events/RunView.ts"
+import { AssetGraph } from "../graph/AssetGraph.ts"
+import type { AssetSpec } from "../graph/AssetSpec.ts"
+import { resolveSelection } from "../graph/Selection.ts"
+import { makeMemoryIOManager } from "../io/MemoryIOManager.ts"
+import { plan } from "../plan/Planner.ts"
+import { makeMemoryStorage } from "../storage/MemoryStorage.ts"
+import { type StorageApi, StorageError } from "../storage/Storage.ts"
+import { runTest, testSpec } from "../testing/TestRuntime.ts"
+import { type ExecutableAsset, execute } from "./Executor.ts"
+import type { StepContext } from "./StepContext.ts"
+import { NonRetryableError, StepTimeout, UserCodeError } from "./StepErrors.ts"
+
+type Body = (inputs: Record<string, unknown>, ctx: StepContext) => Effect.Effect<unknown, unknown>
+
+interface Harness {
+  readonly storage: StorageApi
+  readonly io: ReturnType<typeof makeMemoryIOManager>
+  readonly events: Array<RunEvent>
+  readonly run: (options?: {
+    readonly selection?: string
+    readonly concurrency?: number
+    readonly pools?: Record<string, number>
+    readonly signal?: AbortSignal
+    readonly runId?: string
+  }) => ReturnType<typeof execute<never>>
+}
+
+const harness = (
+  specs: ReadonlyArray<AssetSpec>,
+  bodies: Record<string, Body>,
+  storage: StorageApi = makeMemoryStorage()
+): Harness => {
+  const graph = AssetGraph.make(specs)
+  const io = makeMemoryIOManager()
+  const events: Array<RunEvent> = []
+  const assets = new Map<string, ExecutableAsset>(specs.map((s) => [s.key, { spec: s, run: bodies[s.key]! }]))
+  let runs = 0
+  return {
+    storage,
+    io,
+    events,
+    run: (options = {}) =>
+      Effect.gen(function* () {
+        const snapshot = yield* storage.snapshot("p")
+        const p = plan(graph, resolveSelection(graph, options.selection ?? "*"), snapshot)
+        return yield* execute({
+          runId: options.runId ?? `r${++runs}`,
+          project: "p",
+          graph,
+          plan: p,
+          assets,
+          snapshot,
+          storage,
+          ioManagers: new Map([["memory", io]]),
+          limits: { concurrency: options.concurrency ?? 4, pools: options.pools },
+          listeners: [(e) => events.push(e)],
+          signal: options.signal
+        })
+      })
+  }
+}
+
+const value =
+  (v: unknown): Body =>
+  () =>
+    Effect.succeed(v)
+const tags = (events: ReadonlyArray<RunEvent>) =>
+  events.map((e) => ("key" in e ? `${e._tag}:${e.key}` : e._tag))
+
+describe("execute", () => {
+  it("runs a diamond in dependency order, passing values, and records materializations", async () => {
+    const h = harness(
+      [testSpec("a"), testSpec("b", ["a"]), testSpec("c", ["a"]), testSpec("d", ["b", "c"])],
+      {
+        a: value(2),
+        b: (i) => Effect.succeed((i.a as number) + 1),
+        c: (i) => Effect.succeed((i.a as number) * 10),
+        d: (i) => Effect.succeed((i.b as number) + (i.c as number))
+      }
+    )
+    const out = await runTest(h.run())
+    expect(out.status).toBe("succeeded")
+    expect(out.steps.map((s) => [s.key, s.status, s.attempts])).toEqual([
+      ["a", "succeeded", 1],
+      ["b", "succeeded", 1],
+      ["c", "succeeded", 1],
+      ["d", "succeeded", 1]
+    ])
+    const d = out.steps[3]!
+    expect(await runTest(h.io.load(d.handle!, { assetKey: "d", consumerKey: "test" }))).toBe(23)
+    const snapshot = await runTest(h.storage.snapshot("p"))
+    expect(snapshot.get("d")?.latest?.inputVersions).toEqual({
+      b: out.steps[1]!.dataVersion,
+      c: out.steps[2]!.dataVersion
+    })
+    // A materialization is committed before its downstream starts.
+    const order = tags(h.events)
+    expect(order.indexOf("Materialization:a")).toBeLessThan(order.indexOf("StepStarted:b"))
+    expect(order.at(-1)).toBe("RunFinished")
+  })
+
+  it("folds events one at a time into the same view as all at once", async () => {
+    const h = harness([testSpec("a"), testSpec("b", ["a"])], {
+      a: value(1),
+      b: () => Effect.fail(new Error("boom"))
+    })
+    await runTest(h.run())
+    const incremental = emptyRunView("r1")
+    for (const e of h.events) applyRunEvent(incremental, e)
+    expect(incremental).toEqual(foldRunEvents("r1", h.events))
+    expect(incremental.status).toBe("failed")
+    expect(incremental.steps.get("b")?.error?.message).toContain("boom")
+  })
+
+  it("starts a step when its own inputs are stored, not when its level finishes", async () => {
+    // `slow` can only finish after `after_fast` ran: a level-by-level scheduler would time it out.
+    const gate = Effect.runSync(Deferred.make<void>())
+    const h = harness([testSpec("slow"), testSpec("fast"), testSpec("after_fast", ["fast"])], {
+      slow: () =>
+        Deferred.await(gate).pipe(
+          // A hang guard on the live clock, not a performance limit.
+          Effect.timeoutOrElse({
+            duration: "20 seconds",
+            orElse: () => Effect.fail(new Error("waited for a level"))
+          })
+        ),
+      fast: value(1),
+      after_fast: () => Deferred.succeed(gate, undefined)
+    })
+    const out = await Effect.runPromise(h.run())
+    expect(out.steps.map((s) => [s.key, s.status])).toEqual([
+      ["fast", "succeeded"],
+      ["after_fast", "succeeded"],
+      ["slow", "succeeded"]
+    ])
+  })
+
+  it("fails a step whose body throws, skips its downstream and lets other branches finish", async () => {
+    const thrower = () => {
+      throw new Error("bad rows in orders")
+    }
+    const h = harness(
+      [
+        testSpec("orders"),
+        testSpec("features", ["orders"]),
+        testSpec("model", ["features"]),
+        testSpec("other")
+      ],
+      {
+        orders: () => Effect.sync(thrower),
+        features: value(1),
+        model: value(2),
+        other: value(3)
+      }
+    )
+    const out = await runTest(h.run())
+    expect(out.status).toBe("failed")
+    const byKey = Object.fromEntries(out.steps.map((s) => [s.key, s]))
+    expect(byKey.orders!.status).toBe("failed")
+    expect(byKey.orders!.error).toBeInstanceOf(UserCodeError)
+    expect((byKey.orders!.error as UserCodeError).message).toBe('asset "orders" failed: bad rows in orders')
+    expect((byKey.orders!.error as UserCodeError).userStack).toContain("thrower")
+    expect(byKey.features!.status).toBe("skipped")
+    expect(byKey.model!.skipReason).toBe("upstream failed: orders")
+    expect(byKey.other!.status).toBe("succeeded")
+    const failed = h.events.find((e) => e._tag === "StepFailed")
+    expect(failed?._tag === "StepFailed" && failed.error.stack).toContain("thrower")
+    // The failure is recorded: the planner will say "failed last time".
+    expect((await runTest(h.storage.snapshot("p"))).get("orders")?.lastFailed).toBe(true)
+  })
+
+  it("turns rejections, typed failures and defects into UserCodeError", async () => {
+    const h = harness([testSpec("rejects"), testSpec("fails"), testSpec("dies")], {
+      rejects: () => Effect.tryPromise({ try: () => Promise.reject(new Error("rejected")), catch: (e) => e }),
+      fails: () => Effect.fail({ code: 42 }),
+      dies: () => Effect.die(new RangeError("died"))
+    })
+    const out = await runTest(h.run())
+    expect(out.steps.map((s) => (s.error as UserCodeError).message)).toEqual([
+      'asset "dies" failed: died',
+      'asset "fails" failed: {"code":42}',
+      'asset "rejects" failed: rejected'
+    ])
+  })
+
+  it("retries with exponential backoff and records each retry", async () => {
+    let calls = 0
+    const h = harness(
+      [
+        testSpec("flaky", [], {
+          retry: {
+            attempts: 3,
+            backoff: "exponential",
+            delayMillis: 1000,
+            maxDelayMillis: 60_000,
+            jitter: false
+          }
+        })
+      ],
+      {
+        flaky: () =>
+          Effect.suspend(() => (++calls < 3 ? Effect.fail(new Error(`try ${calls}`)) : Effect.succeed("ok")))
+      }
+    )
+    const out = await runTest(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(h.run())
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("2 seconds")
+        return yield* Fiber.join(fiber)
+      })
+    )
+    expect(out.steps[0]!.status).toBe("succeeded")
+    expect(out.steps[0]!.attempts).toBe(3)
+    const retries = h.events.flatMap((e) =>
+      e._tag === "StepRetrying" ? [[e.attempt, e.delayMillis, e.error.message]] : []
+    )
+    expect(retries).toEqual([
+      [1, 1000, 'asset "flaky" failed: try 1'],
+      [2, 2000, 'asset "flaky" failed: try 2']
+    ])
+  })
+
+  it("gives up after the last attempt, and at once on a non-retryable error", async () => {
+    let calls = 0
+    let fatalCalls = 0
+    const retry = {
+      attempts: 2,
+      backoff: "constant" as const,
+      delayMillis: 10,
+      maxDelayMillis: 10,
+      jitter: false
+    }
+    const h = harness(
+      [testSpec("always", [], { retry }), testSpec("fatal", [], { retry: { ...retry, attempts: 5 } })],
+      {
+        always: () => Effect.suspend(() => Effect.fail(new Error(`try ${++calls}`))),
+        fatal: () =>
+          Effect.suspend(() => (++fatalCalls, Effect.fail(new NonRetryableError("schema is wrong"))))
+      }
+    )
+    const out = await runTest(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(h.run())
+        yield* TestClock.adjust("1 second")
+        return yield* Fiber.join(fiber)
+      })
+    )
+    expect(calls).toBe(2)
+    expect(fatalCalls).toBe(1)
+    expect(out.steps.map((s) => [s.key, s.status, s.attempts])).toEqual([
+      ["always", "failed", 2],
+      ["fatal", "failed", 1]
+    ])
+  })
+
+  it("times a step out, interrupting the body and aborting its signal", async () => {
+    let signal: AbortSignal | undefined
+    const h = harness([testSpec("hangs", [], { timeoutMillis: 5000 })], {
+      hangs: (_, ctx) =>
+        Effect.suspend(() => {
+          signal = ctx.signal
+          return Effect.never
+        })
+    })
+    const out = await runTest(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(h.run())
+        yield* TestClock.adjust("5 seconds")
+        return yield* Fiber.join(fiber)
+      })
+    )
+    expect(out.steps[0]!.status).toBe("failed")
+    expect(out.steps[0]!.error).toBeInstanceOf(StepTimeout)
+    expect((out.steps[0]!.error as StepTimeout).message).toContain("timed out after 5000 ms")
+    expect(signal?.aborted).toBe(true)
+  })
+
+  it("bounds each pool by its own limit", async () => {
+    let running = 0
+    let peak = 0
+    const gpu = (_: Record<string, unknown>) =>
+      Effect.gen(function* () {
+        running++
+        peak = Math.max(peak, running)
+        yield* Effect.sleep("1 second")
+        running--
+      })
+    const specs = ["g1", "g2", "g3"].map((k) => testSpec(k, [], { pool: "gpu" }))
+    const h = harness([...specs, testSpec("cpu")], { g1: gpu, g2: gpu, g3: gpu, cpu: value(1) })
+    const out = await runTest(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(h.run({ pools: { gpu: 1 } }))
+        for (let k = 0; k < 3; k++) yield* TestClock.adjust("1 second")
+        return yield* Fiber.join(fiber)
+      })
+    )
+    expect(out.status).toBe("succeeded")
+    expect(peak).toBe(1)
+    // The cpu step did not wait behind the gpu queue.
+    const order = tags(h.events)
+    expect(order.indexOf("StepSucceeded:cpu")).toBeLessThan(order.indexOf("StepSucceeded:g1"))
+  })
+
+  it("cancels on an AbortSignal: running steps are interrupted, waiting ones canceled", async () => {
+    const controller = new AbortController()
+    let stepSignal: AbortSignal | undefined
+    const h = harness([testSpec("long"), testSpec("after", ["long"])], {
+      long: (_, ctx) =>
+        Effect.suspend(() => {
+          stepSignal = ctx.signal
+          controller.abort()
+          return Effect.never
+        }),
+      after: value(1)
+    })
+    const out = await runTest(h.run({ signal: controller.signal }))
+    expect(out.status).toBe("canceled")
+    expect(out.steps.map((s) => [s.key, s.status])).toEqual(
+      [
+        ["after", "canceled"],
+        ["long", "canceled"]
+      ].reverse()
+    )
+    expect(stepSignal?.aborted).toBe(true)
+    const runs = await runTest(h.storage.runs("p"))
+    expect(runs[0]!.status).toBe("canceled")
+  })
+
+  it("records the run as canceled when the executing fiber is interrupted", async () => {
+    const h = harness([testSpec("long")], { long: () => Effect.never })
+    await runTest(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(h.run())
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.interrupt(fiber)
+      })
+    )
+    expect(tags(h.events).slice(-2)).toEqual(["StepCanceled:long", "RunFinished"])
+    expect((await runTest(h.storage.runs("p")))[0]!.status).toBe("canceled")
+  })
+
+  it("keeps a downstream value when its upstream re-materializes identical content", async () => {
+    let dCalls = 0
+    const specs = (bVersion: string) => [testSpec("b", [], { codeVersion: bVersion }), testSpec("d", ["b"])]
+    const bodies = {
+      b: value(new Uint8Array([1, 2, 3])),
+      d: (i: Record<string, unknown>) => Effect.sync(() => ++dCalls + (i.b as Uint8Array).length)
+    }
+    const storage = makeMemoryStorage()
+    await runTest(harness(specs("v1"), bodies, storage).run())
+    const second = harness(specs("v2"), bodies, storage)
+    const out = await runTest(second.run())
+    expect(out.steps.map((s) => [s.key, s.status])).toEqual([
+      ["b", "succeeded"],
+      ["d", "unchanged"]
+    ])
+    expect(dCalls).toBe(1)
+  })
+
+  it("fails a step whose commit cannot be stored, without losing the run", async () => {
+    const inner = makeMemoryStorage()
+    const failing: StorageApi = {
+      ...inner,
+      append: (project, events) =>
+        events.some((e) => e._tag === "Materialization" && e.key === "a")
+          ? Effect.fail(new StorageError({ reason: "Unavailable", message: "disk full", retryable: false }))
+          : inner.append(project, events)
+    }
+    const h = harness([testSpec("a"), testSpec("b")], { a: value(1), b: value(2) }, failing)
+    const out = await runTest(h.run())
+    expect(out.steps.map((s) => [s.key, s.status])).toEqual([
+      ["a", "failed"],
+      ["b", "succeeded"]
+    ])
+    expect((out.steps[0]!.error as StorageError).message).toBe("disk full")
+  })
+
+  it("passes undefined for a body that returned nothing", async () => {
+    let seen: unknown = "unset"
+    const h = harness([testSpec("side_effect"), testSpec("next", ["side_effect"])], {
+      side_effect: () => Effect.void,
+      next: (i) =>
+        Effect.sync(() => {
+          seen = i.side_effect
+          return 1
+        })
+    })
+    const out = await runTest(h.run())
+    expect(out.steps[0]!.handle).toBeNull()
+    expect(seen).toBeUndefined()
+  })
+
+  it("records step logs and user metadata", async () => {
+    const h = harness([testSpec("a")], {
+      a: (_, ctx) =>
+        Effect.sync(() => {
+          ctx.log.info("hello")
+          ctx.addMetadata({ loss: 0.25 })
+          return 1
+        })
+    })
+    await runTest(h.run())
+    const log = h.events.find((e) => e._tag === "StepLog")
+    expect(log?._tag === "StepLog" && [log.level, log.message]).toEqual(["info", "hello"])
+    const m = h.events.find((e) => e._tag === "Materialization")
+    expect(m?._tag === "Materialization" && m.metadata).toEqual({ loss: 0.25 })
+  })
+})
