@@ -30,6 +30,8 @@ type SelectionOperator = "+" | ":" | "*" | ","
 /**
  * Checks each selection string at compile time: a plain key must be a key of the project; strings
  * with selection operators (`+model`, `group:ml`, `*`) and non-literal strings are checked at run time.
+ * Used as the parameter type itself (not intersected with `S`): `S` is inferred through this
+ * homomorphic mapped type, so a typo reports `"modle"` is not assignable to `unknown asset key "modle"`.
  */
 export type CheckedSelection<S extends ReadonlyArray<string>, Keys extends string> = {
   readonly [I in keyof S]: string extends S[I]
@@ -41,10 +43,18 @@ export type CheckedSelection<S extends ReadonlyArray<string>, Keys extends strin
         : `unknown asset key "${S[I] & string}"`
 }
 
-/** Run configuration by asset key: each asset with a `config` schema takes its encoded input. */
+/**
+ * Run configuration by asset key: each asset with a `config` schema takes its encoded input. Every
+ * key of the project is listed, so config for an asset that declares no schema names the problem
+ * (and the object is never `{}`, which would let unknown keys through unchecked).
+ */
 export type RunConfig<P> =
   P extends Project<infer As>
-    ? { readonly [A in As[number] as [ConfigOf<A>] extends [never] ? never : A["key"]]?: ConfigOf<A> }
+    ? {
+        readonly [A in As[number] as A["key"]]?: [ConfigOf<A>] extends [never]
+          ? `asset "${A["key"]}" declares no config schema`
+          : ConfigOf<A>
+      }
     : never
 
 export interface MaterializeOptions<P> {
@@ -276,7 +286,7 @@ const makeResult = (
 /** `materialize` as an Effect: fails with `RunFailed` (unless `raiseOnError: false`) or a typed setup error. */
 export const materializeEffect = <P extends AnyProject, const S extends ReadonlyArray<string>>(
   project: P,
-  selection: S & CheckedSelection<S, KeysOf<P>>,
+  selection: CheckedSelection<S, KeysOf<P>>,
   options: MaterializeOptions<P> = {}
 ): Effect.Effect<RunResult<P>, MaterializeError> =>
   Effect.gen(function* () {
@@ -374,7 +384,7 @@ export const materializeEffect = <P extends AnyProject, const S extends Readonly
  */
 export const materialize = async <P extends AnyProject, const S extends ReadonlyArray<string>>(
   project: P,
-  selection: S & CheckedSelection<S, KeysOf<P>>,
+  selection: CheckedSelection<S, KeysOf<P>>,
   options: MaterializeOptions<P> = {}
 ): Promise<RunResult<P>> => {
   const exit = await Effect.runPromiseExit(materializeEffect<P, S>(project, selection, options))
