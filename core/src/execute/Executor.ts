@@ -7,7 +7,7 @@
  * downstream step starts.
  */
 import { Cause, type Clock, Deferred, Effect, Exit, type Schedule, Scope } from "effect"
-import type { EventListener, RunEvent } from "../events/RunEvent.ts"
+import type { EventListener } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
@@ -16,6 +16,7 @@ import { type IOManager, IOManagerError, type ValueHandle } from "../io/IOManage
 import { formatReason, type Plan } from "../plan/Planner.ts"
 import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
+import { makeEventBuffer } from "./EventBuffer.ts"
 import { ExecutionState, type Limits, Status } from "./ExecutionState.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
 import type { StepContext, StepLogger } from "./StepContext.ts"
@@ -104,7 +105,6 @@ const runWithClock = <R>(
     const n = steps.length
     const now = () => clock.currentTimeMillisUnsafe()
     const state = new ExecutionState(steps, request.limits)
-    const listeners = request.listeners ?? []
     const runStart = now()
 
     // Values produced in this run, by graph node.
@@ -117,22 +117,7 @@ const runWithClock = <R>(
     const skipReasons = new Array<string | undefined>(n)
     const unchanged = new Uint8Array(n)
 
-    let buffer: Array<RunEvent> = []
-    const emit = (event: RunEvent): void => {
-      buffer.push(event)
-      for (const listener of listeners)
-        try {
-          listener(event)
-        } catch {
-          // A listener (a reporter, a UI stream) must never break the run.
-        }
-    }
-    const flush: Effect.Effect<void, StorageError> = Effect.suspend(() => {
-      if (buffer.length === 0) return Effect.void
-      const batch = buffer
-      buffer = []
-      return storage.append(project, batch)
-    })
+    const { emit, flush, commit } = makeEventBuffer(storage, project, request.listeners ?? [])
 
     const versionOf = (node: number): string =>
       producedVersion[node] ?? snapshot.get(graph.keys[node]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
@@ -381,26 +366,27 @@ const runWithClock = <R>(
         const attemptStart = now()
         emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
         return Effect.matchEffect(attemptOnce(i, asset, attempt), {
-          onSuccess: (stored) => {
-            emit({
-              _tag: "Materialization",
-              runId,
-              at: now(),
-              key: step.key,
-              attempt,
-              dataVersion: stored.dataVersion,
-              codeVersion: asset.spec.codeVersion,
-              inputVersions: inputVersionsOf(step.node),
-              handle: stored.handle,
-              metadata: stored.metadata as Record<string, JsonValue>,
-              durationMillis: now() - attemptStart
-            })
+          onSuccess: (stored) =>
             // The commit: durable before any downstream step can start.
-            return Effect.matchEffect(flush, {
-              onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
-              onFailure: (error) => retryOrFail(attempt, error, decide)
-            })
-          },
+            Effect.matchEffect(
+              commit({
+                _tag: "Materialization",
+                runId,
+                at: now(),
+                key: step.key,
+                attempt,
+                dataVersion: stored.dataVersion,
+                codeVersion: asset.spec.codeVersion,
+                inputVersions: inputVersionsOf(step.node),
+                handle: stored.handle,
+                metadata: stored.metadata as Record<string, JsonValue>,
+                durationMillis: now() - attemptStart
+              }),
+              {
+                onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
+                onFailure: (error) => retryOrFail(attempt, error, decide)
+              }
+            ),
           onFailure: (error) => retryOrFail(attempt, error, decide)
         })
       }
