@@ -25,7 +25,11 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   at: Schema.Number,
   project: Schema.String,
   targets: Schema.Array(Schema.String),
-  steps: Schema.Array(Schema.Struct({ key: Schema.String, reasons: Schema.Array(Schema.String) }))
+  steps: Schema.Array(Schema.Struct({ key: Schema.String, reasons: Schema.Array(Schema.String) })),
+  /** The process driving the run, so that a later process can tell it died. */
+  driver: Schema.optionalKey(Schema.Struct({ host: Schema.String, pid: Schema.Number })),
+  /** The run this one re-executes, if any. */
+  parentRunId: Schema.optionalKey(Schema.String)
 })
 
 export const StepStarted = Schema.TaggedStruct("StepStarted", {
@@ -110,7 +114,9 @@ export const RunFinished = Schema.TaggedStruct("RunFinished", {
   runId: Schema.String,
   at: Schema.Number,
   status: Schema.Literals(["succeeded", "failed", "canceled"]),
-  durationMillis: Schema.Number
+  durationMillis: Schema.Number,
+  /** Why the run ended this way when no step says it (e.g. its driver process died). */
+  reason: Schema.optionalKey(Schema.String)
 })
 
 export const RunEvent = Schema.Union([

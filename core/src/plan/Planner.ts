@@ -15,6 +15,7 @@ export type StaleReason =
   | { readonly _tag: "UpstreamPlanned"; readonly upstream: ReadonlyArray<string> }
   | { readonly _tag: "Forced" }
   | { readonly _tag: "FailedLastTime" }
+  | { readonly _tag: "ReExecution"; readonly runId: string }
 
 /** One line per reason, as `materia plan` prints them. */
 export const formatReason = (reason: StaleReason): string => {
@@ -31,6 +32,8 @@ export const formatReason = (reason: StaleReason): string => {
       return "forced"
     case "FailedLastTime":
       return "failed last time"
+    case "ReExecution":
+      return `re-executed from run ${reason.runId}`
   }
 }
 
@@ -63,6 +66,11 @@ export interface PlanOptions {
   readonly force?: boolean | undefined
   /** `materialize` (default) plans stale upstream too; `load-only` refuses instead. */
   readonly upstream?: "materialize" | "load-only" | undefined
+  /**
+   * Re-execute exactly the targets, as steps of run `runId`: each runs whatever its state, and
+   * upstream is loaded as stored, never planned.
+   */
+  readonly reexecuteFrom?: string | undefined
 }
 
 /** `upstream: "load-only"` found stale upstream assets. */
@@ -110,6 +118,20 @@ export const plan = (
   const stale: Array<{ key: string; reasons: ReadonlyArray<string> }> = []
   const force = options.force === true
   const order = graph.topologicalOrder
+  const addStep = (node: number, reasons: ReadonlyArray<StaleReason>, conditional: boolean) => {
+    const spec = graph.specs[node]!
+    const upstream: Array<number> = []
+    for (const p of graph.parents[node]!) {
+      const s = stepOfNode[p]!
+      if (s >= 0) upstream.push(s)
+    }
+    for (const input of spec.inputs) {
+      const p = graph.indexOf(input.key)
+      if (stepOfNode[p]! < 0) needsValue[p] = 1
+    }
+    stepOfNode[node] = steps.length
+    steps.push({ key: spec.key, node, reasons, conditional, upstream, pool: spec.pool })
+  }
 
   for (let k = 0; k < order.length; k++) {
     const node = order[k]!
@@ -117,6 +139,11 @@ export const plan = (
     const spec = graph.specs[node]!
     if (spec.kind === "source") continue
     const parents = graph.parents[node]!
+    if (options.reexecuteFrom !== undefined) {
+      if (!isTarget[node]) continue
+      addStep(node, [{ _tag: "ReExecution", runId: options.reexecuteFrom }], false)
+      continue
+    }
     const state = snapshot.get(spec.key)
     const latest = state?.latest
     const reasons: Array<StaleReason> = []
@@ -148,17 +175,7 @@ export const plan = (
       stale.push({ key: spec.key, reasons: reasons.map(formatReason) })
       continue
     }
-    const upstream: Array<number> = []
-    for (const p of parents) {
-      const s = stepOfNode[p]!
-      if (s >= 0) upstream.push(s)
-    }
-    for (const input of spec.inputs) {
-      const p = graph.indexOf(input.key)
-      if (stepOfNode[p]! < 0) needsValue[p] = 1
-    }
-    stepOfNode[node] = steps.length
-    steps.push({ key: spec.key, node, reasons, conditional, upstream, pool: spec.pool })
+    addStep(node, reasons, conditional)
   }
   if (stale.length > 0) throw new StaleUpstream({ stale })
 
