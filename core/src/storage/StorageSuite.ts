@@ -1,0 +1,492 @@
+/**
+ * The conformance suite every StorageApi implementation passes (memory, SQLite, PostgreSQL): call
+ * `storageSuite(name, makeStorage)` from the backend's test file. Each test gets a fresh, empty store.
+ */
+import { Effect, Exit } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { ErrorInfo, MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
+import type { ValueHandle } from "../io/IOManager.ts"
+import { type StorageApi, StorageError, type StoredAssetState } from "./Storage.ts"
+
+/** A fresh store for one test, and how to dispose of it. */
+export interface StorageFixture {
+  readonly storage: StorageApi
+  readonly cleanup: () => Promise<void>
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
+
+const handle = (location: string): ValueHandle => ({ ioManager: "fs", location, format: "parquet" })
+
+const started = (runId: string, at: number, project = "p"): RunEvent => ({
+  _tag: "RunStarted",
+  runId,
+  at,
+  project,
+  targets: ["a"],
+  steps: [{ key: "a", reasons: ["missing"] }]
+})
+
+const finished = (runId: string, at: number, status: "succeeded" | "failed" | "canceled"): RunEvent => ({
+  _tag: "RunFinished",
+  runId,
+  at,
+  status,
+  durationMillis: at
+})
+
+const stepStarted = (runId: string, key: string, at: number): RunEvent => ({
+  _tag: "StepStarted",
+  runId,
+  at,
+  key,
+  attempt: 1
+})
+
+const log = (runId: string, message: string, at = 0): RunEvent => ({
+  _tag: "StepLog",
+  runId,
+  at,
+  key: "a",
+  level: "info",
+  message
+})
+
+const materialized = (
+  runId: string,
+  key: string,
+  at: number,
+  overrides: Partial<Omit<MaterializationEvent, "_tag">> = {}
+): MaterializationEvent => ({
+  _tag: "Materialization",
+  runId,
+  at,
+  key,
+  attempt: 1,
+  dataVersion: `data-${key}-${at}`,
+  codeVersion: "v1",
+  inputVersions: {},
+  handle: handle(`/store/${key}/${at}`),
+  metadata: {},
+  durationMillis: 5,
+  ...overrides
+})
+
+const failedStep = (runId: string, key: string, at: number, error: ErrorInfo): RunEvent => ({
+  _tag: "StepFailed",
+  runId,
+  at,
+  key,
+  attempt: 1,
+  durationMillis: 3,
+  error
+})
+
+const observed = (runId: string, key: string, at: number, dataVersion: string): RunEvent => ({
+  _tag: "SourceObserved",
+  runId,
+  at,
+  key,
+  dataVersion
+})
+
+/** What the snapshot holds for a materialization event. */
+const latestOf = (event: MaterializationEvent) => ({
+  key: event.key,
+  runId: event.runId,
+  at: event.at,
+  dataVersion: event.dataVersion,
+  codeVersion: event.codeVersion,
+  inputVersions: event.inputVersions,
+  handle: event.handle
+})
+
+/** Registers the conformance tests of one StorageApi implementation. */
+export const storageSuite = (name: string, makeStorage: () => Promise<StorageFixture>): void => {
+  describe(`${name} (storage conformance)`, () => {
+    let fixture: StorageFixture
+    let storage: StorageApi
+
+    beforeEach(async () => {
+      fixture = await makeStorage()
+      storage = fixture.storage
+    })
+    afterEach(async () => {
+      await fixture.cleanup()
+    })
+
+    describe("events", () => {
+      it("keeps a run's events in append order with seq 1, 2, ... across batches", async () => {
+        const first = [started("r1", 1), stepStarted("r1", "a", 2), log("r1", "hello", 3)]
+        const second = [materialized("r1", "a", 4), finished("r1", 5, "succeeded")]
+        await run(storage.append("p", first))
+        await run(storage.append("p", second))
+
+        const stored = await run(storage.events("r1"))
+        expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
+        expect(stored.map((e) => e.event)).toEqual([...first, ...second])
+      })
+
+      it("numbers each run on its own when one batch interleaves runs", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            started("r2", 2),
+            log("r1", "x"),
+            log("r2", "y"),
+            log("r1", "z")
+          ])
+        )
+        const r1 = await run(storage.events("r1"))
+        const r2 = await run(storage.events("r2"))
+        expect(r1.map((e) => [e.seq, e.event._tag])).toEqual([
+          [1, "RunStarted"],
+          [2, "StepLog"],
+          [3, "StepLog"]
+        ])
+        expect(r2.map((e) => [e.seq, e.event._tag])).toEqual([
+          [1, "RunStarted"],
+          [2, "StepLog"]
+        ])
+      })
+
+      it("pages with afterSeq (exclusive) and limit", async () => {
+        await run(
+          storage.append("p", [started("r1", 0), ...[1, 2, 3, 4, 5, 6].map((i) => log("r1", `m${i}`, i))])
+        )
+        const seqs = async (options: { afterSeq?: number; limit?: number }) =>
+          (await run(storage.events("r1", options))).map((e) => e.seq)
+
+        expect(await seqs({ afterSeq: 4 })).toEqual([5, 6, 7])
+        expect(await seqs({ limit: 2 })).toEqual([1, 2])
+        expect(await seqs({ afterSeq: 2, limit: 3 })).toEqual([3, 4, 5])
+        expect(await seqs({ afterSeq: 7 })).toEqual([])
+        expect(await seqs({ limit: 0 })).toEqual([])
+
+        // Paging through the whole log yields it exactly once.
+        const paged: Array<number> = []
+        let after = 0
+        for (;;) {
+          const page = await run(storage.events("r1", { afterSeq: after, limit: 3 }))
+          if (page.length === 0) break
+          paged.push(...page.map((e) => e.seq))
+          after = page[page.length - 1]!.seq
+        }
+        expect(paged).toEqual([1, 2, 3, 4, 5, 6, 7])
+      })
+
+      it("has no events for an unknown run", async () => {
+        expect(await run(storage.events("nope"))).toEqual([])
+      })
+
+      it("round-trips every event exactly: error infos, JSON metadata, null handles", async () => {
+        const events: Array<RunEvent> = [
+          {
+            _tag: "RunStarted",
+            runId: "r1",
+            at: 1_767_225_600_000,
+            project: "p",
+            targets: ["model", "report"],
+            steps: [
+              { key: "features", reasons: ["upstream data changed: orders"] },
+              { key: "model", reasons: ["missing", "code version changed"] }
+            ]
+          },
+          observed("r1", "orders", 1.5, "sha256:abc"),
+          stepStarted("r1", "features", 2),
+          {
+            _tag: "StepRetrying",
+            runId: "r1",
+            at: 3,
+            key: "features",
+            attempt: 1,
+            delayMillis: 250,
+            error: {
+              tag: "UserCodeError",
+              message: "boom",
+              stack: "Error: boom\n    at body (x.ts:1:1)",
+              retryable: true
+            }
+          },
+          {
+            _tag: "StepLog",
+            runId: "r1",
+            at: 4,
+            key: "features",
+            level: "warn",
+            message: 'ünïcödé ✓ "quotes" \n newline'
+          },
+          materialized("r1", "features", 5, {
+            attempt: 2,
+            inputVersions: { orders: "sha256:abc", "ml/raw": "v-9" },
+            metadata: {
+              rows: 1234,
+              ratio: 0.1 + 0.2,
+              negative: -7.25,
+              ok: true,
+              nothing: null,
+              tags: ["a", "b", 3, false, null],
+              nested: { deep: { list: [{ x: 1 }, []], empty: {} } },
+              text: "line1\nline2"
+            }
+          }),
+          materialized("r1", "sink", 6, { handle: null }),
+          {
+            _tag: "StepSucceeded",
+            runId: "r1",
+            at: 7,
+            key: "features",
+            attempt: 2,
+            durationMillis: 12.5,
+            outcome: "unchanged"
+          },
+          failedStep("r1", "model", 8, { tag: "TimeoutError", message: "step timed out after 30 minutes" }),
+          failedStep("r1", "model2", 8.5, {
+            tag: "UserCodeError",
+            message: "bad",
+            stack: "at model2",
+            retryable: false
+          }),
+          { _tag: "StepSkipped", runId: "r1", at: 9, key: "report", reason: "upstream model failed" },
+          { _tag: "StepCanceled", runId: "r1", at: 10, key: "deploy" },
+          finished("r1", 11, "failed")
+        ]
+        await run(storage.append("p", events))
+        const stored = await run(storage.events("r1"))
+        expect(stored.map((e) => e.event)).toStrictEqual(events)
+        expect(stored.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
+      })
+    })
+
+    describe("runs", () => {
+      it("projects a run's status from RunStarted and RunFinished", async () => {
+        await run(storage.append("p", [started("r1", 100)]))
+        expect(await run(storage.runs("p"))).toEqual([
+          { runId: "r1", project: "p", status: "running", startedAt: 100 }
+        ])
+        await run(storage.append("p", [stepStarted("r1", "a", 101), finished("r1", 150, "failed")]))
+        expect(await run(storage.runs("p"))).toEqual([
+          { runId: "r1", project: "p", status: "failed", startedAt: 100, endedAt: 150 }
+        ])
+      })
+
+      it("lists runs newest first, at most limit", async () => {
+        await run(storage.append("p", [started("r1", 1)]))
+        await run(storage.append("p", [started("r2", 2), finished("r2", 3, "succeeded")]))
+        await run(storage.append("p", [started("r3", 4)]))
+        await run(storage.append("p", [finished("r1", 5, "canceled")]))
+
+        const all = await run(storage.runs("p"))
+        expect(all.map((r) => [r.runId, r.status])).toEqual([
+          ["r3", "running"],
+          ["r2", "succeeded"],
+          ["r1", "canceled"]
+        ])
+        expect((await run(storage.runs("p", { limit: 2 }))).map((r) => r.runId)).toEqual(["r3", "r2"])
+        expect(await run(storage.runs("p", { limit: 0 }))).toEqual([])
+        expect(await run(storage.runs("empty-project"))).toEqual([])
+      })
+    })
+
+    describe("latest materializations", () => {
+      it("records the latest materialization per key with its handle and versions", async () => {
+        const a = materialized("r1", "a", 10, { inputVersions: { up: "u1" }, codeVersion: "c7" })
+        const b = materialized("r1", "b", 11, { handle: null })
+        await run(storage.append("p", [started("r1", 1), a, b]))
+
+        const snapshot = await run(storage.snapshot("p"))
+        expect(snapshot).toEqual(
+          new Map<string, StoredAssetState>([
+            ["a", { lastFailed: false, latest: latestOf(a) }],
+            ["b", { lastFailed: false, latest: latestOf(b) }]
+          ])
+        )
+        expect(snapshot.get("b")?.latest?.handle).toBeNull()
+      })
+
+      it("returns only the asked keys that are recorded", async () => {
+        const a = materialized("r1", "a", 10)
+        await run(storage.append("p", [a, materialized("r1", "b", 11)]))
+        expect(await run(storage.snapshot("p", ["a", "missing"]))).toEqual(
+          new Map([["a", { lastFailed: false, latest: latestOf(a) }]])
+        )
+        expect((await run(storage.snapshot("p", []))).size).toBe(0)
+        expect((await run(storage.snapshot("other"))).size).toBe(0)
+      })
+
+      it("moves the pointer to a later materialization", async () => {
+        await run(storage.append("p", [materialized("r1", "a", 10)]))
+        const later = materialized("r2", "a", 20, { dataVersion: "d2", codeVersion: "v2" })
+        await run(storage.append("p", [later]))
+        expect((await run(storage.snapshot("p", ["a"]))).get("a")).toEqual({
+          lastFailed: false,
+          latest: latestOf(later)
+        })
+      })
+
+      it("sets lastFailed on StepFailed, keeps latest, and clears it on the next materialization", async () => {
+        const first = materialized("r1", "a", 10)
+        await run(storage.append("p", [first]))
+        await run(storage.append("p", [failedStep("r2", "a", 20, { tag: "UserCodeError", message: "boom" })]))
+        expect((await run(storage.snapshot("p"))).get("a")).toEqual({
+          lastFailed: true,
+          latest: latestOf(first)
+        })
+
+        const next = materialized("r3", "a", 30, { dataVersion: "d3" })
+        await run(storage.append("p", [next]))
+        expect((await run(storage.snapshot("p"))).get("a")).toEqual({
+          lastFailed: false,
+          latest: latestOf(next)
+        })
+      })
+
+      it("records a failure of a never-materialized asset without a latest value", async () => {
+        await run(storage.append("p", [failedStep("r1", "a", 1, { tag: "UserCodeError", message: "boom" })]))
+        const state = (await run(storage.snapshot("p"))).get("a")
+        expect(state?.lastFailed).toBe(true)
+        expect(state?.latest).toBeUndefined()
+      })
+
+      it("records a SourceObserved as the latest value, without code version, inputs or handle", async () => {
+        await run(storage.append("p", [observed("r1", "orders", 5, "v-1")]))
+        await run(storage.append("p", [observed("r2", "orders", 6, "v-2")]))
+        expect((await run(storage.snapshot("p", ["orders"]))).get("orders")).toEqual({
+          lastFailed: false,
+          latest: {
+            key: "orders",
+            runId: "r2",
+            at: 6,
+            dataVersion: "v-2",
+            codeVersion: "",
+            inputVersions: {},
+            handle: null
+          }
+        })
+      })
+
+      it("folds events the same whether they come one by one or in one batch", async () => {
+        const events: Array<RunEvent> = [
+          started("r1", 1),
+          materialized("r1", "a", 2),
+          failedStep("r1", "b", 3, { tag: "E", message: "m" }),
+          observed("r1", "s", 4, "sv"),
+          materialized("r1", "a", 5, { dataVersion: "later" }),
+          finished("r1", 6, "failed")
+        ]
+        await run(storage.append("one-by-one", []))
+        for (const event of events) await run(storage.append("one-by-one", [event]))
+        const byOne = await run(storage.snapshot("one-by-one"))
+        const runsByOne = await run(storage.runs("one-by-one"))
+
+        // Same run id in another project would share its event log: use another id.
+        const renamed = events.map((e) => ({ ...e, runId: "r1-batch" }))
+        await run(storage.append("batch", renamed))
+        const byBatch = await run(storage.snapshot("batch"))
+        const runsByBatch = await run(storage.runs("batch"))
+
+        const withoutRunId = (m: ReadonlyMap<string, StoredAssetState>) =>
+          new Map(
+            [...m].map(([k, s]) => [
+              k,
+              {
+                lastFailed: s.lastFailed,
+                latest: s.latest === undefined ? undefined : { ...s.latest, runId: "" }
+              }
+            ])
+          )
+        expect(withoutRunId(byBatch)).toEqual(withoutRunId(byOne))
+        expect(runsByBatch.map((r) => ({ ...r, runId: "", project: "" }))).toEqual(
+          runsByOne.map((r) => ({ ...r, runId: "", project: "" }))
+        )
+      })
+    })
+
+    describe("projects", () => {
+      it("keeps the same asset key independent in two projects", async () => {
+        const inP1 = materialized("r1", "a", 10, { dataVersion: "p1-version" })
+        const inP2 = materialized("r2", "a", 20, { dataVersion: "p2-version" })
+        await run(storage.append("p1", [started("r1", 1, "p1"), inP1]))
+        await run(storage.append("p2", [started("r2", 2, "p2"), inP2]))
+        await run(storage.append("p2", [failedStep("r3", "a", 30, { tag: "E", message: "m" })]))
+
+        expect((await run(storage.snapshot("p1"))).get("a")).toEqual({
+          lastFailed: false,
+          latest: latestOf(inP1)
+        })
+        expect((await run(storage.snapshot("p2"))).get("a")).toEqual({
+          lastFailed: true,
+          latest: latestOf(inP2)
+        })
+
+        expect((await run(storage.runs("p1"))).map((r) => r.runId)).toEqual(["r1"])
+        expect((await run(storage.runs("p2"))).map((r) => r.runId)).toEqual(["r2"])
+
+        expect(await run(storage.wipe("p1", ["a"]))).toBe(1)
+        expect((await run(storage.snapshot("p1"))).size).toBe(0)
+        expect((await run(storage.snapshot("p2"))).get("a")?.latest?.dataVersion).toBe("p2-version")
+      })
+    })
+
+    describe("wipe", () => {
+      it("forgets materializations and failures of the given keys and counts those it knew", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            materialized("r1", "a", 2),
+            materialized("r1", "b", 3),
+            failedStep("r1", "c", 4, { tag: "E", message: "m" })
+          ])
+        )
+        expect(await run(storage.wipe("p", ["a", "c", "never-seen"]))).toBe(2)
+        expect([...(await run(storage.snapshot("p"))).keys()]).toEqual(["b"])
+        expect(await run(storage.wipe("p", ["a"]))).toBe(0)
+        expect(await run(storage.wipe("p", []))).toBe(0)
+
+        // The event log is history: wiping keeps it.
+        expect((await run(storage.events("r1"))).length).toBe(4)
+        // A wiped asset can be materialized again.
+        const again = materialized("r2", "a", 9)
+        await run(storage.append("p", [again]))
+        expect((await run(storage.snapshot("p", ["a"]))).get("a")).toEqual({
+          lastFailed: false,
+          latest: latestOf(again)
+        })
+      })
+    })
+
+    describe("batches", () => {
+      // Decision: append is all-or-nothing. A store that validates events (SQLite, PostgreSQL) rejects a
+      // batch holding an invalid event with a StorageError and keeps none of it, projections included;
+      // a store that does not validate (memory) keeps all of it. Never a part.
+      it("keeps all of a batch or none of it when one event is invalid", async () => {
+        await run(storage.append("p", [started("r1", 1)]))
+        const invalid = { ...materialized("r1", "b", 3), handle: { ioManager: 42 } } as unknown as RunEvent
+        const exit = await Effect.runPromiseExit(
+          storage.append("p", [materialized("r1", "a", 2), invalid, finished("r1", 4, "succeeded")])
+        )
+
+        const stored = await run(storage.events("r1"))
+        const snapshot = await run(storage.snapshot("p"))
+        const [status] = (await run(storage.runs("p"))).map((r) => r.status)
+        if (Exit.isSuccess(exit)) {
+          expect(stored.length).toBe(4)
+          expect(snapshot.has("a")).toBe(true)
+          expect(status).toBe("succeeded")
+        } else {
+          const error = await run(Effect.flip(storage.append("p", [invalid])))
+          expect(error).toBeInstanceOf(StorageError)
+          expect(error.retryable).toBe(false)
+          expect(stored.map((e) => e.event._tag)).toEqual(["RunStarted"])
+          expect(snapshot.size).toBe(0)
+          expect(status).toBe("running")
+        }
+      })
+
+      it("accepts an empty batch", async () => {
+        await run(storage.append("p", []))
+        expect(await run(storage.runs("p"))).toEqual([])
+      })
+    })
+  })
+}

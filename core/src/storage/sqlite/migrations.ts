@@ -1,0 +1,81 @@
+/**
+ * The versioned schema of the SQLite metadata store: an ordered list of migrations that
+ * SqliteStorage applies on open, in one transaction. Tables use plain types so that the PostgreSQL
+ * store can keep the same design; never edit a released migration, append a new one.
+ */
+
+/** One schema step; `version` is strictly increasing and recorded in `schema_migrations`. */
+export interface Migration {
+  readonly version: number
+  readonly description: string
+  readonly sql: string
+}
+
+/**
+ * Written to the SQLite header (`PRAGMA application_id`) by the first migration: it tells a Materia
+ * database ("MTRA") from any other SQLite file.
+ */
+export const MATERIA_APPLICATION_ID = 0x4d545241
+
+/** Created before any migration runs, in the same transaction as the first one. */
+export const SCHEMA_MIGRATIONS_TABLE = `
+CREATE TABLE schema_migrations (
+  version INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at DOUBLE PRECISION NOT NULL
+)`
+
+export const migrations: ReadonlyArray<Migration> = [
+  {
+    version: 1,
+    description: "runs, events and the latest materialization of every asset",
+    sql: `
+PRAGMA application_id = ${MATERIA_APPLICATION_ID};
+
+-- One row per run; id is the insertion order (runs() lists newest first by it).
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL UNIQUE,
+  project TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at DOUBLE PRECISION NOT NULL,
+  ended_at DOUBLE PRECISION
+);
+CREATE INDEX runs_by_project ON runs (project, id);
+
+-- The event log, the source of truth. seq is contiguous per run (1, 2, ...); id is global order.
+-- payload is the event encoded with the RunEvent Schema, as JSON.
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  project TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  asset_key TEXT,
+  at DOUBLE PRECISION NOT NULL,
+  payload TEXT NOT NULL,
+  UNIQUE (run_id, seq)
+);
+CREATE INDEX events_by_asset ON events (project, asset_key, id);
+
+-- Projection: the committed current value of each asset (a pointer flip on Materialization) and
+-- whether its last attempt failed. run_id IS NULL when it failed before ever being materialized.
+CREATE TABLE asset_latest (
+  project TEXT NOT NULL,
+  asset_key TEXT NOT NULL,
+  last_failed SMALLINT NOT NULL,
+  run_id TEXT,
+  at DOUBLE PRECISION,
+  data_version TEXT,
+  code_version TEXT,
+  input_versions TEXT,
+  handle TEXT,
+  event_id INTEGER,
+  PRIMARY KEY (project, asset_key)
+);
+`
+  }
+]
+
+/** The newest schema version this code knows. */
+export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version
