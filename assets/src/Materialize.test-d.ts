@@ -6,14 +6,9 @@ import type { IOManagerError } from "@materia/core"
 import { Effect, Schema } from "effect"
 import { describe, expectTypeOf, test } from "vitest"
 import { asset } from "./Asset.ts"
-import {
-  type CheckedSelection,
-  materialize,
-  materializeEffect,
-  type RunConfig,
-  type RunResult
-} from "./Materialize.ts"
+import { type CheckedSelection, materialize, materializeEffect, type RunConfig } from "./Materialize.ts"
 import { defineProject } from "./Project.ts"
+import type { RunResult } from "./RunResult.ts"
 
 const orders = asset("orders", {}, () => [{ id: "a", amount: 1 }])
 const features = asset("features", { ins: { orders } }, async ({ orders }) => orders.map((o) => o.amount))

@@ -8,9 +8,14 @@ import {
 import { Context, Effect, Layer, Schedule, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { asset, sourceAsset } from "./Asset.ts"
-import { ConfigError, materialize, materializeEffect, ResourcesError, RunFailed } from "./Materialize.ts"
+import { ConfigError, ResourcesError } from "./Launch.ts"
+import { materialize, materializeEffect } from "./Materialize.ts"
 import { defineProject } from "./Project.ts"
+import { RunFailed } from "./RunResult.ts"
 import { memoryStore } from "./Store.ts"
+
+/** Every run here is ephemeral: nothing is written under the working directory. */
+const mem = { storage: "memory" } as const
 
 class Multiplier extends Context.Service<Multiplier, { readonly factor: number }>()("test/Multiplier") {}
 
@@ -38,7 +43,7 @@ describe("materialize", () => {
       )
     )
     const project = defineProject({ name: "t", assets: [orders, sorted, scaled], resources })
-    const result = await materialize(project, ["ml/scaled"])
+    const result = await materialize(project, ["ml/scaled"], mem)
     expect(result.status).toBe("succeeded")
     expect(result.steps.map((s) => s.key)).toEqual(["orders", "sorted", "ml/scaled"])
     expect(await result.value(scaled)).toEqual([10, 20, 30])
@@ -62,12 +67,12 @@ describe("materialize", () => {
     })
     const after = asset("after", { ins: { broken } }, () => 1)
     const project = defineProject({ assets: [orders, broken, after] })
-    const error = await materialize(project, ["after"]).catch((e: unknown) => e)
+    const error = await materialize(project, ["after"], mem).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RunFailed)
     expect((error as RunFailed).message).toBe(
       `run ${(error as RunFailed).result.runId} failed: 1 step(s) failed, 1 skipped\n  broken: asset "broken" failed: no good`
     )
-    const result = await materialize(project, ["after"], { raiseOnError: false })
+    const result = await materialize(project, ["after"], { ...mem, raiseOnError: false })
     expect(result.status).toBe("failed")
     expect(result.step("after")?.skipReason).toBe("upstream failed: broken")
   })
@@ -78,13 +83,16 @@ describe("materialize", () => {
       if (++calls < 3) throw new Error(`attempt ${calls}`)
       return "ok"
     })
-    const result = await materialize(defineProject({ assets: [flaky] }), ["flaky"])
+    const result = await materialize(defineProject({ assets: [flaky] }), ["flaky"], mem)
     expect(result.step("flaky")?.attempts).toBe(3)
   })
 
   it("validates output against the asset's schema", async () => {
     const typed = asset("typed", { schema: Schema.Struct({ n: Schema.Number }) }, () => ({ n: "1" }))
-    const result = await materialize(defineProject({ assets: [typed] }), ["typed"], { raiseOnError: false })
+    const result = await materialize(defineProject({ assets: [typed] }), ["typed"], {
+      ...mem,
+      raiseOnError: false
+    })
     expect(result.step("typed")?.status).toBe("failed")
     expect(String(result.step("typed")?.error)).toContain(
       'asset "typed" returned a value that does not match its schema'
@@ -98,15 +106,17 @@ describe("materialize", () => {
       return ctx.config.epochs * 2
     })
     const project = defineProject({ assets: [train] })
-    const result = await materialize(project, ["train"], { config: { train: { epochs: 3 } } })
+    const result = await materialize(project, ["train"], { ...mem, config: { train: { epochs: 3 } } })
     expect(seen).toEqual({ epochs: 3 })
     expect(await result.value(train)).toBe(6)
     const bad = await materialize(project, ["train"], {
+      ...mem,
       config: { train: { epochs: "3" } } as unknown as { train: { epochs: number } }
     }).catch((e: unknown) => e)
     expect(bad).toBeInstanceOf(ConfigError)
     expect((bad as ConfigError).message).toContain('run config of asset "train"')
     const unknown = await materialize(project, ["train"], {
+      ...mem,
       config: { trian: { epochs: 1 } } as unknown as { train: { epochs: number } }
     }).catch((e: unknown) => e)
     expect((unknown as ConfigError).message).toBe('run config of asset "trian": no asset has this key')
@@ -123,6 +133,7 @@ describe("materialize", () => {
       return new Promise<number>(() => {})
     })
     const result = await materialize(defineProject({ assets: [hang] }), ["hang"], {
+      ...mem,
       signal: controller.signal,
       raiseOnError: false
     })
@@ -147,14 +158,14 @@ describe("materialize", () => {
 
   it("refuses stale upstream with upstream: load-only", async () => {
     const project = defineProject({ assets: [orders, sorted] })
-    await expect(materialize(project, ["sorted"], { upstream: "load-only" })).rejects.toBeInstanceOf(
+    await expect(materialize(project, ["sorted"], { ...mem, upstream: "load-only" })).rejects.toBeInstanceOf(
       StaleUpstream
     )
   })
 
   it("rejects a selection that matches nothing, naming the nearest key", async () => {
     const project = defineProject({ assets: [orders, sorted] })
-    const error = await materialize(project, ["+sortd" as "sorted"]).catch((e: unknown) => e)
+    const error = await materialize(project, ["+sortd" as "sorted"], mem).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SelectionError)
     expect((error as SelectionError).message).toContain('did you mean "sorted"')
   })
@@ -162,14 +173,14 @@ describe("materialize", () => {
   it("reports a resources Layer that fails to build", async () => {
     const failing = Layer.effect(Multiplier, Effect.fail(new Error("no GPU driver")))
     const project = defineProject({ assets: [orders, sorted, scaled], resources: failing })
-    const error = await materialize(project, ["ml/scaled"]).catch((e: unknown) => e)
+    const error = await materialize(project, ["ml/scaled"], mem).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ResourcesError)
     expect((error as ResourcesError).message).toBe("the project's resources failed to build: no GPU driver")
   })
 
   it("is available as an Effect", async () => {
     const project = defineProject({ assets: [orders] })
-    const result = await Effect.runPromise(materializeEffect(project, ["orders"]))
+    const result = await Effect.runPromise(materializeEffect(project, ["orders"], mem))
     expect(await Effect.runPromise(result.valueEffect(orders))).toEqual([3, 1, 2])
   })
 })

@@ -21,6 +21,8 @@ export type ResourcesOption<R> = [R] extends [never]
 export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
   /** Namespaces the project's assets in a shared store. Default `default`. */
   readonly name?: string | undefined
+  /** The folder whose `.materia/` holds the local store (default: the working directory at launch). */
+  readonly root?: string | undefined
   readonly assets: As
   /** Concurrency limit per pool (`{ gpu: 1 }`); pools not listed share the global limit only. */
   readonly pools?: Readonly<Record<string, number>> | undefined
@@ -36,6 +38,7 @@ export type ProjectOptions<As extends ReadonlyArray<AnyAsset>> = ProjectBaseOpti
 /** A validated project. */
 export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyAsset>> {
   readonly name: string
+  readonly root: string | undefined
   readonly assets: As
   readonly graph: AssetGraph
   readonly byKey: ReadonlyMap<string, AnyAsset>
@@ -101,6 +104,7 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
       )
   return {
     name,
+    root: options.root,
     assets: options.assets,
     graph,
     byKey,

@@ -11,6 +11,8 @@ export {
   UserCodeError
 } from "@materia/core"
 export * from "./Asset.ts"
+export { ConfigError, ObserveError, ResourcesError, type StorageChoice } from "./Launch.ts"
 export * from "./Materialize.ts"
 export * from "./Project.ts"
+export * from "./RunResult.ts"
 export * from "./Store.ts"

@@ -56,6 +56,10 @@ export interface RunRequest<R> {
   readonly observations?: ReadonlyArray<{ readonly key: string; readonly dataVersion: string }> | undefined
   /** Aborting it cancels the run: running steps are interrupted, the rest canceled. */
   readonly signal?: AbortSignal | undefined
+  /** The process driving the run (recorded so that a later process can tell it died). */
+  readonly driver?: { readonly host: string; readonly pid: number } | undefined
+  /** The run this one re-executes. */
+  readonly parentRunId?: string | undefined
 }
 
 export type StepStatus = "succeeded" | "unchanged" | "failed" | "skipped" | "canceled"
@@ -424,7 +428,9 @@ const runWithClock = <R>(
         at: runStart,
         project,
         targets: plan.targets,
-        steps: steps.map((s) => ({ key: s.key, reasons: s.reasons.map(formatReason) }))
+        steps: steps.map((s) => ({ key: s.key, reasons: s.reasons.map(formatReason) })),
+        ...(request.driver === undefined ? {} : { driver: request.driver }),
+        ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId })
       })
       for (const o of request.observations ?? [])
         emit({ _tag: "SourceObserved", runId, at: runStart, key: o.key, dataVersion: o.dataVersion })

@@ -1,0 +1,277 @@
+/**
+ * The pipeline every launch shares — `materialize`, `reexecute`, the CLI: open the store, mark dead
+ * runs, observe sources, plan, decode run config, build the project's resources once, execute, and
+ * build the result. Internal: the public entry points are in Materialize.ts.
+ */
+import {
+  type EventListener,
+  execute,
+  type IOManager,
+  markDeadRuns,
+  type Plan,
+  type PlanOptions,
+  plan as planSteps,
+  type RunOutcome,
+  type StaleUpstream,
+  type StorageError,
+  type StoredAssetState
+} from "@materia/core"
+import { Clock, Data, Effect, Layer, Random, Schema } from "effect"
+import type { AnyAsset, AssetContext } from "./Asset.ts"
+import type { AnyProject } from "./Project.ts"
+import { makeResult, type RunResult } from "./RunResult.ts"
+import { currentDriver, isDriverAlive, type MaterializeStore, memoryStore, openLocalStore } from "./Store.ts"
+
+/** Run configuration that does not match an asset's `config` schema, or names no such asset. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly assetKey: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `run config of asset "${this.assetKey}": ${this.reason}`
+  }
+}
+
+/** The project's resources Layer failed to build. */
+export class ResourcesError extends Data.TaggedError("ResourcesError")<{ readonly cause: unknown }> {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `the project's resources failed to build: ${cause}`
+  }
+}
+
+/** A source asset's observe function failed. */
+export class ObserveError extends Data.TaggedError("ObserveError")<{
+  readonly assetKey: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `source asset "${this.assetKey}": observe failed: ${cause}`
+  }
+}
+
+/** Where a launch keeps its records and values. */
+export type StorageChoice = "memory" | "local" | MaterializeStore
+
+/** What a launch needs beyond the project and its targets. */
+export interface LaunchOptions {
+  readonly storage?: StorageChoice | undefined
+  /** The project root whose `.materia/` folder holds the local store (default: the working directory). */
+  readonly root?: string | undefined
+  readonly concurrency?: number | undefined
+  readonly signal?: AbortSignal | undefined
+  readonly config?: Readonly<Record<string, unknown>> | undefined
+  readonly onEvent?: EventListener | ReadonlyArray<EventListener> | undefined
+  readonly runId?: string | undefined
+  readonly parentRunId?: string | undefined
+}
+
+const localStores = new Map<string, Promise<MaterializeStore>>()
+
+/**
+ * The store of a launch. Local stores are opened once per root and process, and stay open so that
+ * results can load values after the run.
+ */
+export const resolveStore = (
+  choice: StorageChoice | undefined,
+  root: string
+): Effect.Effect<MaterializeStore, StorageError> => {
+  if (choice === "memory") return Effect.sync(memoryStore)
+  if (choice !== undefined && choice !== "local") return Effect.succeed(choice)
+  return Effect.tryPromise({
+    try: () => {
+      let store = localStores.get(root)
+      if (store === undefined) {
+        store = openLocalStore(root)
+        store.catch(() => localStores.delete(root))
+        localStores.set(root, store)
+      }
+      return store
+    },
+    catch: (cause) => cause as StorageError
+  })
+}
+
+export const makeRunId = Effect.gen(function* () {
+  const now = yield* Clock.currentTimeMillis
+  const random = yield* Random.nextIntBetween(0, 0xffffff)
+  const stamp = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "")
+  return `${stamp}-${random.toString(16).padStart(6, "0")}`
+})
+
+const noopLog = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
+
+const observeSources = (
+  project: AnyProject,
+  closure: Iterable<number>,
+  runId: string,
+  signal: AbortSignal
+): Effect.Effect<Array<{ key: string; dataVersion: string }>, ObserveError> =>
+  Effect.forEach(
+    [...closure]
+      .map((i) => project.byKey.get(project.graph.keys[i]!)!)
+      .filter((a) => a.observe !== undefined),
+    (source) => {
+      const context: AssetContext = {
+        runId,
+        assetKey: source.key,
+        attempt: 1,
+        log: noopLog,
+        addMetadata: () => {},
+        config: undefined,
+        signal
+      }
+      return source.observe!(context).pipe(
+        Effect.catchCause((cause) => Effect.fail(new ObserveError({ assetKey: source.key, cause }))),
+        Effect.map((version) => ({ key: source.key, dataVersion: version ?? "unobserved" }))
+      )
+    }
+  )
+
+const decodeConfig = (
+  project: AnyProject,
+  plan: Plan,
+  raw: Readonly<Record<string, unknown>> | undefined
+): Effect.Effect<Map<string, unknown>, ConfigError> =>
+  Effect.gen(function* () {
+    const decoded = new Map<string, unknown>()
+    for (const key of Object.keys(raw ?? {})) {
+      const asset = project.byKey.get(key)
+      if (asset === undefined || asset.configSchema === undefined)
+        return yield* Effect.fail(
+          new ConfigError({
+            assetKey: key,
+            reason: asset === undefined ? "no asset has this key" : "this asset declares no config schema"
+          })
+        )
+    }
+    for (const step of plan.steps) {
+      const schema = project.byKey.get(step.key)!.configSchema
+      if (schema === undefined) continue
+      const value = yield* Schema.decodeUnknownEffect(schema)(raw?.[step.key]).pipe(
+        Effect.mapError((issue) => new ConfigError({ assetKey: step.key, reason: String(issue) }))
+      )
+      decoded.set(step.key, value)
+    }
+    return decoded
+  })
+
+const ioManagersOf = (project: AnyProject, store: MaterializeStore): Map<string, IOManager> => {
+  const managers = new Map<string, IOManager>([["default", store.defaultIOManager]])
+  for (const [name, io] of store.ioManagers) managers.set(name, io)
+  for (const [name, io] of project.ioManagers) managers.set(name, io)
+  return managers
+}
+
+/** A plan ready to run: the snapshot it was made from and the source observations that changed. */
+export interface PreparedRun {
+  readonly runId: string
+  readonly plan: Plan
+  readonly snapshot: ReadonlyMap<string, StoredAssetState>
+  readonly observations: ReadonlyArray<{ readonly key: string; readonly dataVersion: string }>
+}
+
+/** Marks dead runs, observes the sources upstream of `targets`, and plans (no step runs). */
+export const prepareRun = (
+  project: AnyProject,
+  store: MaterializeStore,
+  targets: ReadonlySet<number>,
+  planOptions: PlanOptions,
+  options: { readonly runId?: string | undefined; readonly signal?: AbortSignal | undefined } = {}
+): Effect.Effect<PreparedRun, StaleUpstream | ObserveError | StorageError> =>
+  Effect.gen(function* () {
+    const graph = project.graph
+    yield* markDeadRuns(store.storage, project.name, isDriverAlive)
+    const runId = options.runId ?? (yield* makeRunId)
+    const closure = new Set([...targets, ...graph.upstreamOf(targets)])
+    const stored = yield* store.storage.snapshot(project.name)
+    const signal = options.signal ?? new AbortController().signal
+    const observed = yield* observeSources(project, closure, runId, signal)
+    const snapshot = new Map<string, StoredAssetState>(stored)
+    const observations: Array<{ key: string; dataVersion: string }> = []
+    for (const o of observed) {
+      if (stored.get(o.key)?.latest?.dataVersion === o.dataVersion) continue
+      observations.push(o)
+      snapshot.set(o.key, {
+        lastFailed: false,
+        latest: {
+          key: o.key,
+          runId,
+          at: 0,
+          dataVersion: o.dataVersion,
+          codeVersion: "",
+          inputVersions: {},
+          handle: null
+        }
+      })
+    }
+    const plan = yield* Effect.try({
+      try: () => planSteps(graph, targets, snapshot, planOptions),
+      catch: (e) => e as StaleUpstream
+    })
+    return { runId, plan, snapshot, observations }
+  })
+
+/** Plans and runs `targets` of `project` in `store`; the plan options say how (make, forced, re-execution). */
+export const launch = (
+  project: AnyProject,
+  store: MaterializeStore,
+  targets: ReadonlySet<number>,
+  planOptions: PlanOptions,
+  options: LaunchOptions
+): Effect.Effect<
+  RunResult<AnyProject>,
+  StaleUpstream | ConfigError | ResourcesError | ObserveError | StorageError
+> =>
+  Effect.gen(function* () {
+    const graph = project.graph
+    const { runId, plan, snapshot, observations } = yield* prepareRun(
+      project,
+      store,
+      targets,
+      planOptions,
+      options
+    )
+    const config = yield* decodeConfig(project, plan, options.config)
+    const ioManagers = ioManagersOf(project, store)
+    const listeners =
+      options.onEvent === undefined
+        ? []
+        : Array.isArray(options.onEvent)
+          ? options.onEvent
+          : [options.onEvent]
+    const run = execute({
+      runId,
+      project: project.name,
+      graph,
+      plan,
+      assets: new Map([...project.byKey].map(([k, a]) => [k, (a as AnyAsset).executable])),
+      snapshot,
+      storage: store.storage,
+      ioManagers,
+      limits: { concurrency: options.concurrency ?? project.concurrency, pools: project.pools },
+      config,
+      listeners: listeners as ReadonlyArray<EventListener>,
+      observations,
+      signal: options.signal,
+      driver: currentDriver(),
+      parentRunId: options.parentRunId
+    }) as Effect.Effect<RunOutcome, StorageError, unknown>
+    const outcome = yield* (
+      project.resources === undefined
+        ? (run as Effect.Effect<RunOutcome, StorageError>)
+        : Effect.scoped(
+            Effect.flatMap(
+              Layer.build(project.resources as Layer.Layer<unknown, unknown, never>).pipe(
+                Effect.mapError((cause) => new ResourcesError({ cause }))
+              ),
+              (context) => Effect.provideContext(run, context)
+            )
+          )
+    ) as Effect.Effect<RunOutcome, StorageError | ResourcesError>
+    return makeResult(project, outcome, store, ioManagers)
+  })
