@@ -100,12 +100,17 @@ const log = (
   message
 })
 const error = (message: string) => ({ tag: "UserCodeError", message, retryable: true })
-const finished = (status: "succeeded" | "failed" | "canceled", durationMillis: number): RunEvent => ({
+const finished = (
+  status: "succeeded" | "failed" | "canceled",
+  durationMillis: number,
+  reason?: string
+): RunEvent => ({
   _tag: "RunFinished",
   runId,
   at: durationMillis,
   status,
-  durationMillis
+  durationMillis,
+  ...(reason === undefined ? {} : { reason })
 })
 
 const successfulRun: ReadonlyArray<RunEvent> = [
@@ -166,7 +171,7 @@ describe("consoleReporter, not a TTY", () => {
         key: "a",
         attempt: 1,
         delayMillis: 1000,
-        error: error("flaky")
+        error: error('asset "a" failed: flaky')
       },
       stepStarted("a", 1010, 2),
       {
@@ -181,7 +186,7 @@ describe("consoleReporter, not a TTY", () => {
       { _tag: "StepSkipped", runId, at: 1100, key: "b", reason: "upstream failed: a" },
       { _tag: "StepCanceled", runId, at: 1200, key: "d" },
       { _tag: "StepCanceled", runId, at: 1200, key: "c" },
-      finished("canceled", 1200)
+      finished("canceled", 1200, "interrupted")
     ]
     for (const event of events) reporter.listener(event)
     expect(stream.text().split("\n").slice(5)).toEqual([
@@ -190,12 +195,12 @@ describe("consoleReporter, not a TTY", () => {
       "  a │ warn: disk almost full",
       "↻ a attempt 1 failed: flaky; retrying in 1.00 s",
       "▸ a started (attempt 2)",
-      "✗ a (attempt 2) boom",
+      "✗ a (attempt 2) failed: boom",
       "  at line 2",
       "↷ skipped b: upstream failed: a",
       "⊘ canceled d",
       "⊘ canceled c",
-      "⊘ run canceled in 1.20 s: 1 failed, 1 skipped, 2 canceled",
+      "⊘ run canceled in 1.20 s: 1 failed, 1 skipped, 2 canceled (interrupted)",
       ""
     ])
   })
@@ -210,6 +215,15 @@ describe("consoleReporter, not a TTY", () => {
     expect(stream.text()).toBe(
       "▶ run r1 (demo): evaluate already fresh\n✓ run succeeded in 3 ms: nothing ran\n"
     )
+  })
+
+  it("names at most three targets and at most twelve planned steps", () => {
+    const stream = fakeStream(false)
+    const keys = Array.from({ length: 14 }, (_, i) => `s${String(i).padStart(2, "0")}`)
+    consoleReporter({ stream }).listener(started(keys, keys.slice(0, 5)))
+    const lines = stream.text().split("\n")
+    expect(lines[0]).toBe("▶ run r1 (demo): 14 steps for s00, s01, s02 and 2 more")
+    expect(lines.slice(12, 15)).toEqual(["  · s11 (missing)", "  · … and 2 more", ""])
   })
 })
 

@@ -50,8 +50,10 @@ const LEVELS: Record<ReporterLogLevel, number> = { debug: 0, info: 1, warn: 2, e
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 /** Plan lines printed when a run starts; a bigger plan is summarized. */
 const MAX_PLAN_LINES = 12
+/** Targets named in a run's first line. */
+const MAX_TARGETS = 3
 /** Scalar metadata entries shown on a success line. */
-const MAX_METADATA = 4
+const MAX_METADATA = 5
 
 const CODES = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36 } as const
 type Style = keyof typeof CODES
@@ -95,6 +97,18 @@ const truncate = (text: string, width: number): string => {
   const chars = [...text]
   return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join("")}…`
 }
+
+/**
+ * What went wrong, worded after the step's key: step errors say `asset "key" failed: ...` or
+ * `asset "key" timed out ...`, so the key is not repeated; other messages read `failed: ...`.
+ */
+const describeError = (key: string, message: string): string => {
+  const prefix = `asset ${JSON.stringify(key)} `
+  return message.startsWith(prefix) ? message.slice(prefix.length) : `failed: ${message}`
+}
+
+/** Every line of a (possibly multi-line) message after the first, indented by `prefix`. */
+const indent = (text: string, prefix: string): string => text.split("\n").join(`\n${prefix}`)
 
 const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? "" : "s"}`
 
@@ -208,13 +222,15 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
     timer.unref?.()
   }
 
-  /** Every line of a (possibly multi-line) message after the first, indented under it. */
-  const indent = (text: string, prefix: string): string => text.split("\n").join(`\n${prefix}`)
-
   const lines = (event: RunEvent): Array<string> => {
     switch (event._tag) {
       case "RunStarted": {
-        const targets = event.targets.length === 0 ? "nothing" : event.targets.join(", ")
+        const targets =
+          event.targets.length === 0
+            ? "nothing"
+            : event.targets.length <= MAX_TARGETS
+              ? event.targets.join(", ")
+              : `${event.targets.slice(0, MAX_TARGETS).join(", ")} and ${event.targets.length - MAX_TARGETS} more`
         if (event.steps.length === 0)
           return [`${paint("bold", "▶")} run ${event.runId} (${event.project}): ${targets} already fresh`]
         const head = `${paint("bold", "▶")} run ${event.runId} (${event.project}): ${plural(event.steps.length, "step")} for ${targets}`
@@ -244,7 +260,7 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         return [
           paint(
             "yellow",
-            `↻ ${event.key} attempt ${event.attempt} failed: ${indent(event.error.message, "  ")}; retrying in ${formatDuration(event.delayMillis)}`
+            `↻ ${event.key} attempt ${event.attempt} ${indent(describeError(event.key, event.error.message), "  ")}; retrying in ${formatDuration(event.delayMillis)}`
           )
         ]
       case "StepSucceeded": {
@@ -257,7 +273,12 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
       }
       case "StepFailed": {
         const attempt = event.attempt > 1 ? ` (attempt ${event.attempt})` : ""
-        return [paint("red", `✗ ${event.key}${attempt} ${indent(event.error.message, "  ")}`)]
+        return [
+          paint(
+            "red",
+            `✗ ${event.key}${attempt} ${indent(describeError(event.key, event.error.message), "  ")}`
+          )
+        ]
       }
       case "StepSkipped":
         return [paint("yellow", `↷ skipped ${event.key}: ${event.reason}`)]
@@ -270,7 +291,7 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         if (failed > 0) counts.push(`${failed} failed`)
         if (skipped > 0) counts.push(`${skipped} skipped`)
         if (canceled > 0) counts.push(`${canceled} canceled`)
-        const summary = `run ${event.status} in ${formatDuration(event.durationMillis)}: ${counts.length === 0 ? "nothing ran" : counts.join(", ")}`
+        const summary = `run ${event.status} in ${formatDuration(event.durationMillis)}: ${counts.length === 0 ? "nothing ran" : counts.join(", ")}${event.reason === undefined ? "" : ` (${event.reason})`}`
         return [
           event.status === "succeeded"
             ? paint("green", `✓ ${summary}`)
