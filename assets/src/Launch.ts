@@ -236,8 +236,16 @@ export const launch = (
       planOptions,
       options
     )
-    const config = yield* decodeConfig(project, plan, options.config)
     const ioManagers = ioManagersOf(project, store)
+    // Nothing stale and nothing newly observed: no run is recorded.
+    if (plan.steps.length === 0 && observations.length === 0)
+      return makeResult(
+        project,
+        { runId, status: "succeeded", durationMillis: 0, steps: [], plan },
+        store,
+        ioManagers
+      )
+    const config = yield* decodeConfig(project, plan, options.config)
     const listeners =
       options.onEvent === undefined
         ? []

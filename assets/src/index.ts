@@ -11,8 +11,17 @@ export {
   UserCodeError
 } from "@materia/core"
 export * from "./Asset.ts"
-export { ConfigError, ObserveError, ResourcesError, type StorageChoice } from "./Launch.ts"
+export {
+  ConfigError,
+  ObserveError,
+  type PreparedRun,
+  prepareRun,
+  ResourcesError,
+  resolveStore,
+  type StorageChoice
+} from "./Launch.ts"
 export * from "./Materialize.ts"
 export * from "./Project.ts"
 export * from "./RunResult.ts"
+export * from "./Status.ts"
 export * from "./Store.ts"

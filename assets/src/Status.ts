@@ -1,0 +1,72 @@
+/**
+ * The status of every asset of a project, as `materia assets` and the catalog show it: fresh,
+ * stale (with the reasons), missing, failed, or a source (observed), beside its latest
+ * materialization. Computed by planning everything against the store, without running anything.
+ */
+import { formatReason, type StaleUpstream, type StorageError } from "@materia/core"
+import { Effect } from "effect"
+import { type ObserveError, prepareRun } from "./Launch.ts"
+import type { AnyProject } from "./Project.ts"
+import type { MaterializeStore } from "./Store.ts"
+
+export type AssetStatus = "fresh" | "stale" | "missing" | "failed" | "source"
+
+export interface AssetStatusRow {
+  readonly key: string
+  readonly kind: "asset" | "source"
+  readonly group: string
+  readonly status: AssetStatus
+  /** Why a stale, missing or failed asset would run. */
+  readonly reasons: ReadonlyArray<string>
+  readonly latest?:
+    | {
+        readonly runId: string
+        readonly at: number
+        readonly dataVersion: string
+        readonly codeVersion: string
+      }
+    | undefined
+}
+
+/** Every asset's status, in key order. */
+export const assetStatuses = (
+  project: AnyProject,
+  store: MaterializeStore
+): Effect.Effect<ReadonlyArray<AssetStatusRow>, StaleUpstream | ObserveError | StorageError> =>
+  Effect.gen(function* () {
+    const graph = project.graph
+    const all = new Set(graph.keys.map((_, i) => i))
+    const { plan, snapshot } = yield* prepareRun(project, store, all, {})
+    const planned = new Map(plan.steps.map((s) => [s.key, s]))
+    return graph.specs.map((spec): AssetStatusRow => {
+      const state = snapshot.get(spec.key)
+      const latest = state?.latest
+      const step = planned.get(spec.key)
+      const status: AssetStatus =
+        spec.kind === "source"
+          ? "source"
+          : latest === undefined
+            ? "missing"
+            : state?.lastFailed
+              ? "failed"
+              : step !== undefined
+                ? "stale"
+                : "fresh"
+      return {
+        key: spec.key,
+        kind: spec.kind,
+        group: spec.group,
+        status,
+        reasons: step?.reasons.map(formatReason) ?? [],
+        latest:
+          latest === undefined
+            ? undefined
+            : {
+                runId: latest.runId,
+                at: latest.at,
+                dataVersion: latest.dataVersion,
+                codeVersion: latest.codeVersion
+              }
+      }
+    })
+  })

@@ -1,0 +1,103 @@
+/**
+ * `materia materialize --select S [--force] [--concurrency N] [--from-failure RUN | --from-run RUN]`:
+ * runs what is stale with live progress. Exit 0 on success or nothing to do, 1 when a step
+ * failed, 130 when canceled (Ctrl-C).
+ */
+import { materializeEffect, type RunResult, reexecuteEffect } from "@materia/assets"
+import { consoleReporter } from "@materia/core"
+import { Effect } from "effect"
+import { ExitCode, UsageError } from "../CliError.ts"
+import { type Command, parseOptions, positiveInt } from "../Command.ts"
+import { json } from "../Output.ts"
+import { openProject, run } from "./Shared.ts"
+
+export const materializeCommand: Command = {
+  name: "materialize",
+  summary: "run what is stale in a selection, with live progress",
+  usage: `materia materialize --select S [options]
+
+  --select S          the targets (selection syntax); stale upstream runs too
+  --force             run the targets even when fresh
+  --concurrency N     steps running at once (default: the project's, 8)
+  --from-failure RUN  run again only the failed, skipped and canceled steps of run RUN
+  --from-run RUN      run again the steps of run RUN that --select picks (all without --select)
+  --json              print the result as JSON instead of live progress
+  --project FILE      the project module (default: the nearest materia.config.ts)
+
+Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 canceled.`,
+  run: async (args, context) => {
+    const { values } = parseOptions("materialize", args, {
+      select: { type: "string" },
+      force: { type: "boolean" },
+      concurrency: { type: "string" },
+      "from-failure": { type: "string" },
+      "from-run": { type: "string" },
+      json: { type: "boolean" },
+      project: { type: "string" }
+    })
+    const fromFailure = values["from-failure"]
+    const fromRun = values["from-run"]
+    if (fromFailure !== undefined && fromRun !== undefined)
+      throw new UsageError({ message: "materia materialize: give --from-failure or --from-run, not both" })
+    if (fromFailure !== undefined && values.select !== undefined)
+      throw new UsageError({
+        message:
+          "materia materialize: --from-failure runs the failed steps of a run; use --from-run RUN --select S to choose steps"
+      })
+    if (values.select === undefined && fromFailure === undefined && fromRun === undefined)
+      throw new UsageError({
+        message: "materia materialize: --select S is required (e.g. --select '+model', or '*')"
+      })
+    const concurrency = positiveInt("materialize", "concurrency", values.concurrency)
+    const { project, store, root } = await openProject(values.project, context)
+    const reporter = values.json ? undefined : consoleReporter({ stream: context.output.stdout })
+    const common = {
+      storage: store,
+      root,
+      signal: context.signal,
+      raiseOnError: false,
+      concurrency,
+      onEvent: reporter === undefined ? [] : [reporter.listener]
+    } as const
+    let result: RunResult
+    try {
+      result = await run(
+        fromFailure !== undefined || fromRun !== undefined
+          ? reexecuteEffect(project, { ...common, fromFailure, fromRun, selection: values.select })
+          : materializeEffect(project, [values.select!] as ReadonlyArray<string>, {
+              ...common,
+              force: values.force
+            }).pipe(Effect.map((r) => r as RunResult))
+      )
+    } finally {
+      reporter?.close()
+    }
+    if (values.json)
+      context.output.out(
+        json({
+          runId: result.runId,
+          status: result.status,
+          durationMillis: result.durationMillis,
+          steps: result.steps.map((s) => ({
+            key: s.key,
+            status: s.status,
+            attempts: s.attempts,
+            durationMillis: s.durationMillis,
+            error:
+              s.error instanceof Error
+                ? s.error.message
+                : s.error === undefined
+                  ? undefined
+                  : String(s.error),
+            skipReason: s.skipReason
+          }))
+        })
+      )
+    else if (result.steps.length === 0) context.output.out("Nothing to materialize: the selection is fresh.")
+    return result.status === "succeeded"
+      ? ExitCode.Ok
+      : result.status === "canceled"
+        ? ExitCode.Canceled
+        : ExitCode.Failed
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Steps shared by the project commands: load the project named by `--project` (or the nearest
+ * materia.config.ts), open its local store, and run an Effect of ours as a Promise that rejects
+ * with the typed error itself.
+ */
+import { type AnyProject, type MaterializeStore, resolveStore } from "@materia/assets"
+import { Effect } from "effect"
+import type { CommandContext } from "../Command.ts"
+import { findConfig, loadProject } from "../ProjectLoader.ts"
+
+export interface OpenProject {
+  readonly project: AnyProject
+  readonly root: string
+  readonly store: MaterializeStore
+}
+
+/** Loads the project and opens its store. */
+export const openProject = async (
+  explicit: string | undefined,
+  context: CommandContext
+): Promise<OpenProject> => {
+  const { project, root } = await loadProject(findConfig(explicit, context.cwd))
+  const store = await run(resolveStore("local", root))
+  return { project, root, store }
+}
+
+/** Runs an Effect; rejects with its typed failure (not a wrapper). */
+export const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (exit._tag === "Success") return exit.value
+  const reason = exit.cause.reasons[0]
+  if (reason?._tag === "Fail") throw reason.error
+  if (reason?._tag === "Die") throw reason.defect
+  throw new Error("interrupted")
+}
