@@ -40,8 +40,6 @@ export interface Trainer {
 /** The log loss of one row with logit `z` and label `y`, stable for large |z|. */
 const logLoss = (z: number, y: number): number => Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - y * z
 
-const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z))
-
 const logit = (
   weights: Float64Array,
   bias: number,
@@ -79,8 +77,10 @@ export const makeTrainer = (data: Dataset, options: TrainOptions = {}): Trainer 
     for (let i = 0, offset = 0; i < rows; i++, offset += cols) {
       const z = logit(weights, bias, x, offset, cols)
       const label = y[i]!
-      loss += logLoss(z, label)
-      const error = sigmoid(z) - label
+      // One exp serves both the loss and the probability (the hot loop of training).
+      const e = Math.exp(-Math.abs(z))
+      loss += Math.log1p(e) + Math.max(z, 0) - label * z
+      const error = (z >= 0 ? 1 / (1 + e) : e / (1 + e)) - label
       biasGradient += error
       for (let j = 0; j < cols; j++) gradient[j] += error * x[offset + j]!
     }

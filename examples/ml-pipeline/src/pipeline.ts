@@ -20,8 +20,8 @@ export const HOLDOUT_FRACTION = 0.2
  */
 export const TRAINING = {
   maxEpochs: 300,
-  tolerance: 1e-6,
-  patience: 5,
+  tolerance: 1e-5,
+  patience: 3,
   learningRate: 2,
   momentum: 0.5
 } as const
