@@ -31,6 +31,10 @@ try {
     ? await materialize(project, ["+evaluate"], { ...options, force: true })
     : await materialize(project, ["evaluate"], options)
   reporter.close()
+  if (result.plan.steps.length === 0)
+    console.log(
+      "Everything is fresh in examples/ml-pipeline/.materia/: nothing to run (recompute with: npm run demo -- --force)"
+    )
   const report = await result.value(evaluate)
   console.log("\nHeld-out accuracy per region (majority-class baseline in brackets)")
   for (const region of REGIONS) {
@@ -42,8 +46,6 @@ try {
   console.log(
     `  ${"overall".padEnd(8)} ${percent(report.overall.accuracy).padStart(6)}  on ${report.overall.heldOutRows} rows`
   )
-  if (result.plan.steps.length === 0)
-    console.log("\nNothing was stale, so nothing ran. Recompute every step with: npm run demo -- --force")
   process.exit(0)
 } catch (error) {
   reporter.close()
