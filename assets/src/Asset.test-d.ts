@@ -3,7 +3,9 @@
  * value / Promise / Effect bodies, path keys as `"ml/model"` literals, `ctx.config` typed from the
  * config schema, and the resources an Effect body requires. Run by `vitest --typecheck`.
  */
-import { Context, Effect, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { describe, expectTypeOf, test } from "vitest"
 import {
   type Asset,

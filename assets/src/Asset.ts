@@ -17,7 +17,10 @@ import {
   type RetrySpec,
   type StepContext
 } from "@materia/core"
-import { Duration, Effect, Schedule, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import { automaticCodeVersion } from "./CodeVersion.ts"
 
 /** A schema for run configuration or output values: decodes without services. */

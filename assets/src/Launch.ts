@@ -16,7 +16,12 @@ import {
   type StorageError,
   type StoredAssetState
 } from "@materia/core"
-import { Clock, Data, Effect, Layer, Random, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import type { AnyAsset, AssetContext } from "./Asset.ts"
 import type { AnyProject } from "./Project.ts"
 import { makeResult, type RunResult } from "./RunResult.ts"

@@ -3,7 +3,8 @@
  * typed per asset from its config schema, and `result.value(asset)` typed as the asset's value.
  */
 import type { IOManagerError } from "@materia/core"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { describe, expectTypeOf, test } from "vitest"
 import { asset } from "./Asset.ts"
 import { type CheckedSelection, materialize, materializeEffect, type RunConfig } from "./Materialize.ts"

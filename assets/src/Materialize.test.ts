@@ -5,7 +5,11 @@ import {
   StaleUpstream,
   UnknownDependency
 } from "@materia/core"
-import { Context, Effect, Layer, Schedule, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
 import { asset, sourceAsset } from "./Asset.ts"
 import { ConfigError, ResourcesError } from "./Launch.ts"

@@ -13,7 +13,7 @@ import {
   type StaleUpstream,
   type StorageError
 } from "@materia/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ConfigOf } from "./Asset.ts"
 import {
   type ConfigError,

@@ -2,7 +2,9 @@
  * Type tests of `defineProject`: the keys of a project as literals, the asset behind a key, and the
  * resources its bodies require (which decide whether the `resources` option is required).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { describe, expectTypeOf, test } from "vitest"
 import { asset } from "./Asset.ts"
 import {

@@ -4,7 +4,7 @@
  * definition time: duplicate keys, unknown dependencies, cycles, unknown IO managers, bad limits.
  */
 import { AssetGraph, didYouMean, type IOManager } from "@materia/core"
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import type { AnyAsset, RequirementsOf } from "./Asset.ts"
 
 /** The resources every asset of `As` requires, as a union of services. */

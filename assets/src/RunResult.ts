@@ -4,7 +4,8 @@
  */
 import type { IOManager, IOManagerError, Plan, RunOutcome, StepOutcome } from "@materia/core"
 import { IOManagerError as IOError } from "@materia/core"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import type { Asset } from "./Asset.ts"
 import type { AnyProject, KeysOf } from "./Project.ts"
 import type { MaterializeStore } from "./Store.ts"

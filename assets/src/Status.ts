@@ -4,7 +4,7 @@
  * materialization. Computed by planning everything against the store, without running anything.
  */
 import { formatReason, type StaleUpstream, type StorageError } from "@materia/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type ObserveError, prepareRun } from "./Launch.ts"
 import type { AnyProject } from "./Project.ts"
 import type { MaterializeStore } from "./Store.ts"

@@ -13,7 +13,7 @@ import {
   makeMemoryStorage,
   type StorageApi
 } from "@materia/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 export interface MaterializeStore {
   readonly storage: StorageApi

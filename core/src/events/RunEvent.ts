@@ -3,7 +3,7 @@
  * are folds over them (RunView); reporters, the UI stream and storage are subscribers. Each event
  * has a Schema, so stores persist and servers send exactly these shapes.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { ValueHandle } from "../io/IOManager.ts"
 
 /** An error as recorded in events: tag, message, the user's stack, and whether it was retryable. */

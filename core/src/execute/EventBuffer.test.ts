@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import type { MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import { makeMemoryStorage } from "../storage/MemoryStorage.ts"

@@ -4,7 +4,9 @@
  * storage transaction, and each returns only once its materialization is durable. When a shared
  * batch fails, each materialization is retried alone, so one bad commit fails only its own step.
  */
-import { Deferred, Effect, Exit } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { EventListener, MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { StorageApi, StorageError } from "../storage/Storage.ts"
 

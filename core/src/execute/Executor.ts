@@ -6,7 +6,13 @@
  * to the listeners at once and to storage in batches; a materialization is durable before any
  * downstream step starts.
  */
-import { Cause, type Clock, Deferred, Effect, Exit, type Schedule, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import type { EventListener } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { assetKeySegments } from "../graph/AssetKey.ts"

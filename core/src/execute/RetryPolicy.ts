@@ -3,7 +3,11 @@
  * asset's `retry` options (attempts, backoff, delay, jitter) or from an Effect `Schedule`; either
  * way `attempts` counts every attempt, and errors marked non-retryable fail at once.
  */
-import { Duration, Effect, Pull, Random, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import type { RetrySpec } from "../graph/AssetSpec.ts"
 import { isRetryable } from "./StepErrors.ts"
 

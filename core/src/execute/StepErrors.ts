@@ -2,7 +2,7 @@
  * Why a step fails. User code runs inside a boundary: whatever it throws, rejects or fails with
  * becomes a `UserCodeError` carrying the user's stack, never confused with a framework bug.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { ErrorInfo } from "../events/RunEvent.ts"
 
 /** The asset's body threw, rejected, or failed its Effect. */

@@ -3,7 +3,7 @@
  * `ml/model`. A key is an identifier, never a file path: validation guarantees it cannot escape a
  * storage root when IO managers turn it into folders or object keys.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** What users may pass as a key: one segment, or a non-empty path of segments. */
 export type AssetKeyInput = string | readonly [string, ...string[]]

@@ -2,7 +2,7 @@
  * Definition-time errors of an asset graph. Each names the keys involved and how to fix them; they
  * are thrown by `AssetGraph.make` (and so by `defineProject`) before anything runs.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Two definitions share a key. */
 export class DuplicateAssetKey extends Data.TaggedError("DuplicateAssetKey")<{ readonly key: string }> {

@@ -12,7 +12,7 @@
  * | `*` | every asset |
  * | `a,b` | the union (also: an array of selections) |
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { AssetGraph } from "./AssetGraph.ts"
 import { didYouMean } from "./Suggest.ts"
 

@@ -4,7 +4,10 @@
  * committed in storage (promotion is a pointer flip), so a write never replaces anything.
  * Several IO managers can serve one project; each asset names the one that stores it.
  */
-import { Data, type Effect, Schema, type Stream } from "effect"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
 import type { JsonValue } from "../graph/AssetSpec.ts"
 
 /** Where a stored value lives: enough for its IO manager to load or delete it. */

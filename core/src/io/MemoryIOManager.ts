@@ -3,7 +3,8 @@
  * Data versions hash bytes and Arrow buffers, and are logical for other values (see DataVersion).
  * Values live as long as the manager: reuse one (through a memory store) to keep them across runs.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { JsonValue } from "../graph/AssetSpec.ts"
 import { arrowTableVersion, bytesVersion, isArrowTable, logicalVersion } from "./DataVersion.ts"
 import {

@@ -104,7 +104,9 @@ describe("plan", () => {
   it("re-executes exactly the given steps, loading the rest as stored", () => {
     const snapshot = freshSnapshot(diamond)
     snapshot.delete("a") // even a missing upstream is not planned: it is loaded as stored
-    const p = plan(diamond, [diamond.indexOf("b"), diamond.indexOf("d")], snapshot, { reexecuteFrom: "run-1" })
+    const p = plan(diamond, [diamond.indexOf("b"), diamond.indexOf("d")], snapshot, {
+      reexecuteFrom: "run-1"
+    })
     expect(summary(p)).toEqual(["b: re-executed from run run-1", "d: re-executed from run run-1"])
     expect(p.steps[1]!.upstream).toEqual([0])
     expect(p.loaded).toEqual(["a", "c"])

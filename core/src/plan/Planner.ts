@@ -3,7 +3,7 @@
  * the stale steps, in topological order, each with the reasons it runs. No IO, no clock: the same
  * inputs always give the same plan.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
 

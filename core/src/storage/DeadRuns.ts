@@ -3,7 +3,8 @@
  * crashed) is marked failed with that reason, so that status listings stop showing it as running
  * and a re-execution can pick it up. The caller says how to tell whether a driver is alive.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { RunEvent } from "../events/RunEvent.ts"
 import type { StorageApi, StorageError } from "./Storage.ts"
 

@@ -2,7 +2,8 @@
  * The in-memory metadata store: the reference implementation of StorageApi, for ephemeral runs and
  * tests. Keeps everything in maps for the life of the process.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { RunEvent } from "../events/RunEvent.ts"
 import {
   type RunRecord,

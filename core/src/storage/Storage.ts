@@ -4,7 +4,9 @@
  * StorageSuite. Events are the source of truth: `append` records them and, in the same
  * transaction, the projections derived from them (run status, latest materialization, last attempt).
  */
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 import type { RunEvent, RunStatus } from "../events/RunEvent.ts"
 import type { ValueHandle } from "../io/IOManager.ts"
 import type { AssetState, MaterializationSummary } from "../plan/Snapshot.ts"

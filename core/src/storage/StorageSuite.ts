@@ -2,7 +2,8 @@
  * The conformance suite every StorageApi implementation passes (memory, SQLite, PostgreSQL): call
  * `storageSuite(name, makeStorage)` from the backend's test file. Each test gets a fresh, empty store.
  */
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { ErrorInfo, MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { ValueHandle } from "../io/IOManager.ts"

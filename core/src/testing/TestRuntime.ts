@@ -2,7 +2,8 @@
  * How tests run effects: with the TestClock (so retries, timeouts and schedules advance without
  * sleeping) and helpers to build specs and graphs by hand. Not exported from the package entry.
  */
-import { Effect, type Layer } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import { AssetGraph } from "../graph/AssetGraph.ts"
 import { type AssetSpec, noRetry } from "../graph/AssetSpec.ts"

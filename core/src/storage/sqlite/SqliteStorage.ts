@@ -6,7 +6,11 @@
 import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import Database from "better-sqlite3"
-import { Clock, Effect, Layer, Schedule, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { ValueHandle } from "../../io/IOManager.ts"
 import {

@@ -3,7 +3,8 @@
  * in separate transactions, plus one log line per run to a run shared by every writer.
  * Usage: `node --import tsx concurrentWriter.fixture.ts <db path> <writer id> <runs> <busy timeout ms>`.
  */
-import { Cause, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import type { RunEvent } from "../../events/RunEvent.ts"
 import { makeSqliteStorage } from "./SqliteStorage.ts"
 

@@ -5,7 +5,7 @@
  */
 import { materializeEffect, type RunResult, reexecuteEffect } from "@materia/assets"
 import { consoleReporter } from "@materia/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json } from "../Output.ts"

@@ -4,7 +4,7 @@
  * with the typed error itself.
  */
 import { type AnyProject, type MaterializeStore, resolveStore } from "@materia/assets"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { CommandContext } from "../Command.ts"
 import { findConfig, loadProject } from "../ProjectLoader.ts"
 
