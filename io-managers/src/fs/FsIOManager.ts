@@ -1,0 +1,555 @@
+/**
+ * The local-disk IO manager: every value goes to a new, immutable attempt folder
+ * `<root>/<asset key path>/<attempt id>/` holding `value.arrow|bin|json` and `manifest.json`, written
+ * under a temporary name, fsynced and renamed, with its sha256 (the data version) computed while writing.
+ */
+import { createHash } from "node:crypto"
+import { type FileHandle, mkdir, open, readFile, realpath, rename, rm, rmdir } from "node:fs/promises"
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
+import {
+  type InputContext,
+  type IOManager,
+  IOManagerError,
+  type JsonValue,
+  type OutputContext,
+  type RecordBatchLike,
+  type StoredValue,
+  type ValueHandle
+} from "@materia/core"
+import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
+import { Effect, Exit, type Scope, Stream } from "effect"
+import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
+import { decodeJson, type EncodedValue, encodeValue } from "./ValueEncoding.ts"
+
+/** Options of `makeFsIOManager`. */
+export interface FsIOManagerOptions {
+  /** The folder that holds every value; created on the first write. */
+  readonly root: string
+  /** The name assets use to pick this IO manager (default `fs`). */
+  readonly name?: string
+}
+
+type Operation = IOManagerError["operation"]
+
+const MANIFEST = "manifest.json"
+/** Reads of whole values go this many bytes at a time, hashing one chunk while reading the next. */
+const READ_CHUNK = 8 * 1024 * 1024
+/** Smallest read when streaming record batches (the Arrow reader often asks for a few bytes). */
+const MIN_STREAM_READ = 64 * 1024
+
+const errorCode = (cause: unknown): string | undefined => {
+  const code = (cause as { code?: unknown } | null)?.code
+  return typeof code === "string" ? code : undefined
+}
+
+/** An OS error as `ENOENT: no such file…`, so the code always shows in a reason. */
+const describeCause = (cause: unknown): string => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const code = errorCode(cause)
+  return code === undefined || message.startsWith(code) ? message : `${code}: ${message}`
+}
+
+/** A folder name that stays one level deep: non-empty, no separators, no `..`, no NUL. */
+const isSafeSegment = (segment: string): boolean =>
+  segment.length > 0 &&
+  segment !== "." &&
+  !segment.includes("/") &&
+  !segment.includes("\\") &&
+  !segment.includes("..") &&
+  !segment.includes("\0")
+
+const isInside = (root: string, path: string): boolean => {
+  const rel = relative(root, path)
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)
+}
+
+const ioManagerFormats = new Set<string>(ValueFormat.literals)
+const isValueFormat = (format: string): format is ValueFormat => ioManagerFormats.has(format)
+
+/** Hashes a file as it is read sequentially; feeds the Arrow stream reader with the sizes it asks for. */
+class HashingReader implements AsyncIterable<Uint8Array> {
+  private readonly hash = createHash("sha256")
+  private position = 0
+
+  constructor(private readonly file: FileHandle) {}
+
+  get bytesRead(): number {
+    return this.position
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: async (wanted?: unknown) => {
+        const size = Math.max(typeof wanted === "number" && wanted > 0 ? wanted : 0, MIN_STREAM_READ)
+        // A fresh buffer per read: the reader keeps views of it in the batches it returns.
+        const buffer = Buffer.allocUnsafeSlow(size)
+        const { bytesRead } = await this.file.read(buffer, 0, size, this.position)
+        if (bytesRead === 0) return { done: true, value: undefined }
+        const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead)
+        this.hash.update(chunk)
+        this.position += bytesRead
+        return { done: false, value: chunk }
+      },
+      // The file handle is closed by its owner, not by the reader finishing.
+      return: async () => ({ done: true, value: undefined })
+    }
+  }
+
+  /** Hashes whatever the reader did not consume, up to the end of the file. */
+  async drain(): Promise<void> {
+    const buffer = new Uint8Array(READ_CHUNK)
+    for (;;) {
+      const { bytesRead } = await this.file.read(buffer, 0, buffer.byteLength, this.position)
+      if (bytesRead === 0) return
+      this.hash.update(buffer.subarray(0, bytesRead))
+      this.position += bytesRead
+    }
+  }
+
+  digest(): string {
+    return this.hash.digest("hex")
+  }
+}
+
+/** Reads a whole file of `expected` bytes while hashing it; also reports whether it is longer. */
+const readHashing = async (file: FileHandle, expected: number) => {
+  const buffer = Buffer.allocUnsafeSlow(expected)
+  const hash = createHash("sha256")
+  const readAt = (offset: number) =>
+    file.read(buffer, offset, Math.min(READ_CHUNK, expected - offset), offset).then((r) => r.bytesRead)
+  let offset = 0
+  let pending = expected > 0 ? readAt(0) : Promise.resolve(0)
+  for (;;) {
+    const bytesRead = await pending
+    if (bytesRead === 0) break
+    const start = offset
+    offset += bytesRead
+    pending = offset < expected ? readAt(offset) : Promise.resolve(0)
+    hash.update(buffer.subarray(start, offset))
+  }
+  let found = offset
+  if (offset === expected) {
+    const probe = new Uint8Array(READ_CHUNK)
+    for (;;) {
+      const { bytesRead } = await file.read(probe, 0, probe.byteLength, found)
+      if (bytesRead === 0) break
+      hash.update(probe.subarray(0, bytesRead))
+      found += bytesRead
+    }
+  }
+  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, offset)
+  return { bytes, found, sha256: hash.digest("hex") }
+}
+
+/**
+ * Makes the local-disk IO manager. Tables are stored as Arrow IPC streams, `Uint8Array`s as is,
+ * other values as JSON (values JSON cannot represent exactly are refused).
+ */
+export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
+  const name = options.name ?? "fs"
+  const root = resolve(options.root)
+
+  const failure = (
+    operation: Operation,
+    assetKey: string,
+    location: string | undefined,
+    reason: string,
+    cause?: unknown
+  ) => new IOManagerError({ ioManager: name, assetKey, operation, location, reason, cause })
+
+  const advice = (assetKey: string) => `run \`materia wipe --select ${assetKey}\` and re-materialize`
+
+  /** A filesystem call as an effect; failures name what was done to which path, with the OS code. */
+  const attempt =
+    (operation: Operation, assetKey: string, location: string | undefined) =>
+    <A>(what: string, path: string, run: () => Promise<A>) =>
+      Effect.tryPromise({
+        try: run,
+        catch: (cause) =>
+          cause instanceof IOManagerError
+            ? cause
+            : failure(
+                operation,
+                assetKey,
+                location,
+                `could not ${what} ${path} (${describeCause(cause)})`,
+                cause
+              )
+      })
+
+  /** The attempt folder of a write, checked to stay inside the root. */
+  const folderForWrite = (context: OutputContext) => {
+    const refuse = (reason: string) => Effect.fail(failure("write", context.assetKey, undefined, reason))
+    if (!isSafeSegment(context.attemptId))
+      return refuse(
+        `attempt id ${JSON.stringify(context.attemptId)} is not a safe folder name (expected a non-empty name without "/", "\\" or "..")`
+      )
+    if (context.assetPath.length === 0) return refuse("the asset key path is empty")
+    const unsafe = context.assetPath.find((segment) => !isSafeSegment(segment))
+    if (unsafe !== undefined)
+      return refuse(`asset key segment ${JSON.stringify(unsafe)} is not a safe folder name`)
+    const folder = resolve(root, ...context.assetPath, context.attemptId)
+    if (!isInside(root, folder))
+      return refuse(`the attempt folder ${folder} would be outside the root ${root}`)
+    return Effect.succeed({ folder, location: [...context.assetPath, context.attemptId].join("/") })
+  }
+
+  /** The attempt folder of a handle this manager wrote, checked to stay inside the root. */
+  const folderOfHandle = (handle: ValueHandle, assetKey: string, operation: Operation) => {
+    const refuse = (reason: string) => Effect.fail(failure(operation, assetKey, handle.location, reason))
+    if (handle.ioManager !== name)
+      return refuse(`the handle belongs to IO manager "${handle.ioManager}", not "${name}"`)
+    if (!isValueFormat(handle.format))
+      return refuse(`unknown format "${handle.format}" (expected one of ${ValueFormat.literals.join(", ")})`)
+    const segments = handle.location.split("/")
+    if (segments.length < 2 || !segments.every(isSafeSegment))
+      return refuse("expected a location <asset key path>/<attempt id> of safe folder names")
+    const folder = resolve(root, ...segments)
+    if (!isInside(root, folder)) return refuse(`the location would be outside the root ${root}`)
+    return Effect.succeed({ folder, format: handle.format })
+  }
+
+  /** Writes a small file (the manifest) under a temporary name, fsyncs it and renames it. */
+  const writeSmallFile = (path: string, text: string, fs: ReturnType<typeof attempt>) =>
+    Effect.gen(function* () {
+      const tmp = `${path}.tmp`
+      yield* Effect.acquireUseRelease(
+        fs("create", tmp, () => open(tmp, "wx")),
+        (file) =>
+          fs("write", tmp, async () => {
+            await file.writeFile(text, "utf8")
+            await file.sync()
+          }),
+        (file) => Effect.promise(() => file.close().catch(() => undefined))
+      )
+      yield* fs("rename", tmp, () => rename(tmp, path))
+    })
+
+  /** Makes renames and new entries in `folder` durable (skipped where folders cannot be fsynced). */
+  const syncFolder = (folder: string, fs: ReturnType<typeof attempt>) =>
+    fs("fsync folder", folder, async () => {
+      const dir = await open(folder, "r")
+      try {
+        await dir.sync()
+      } catch (cause) {
+        if (!["EISDIR", "EINVAL", "EPERM", "ENOTSUP"].includes(errorCode(cause) ?? "")) throw cause
+      } finally {
+        await dir.close()
+      }
+    })
+
+  /** Streams the encoded chunks to `file`, hashing each group while its write is in flight. */
+  const writeChunks = (
+    file: FileHandle,
+    path: string,
+    encoded: EncodedValue,
+    fs: ReturnType<typeof attempt>,
+    fail: (reason: string, cause?: unknown) => IOManagerError
+  ) =>
+    Effect.gen(function* () {
+      const hash = createHash("sha256")
+      let bytes = 0
+      const groups = encoded.chunks[Symbol.iterator]()
+      for (;;) {
+        const next = yield* Effect.try({
+          try: () => groups.next(),
+          catch: (cause) =>
+            fail(`could not encode the value as ${encoded.format} (${describeCause(cause)})`, cause)
+        })
+        if (next.done === true) break
+        const group = next.value
+        const size = group.reduce((total, chunk) => total + chunk.byteLength, 0)
+        if (size === 0) continue
+        const position = bytes
+        const written = yield* fs("write", path, async () => {
+          const pending = file.writev(group, position)
+          for (const chunk of group) hash.update(chunk)
+          return (await pending).bytesWritten
+        })
+        if (written !== size)
+          return yield* Effect.fail(fail(`short write to ${path}: ${written} of ${size} bytes`))
+        bytes += size
+      }
+      yield* fs("fsync", path, () => file.sync())
+      return { bytes, sha256: hash.digest("hex") }
+    })
+
+  const write = (value: unknown, context: OutputContext): Effect.Effect<StoredValue, IOManagerError> =>
+    Effect.gen(function* () {
+      const assetKey = context.assetKey
+      const encoded = yield* Effect.try({
+        try: () => encodeValue(value),
+        catch: (cause) =>
+          failure(
+            "write",
+            assetKey,
+            undefined,
+            `could not inspect the value (${describeCause(cause)})`,
+            cause
+          )
+      })
+      if ("problem" in encoded)
+        return yield* Effect.fail(failure("write", assetKey, undefined, encoded.problem))
+      const { folder, location } = yield* folderForWrite(context)
+      const fs = attempt("write", assetKey, location)
+      const fail = (reason: string, cause?: unknown) => failure("write", assetKey, location, reason, cause)
+      const parent = dirname(folder)
+      yield* fs("create folder", parent, () => mkdir(parent, { recursive: true }))
+      const [realRoot, realParent] = yield* fs("resolve", parent, () =>
+        Promise.all([realpath(root), realpath(parent)])
+      )
+      if (!isInside(realRoot, realParent))
+        return yield* Effect.fail(
+          fail(`folder ${parent} resolves to ${realParent}, outside the root ${realRoot}`)
+        )
+      yield* Effect.tryPromise({
+        try: () => mkdir(folder),
+        catch: (cause) =>
+          errorCode(cause) === "EEXIST"
+            ? fail(
+                `attempt folder ${folder} already exists; a stored value is never overwritten, so every write needs a new attempt id`,
+                cause
+              )
+            : fail(`could not create folder ${folder} (${describeCause(cause)})`, cause)
+      })
+      // From here on the folder is ours: any failure or interruption removes it, leaving no partial value.
+      const stored = Effect.gen(function* () {
+        const file = `value.${extensionOf[encoded.format]}`
+        const path = join(folder, file)
+        const tmp = `${path}.tmp`
+        const { bytes, sha256 } = yield* Effect.acquireUseRelease(
+          fs("create", tmp, () => open(tmp, "wx")),
+          (handle) => writeChunks(handle, tmp, encoded, fs, fail),
+          (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+        )
+        yield* fs("rename", tmp, () => rename(tmp, path))
+        const manifest: Manifest = {
+          version: 1,
+          format: encoded.format,
+          file,
+          bytes,
+          sha256,
+          ...(encoded.rows === undefined ? {} : { rows: encoded.rows }),
+          ...(encoded.schema === undefined ? {} : { schema: encoded.schema })
+        }
+        yield* writeSmallFile(join(folder, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, fs)
+        yield* syncFolder(folder, fs)
+        yield* syncFolder(parent, fs)
+        const metadata: Record<string, JsonValue> = { bytes }
+        if (encoded.rows !== undefined) metadata.rows = encoded.rows
+        if (encoded.schema !== undefined) metadata.schema = { ...encoded.schema }
+        return {
+          handle: { ioManager: name, location, format: encoded.format },
+          dataVersion: sha256.slice(0, 32),
+          metadata
+        } satisfies StoredValue
+      })
+      return yield* Effect.onExit(stored, (exit) =>
+        Exit.isFailure(exit)
+          ? Effect.promise(() => rm(folder, { recursive: true, force: true }).catch(() => undefined))
+          : Effect.void
+      )
+    })
+
+  /**
+   * Opens a stored value file (closed with the scope) and reads its manifest; checks the manifest
+   * matches the handle and the file's size matches the manifest.
+   */
+  const openStored = (
+    handle: ValueHandle,
+    assetKey: string
+  ): Effect.Effect<
+    { readonly file: FileHandle; readonly manifest: Manifest; readonly path: string },
+    IOManagerError,
+    Scope.Scope
+  > =>
+    Effect.gen(function* () {
+      const { folder, format } = yield* folderOfHandle(handle, assetKey, "load")
+      const location = handle.location
+      const fail = (reason: string, cause?: unknown) => failure("load", assetKey, location, reason, cause)
+      const fs = attempt("load", assetKey, location)
+      const fileName = `value.${extensionOf[format]}`
+      const path = join(folder, fileName)
+      const missing = (what: string, missingPath: string, cause: unknown) =>
+        errorCode(cause) === "ENOENT" || errorCode(cause) === "ENOTDIR"
+          ? fail(`${what} ${missingPath} is missing; ${advice(assetKey)}`, cause)
+          : fail(`could not read ${missingPath} (${describeCause(cause)})`, cause)
+      const file = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () => open(path, "r"),
+          catch: (cause) => missing("value file", path, cause)
+        }),
+        (opened) => Effect.promise(() => opened.close().catch(() => undefined))
+      )
+      const manifestPath = join(folder, MANIFEST)
+      const text = yield* Effect.tryPromise({
+        try: () => readFile(manifestPath, "utf8"),
+        catch: (cause) => missing("manifest", manifestPath, cause)
+      })
+      const manifest = yield* Effect.mapError(decodeManifest(text), (issue) =>
+        fail(`manifest ${manifestPath} is not valid (${issue.message}); ${advice(assetKey)}`, issue)
+      )
+      if (manifest.format !== format || manifest.file !== fileName)
+        return yield* Effect.fail(
+          fail(
+            `manifest ${manifestPath} describes ${manifest.file} (${manifest.format}), but the handle is for ${fileName} (${format}); ${advice(assetKey)}`
+          )
+        )
+      const { size } = yield* fs("stat", path, () => file.stat())
+      if (size !== manifest.bytes)
+        return yield* Effect.fail(
+          fail(
+            `value file ${path} has ${size} bytes, expected ${manifest.bytes} (from its manifest): it changed after it was written; ${advice(assetKey)}`
+          )
+        )
+      return { file, manifest, path }
+    })
+
+  const corrupt = (assetKey: string, location: string, path: string, manifest: Manifest, found: string) =>
+    failure(
+      "load",
+      assetKey,
+      location,
+      `value file ${path} is corrupt: expected sha256 ${manifest.sha256}, found ${found}; ${advice(assetKey)}`
+    )
+
+  const resized = (assetKey: string, location: string, path: string, manifest: Manifest, found: number) =>
+    failure(
+      "load",
+      assetKey,
+      location,
+      `value file ${path} has ${found} bytes, expected ${manifest.bytes} (from its manifest): it changed after it was written; ${advice(assetKey)}`
+    )
+
+  const load = (handle: ValueHandle, context: InputContext): Effect.Effect<unknown, IOManagerError> =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const assetKey = context.assetKey
+        const location = handle.location
+        const { file, manifest, path } = yield* openStored(handle, assetKey)
+        const read = yield* attempt("load", assetKey, location)("read", path, () =>
+          readHashing(file, manifest.bytes)
+        )
+        if (read.found !== manifest.bytes)
+          return yield* Effect.fail(resized(assetKey, location, path, manifest, read.found))
+        if (read.sha256 !== manifest.sha256)
+          return yield* Effect.fail(corrupt(assetKey, location, path, manifest, read.sha256))
+        const bytes = read.bytes
+        if (manifest.format === "bytes") return bytes
+        return yield* Effect.try({
+          try: () => (manifest.format === "arrow" ? tableFromIPC(bytes) : decodeJson(bytes)),
+          catch: (cause) =>
+            failure(
+              "load",
+              assetKey,
+              location,
+              `value file ${path} does not decode as ${manifest.format} (${describeCause(cause)}); ${advice(assetKey)}`,
+              cause
+            )
+        })
+      })
+    )
+
+  /** The record batches of a stored Arrow stream; the file is verified once the reader reaches its end. */
+  async function* verifiedBatches(
+    file: FileHandle,
+    manifest: Manifest,
+    path: string,
+    assetKey: string,
+    location: string
+  ): AsyncGenerator<RecordBatch> {
+    const source = new HashingReader(file)
+    const verified = () => {
+      if (source.bytesRead !== manifest.bytes)
+        return resized(assetKey, location, path, manifest, source.bytesRead)
+      const found = source.digest()
+      return found === manifest.sha256 ? undefined : corrupt(assetKey, location, path, manifest, found)
+    }
+    try {
+      const reader = await RecordBatchReader.from(source)
+      for await (const batch of reader) yield batch
+    } catch (cause) {
+      // A corrupt file usually breaks decoding first: report the hash mismatch, which says why.
+      try {
+        await source.drain()
+      } catch {
+        throw cause
+      }
+      throw (
+        verified() ??
+        failure(
+          "load",
+          assetKey,
+          location,
+          `value file ${path} does not decode as an Arrow IPC stream (${describeCause(cause)}); ${advice(assetKey)}`,
+          cause
+        )
+      )
+    }
+    await source.drain()
+    const problem = verified()
+    if (problem !== undefined) throw problem
+  }
+
+  const loadBatches = (
+    handle: ValueHandle,
+    context: InputContext
+  ): Stream.Stream<RecordBatchLike, IOManagerError> =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        const assetKey = context.assetKey
+        const location = handle.location
+        if (handle.format !== "arrow")
+          return yield* Effect.fail(
+            failure(
+              "load",
+              assetKey,
+              location,
+              `expected an Arrow table to stream as record batches, found a value stored as ${handle.format}`
+            )
+          )
+        const { file, manifest, path } = yield* openStored(handle, assetKey)
+        return Stream.fromAsyncIterable(
+          verifiedBatches(file, manifest, path, assetKey, location),
+          (cause): IOManagerError =>
+            cause instanceof IOManagerError
+              ? cause
+              : failure("load", assetKey, location, `could not read ${path} (${describeCause(cause)})`, cause)
+        )
+      })
+    )
+
+  const remove = (handle: ValueHandle): Effect.Effect<void, IOManagerError> =>
+    Effect.gen(function* () {
+      const segments = handle.location.split("/")
+      const assetKey = segments.length > 1 ? segments.slice(0, -1).join("/") : handle.location
+      const { folder, format } = yield* folderOfHandle(handle, assetKey, "delete")
+      const fs = attempt("delete", assetKey, handle.location)
+      const value = `value.${extensionOf[format]}`
+      // Only the files this manager writes are removed, then the (now empty) folder: a handle can
+      // never remove anything else, such as the folder of a whole asset.
+      for (const entry of [value, `${value}.tmp`, MANIFEST, `${MANIFEST}.tmp`]) {
+        const path = join(folder, entry)
+        yield* fs("remove", path, () => rm(path, { force: true }))
+      }
+      yield* Effect.tryPromise({
+        // Deleting a value that is already gone succeeds: retention may run twice.
+        try: () =>
+          rmdir(folder).catch((cause: unknown) => {
+            if (errorCode(cause) !== "ENOENT") throw cause
+          }),
+        catch: (cause) =>
+          failure(
+            "delete",
+            assetKey,
+            handle.location,
+            errorCode(cause) === "ENOTEMPTY"
+              ? `folder ${folder} holds files the ${name} IO manager did not write; remove it by hand`
+              : `could not remove folder ${folder} (${describeCause(cause)})`,
+            cause
+          )
+      })
+    })
+
+  return { name, write, load, loadBatches, delete: remove }
+}

@@ -1,0 +1,31 @@
+/**
+ * The manifest stored beside every value the fs IO manager writes: its format, size and sha256,
+ * and for tables the row count and a schema summary. Loads check the value file against it.
+ */
+import { Schema } from "effect"
+
+/** The stored formats, each in its own file inside the attempt folder. */
+export const ValueFormat = Schema.Literals(["arrow", "bytes", "json"])
+export type ValueFormat = typeof ValueFormat.Type
+
+/** The value file's extension for each format: `value.arrow`, `value.bin`, `value.json`. */
+export const extensionOf: Readonly<Record<ValueFormat, string>> = {
+  arrow: "arrow",
+  bytes: "bin",
+  json: "json"
+}
+
+/** `manifest.json`, version 1. Arrow values are an Arrow IPC stream (schema, batches, end marker). */
+export const Manifest = Schema.Struct({
+  version: Schema.Literal(1),
+  format: ValueFormat,
+  file: Schema.String,
+  bytes: Schema.Number,
+  sha256: Schema.String,
+  rows: Schema.optionalKey(Schema.Number),
+  schema: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+export type Manifest = typeof Manifest.Type
+
+/** Decodes the text of a `manifest.json`. */
+export const decodeManifest = Schema.decodeUnknownEffect(Schema.fromJsonString(Manifest))

@@ -1,0 +1,120 @@
+/**
+ * How the fs IO manager turns a value into bytes: an Arrow table into an Arrow IPC stream (see
+ * ArrowIpc), a `Uint8Array` as is, anything else as JSON after checking that JSON represents it
+ * exactly. Encoding is lazy so that the writer hashes and writes chunk by chunk.
+ */
+import { isArrowTable } from "@materia/core"
+import { Table } from "apache-arrow"
+import { arrowIpcChunks } from "./ArrowIpc.ts"
+import type { ValueFormat } from "./Manifest.ts"
+
+/** A value ready to write: its format and the byte chunks to write, group by group. */
+export interface EncodedValue {
+  readonly format: ValueFormat
+  /** One group per write (an Arrow record batch, or a slice of bytes); may throw while iterating. */
+  readonly chunks: Iterable<ReadonlyArray<Uint8Array>>
+  readonly rows?: number
+  /** Field name → Arrow type, for tables. */
+  readonly schema?: Readonly<Record<string, string>>
+}
+
+/** Slices of at most this many bytes are written (and hashed) one at a time. */
+const SLICE_BYTES = 8 * 1024 * 1024
+
+function* slices(bytes: Uint8Array): Generator<ReadonlyArray<Uint8Array>> {
+  for (let offset = 0; offset < bytes.byteLength; offset += SLICE_BYTES)
+    yield [bytes.subarray(offset, Math.min(offset + SLICE_BYTES, bytes.byteLength))]
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+const describeObject = (value: object): string => {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return typeof name === "string" && name.length > 0
+    ? `an object of class ${name}`
+    : "an object with a prototype"
+}
+
+/**
+ * What keeps `value` from being stored as JSON exactly, with where it is (`$.a[0]`), or `undefined`.
+ * Undefined object properties are allowed and omitted, as `JSON.stringify` does.
+ */
+export const jsonProblem = (
+  value: unknown,
+  path = "$",
+  ancestors: Set<object> = new Set()
+): string | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined
+    case "number":
+      return Number.isFinite(value)
+        ? undefined
+        : `the number ${value} at ${path} (JSON has no NaN or Infinity)`
+    case "bigint":
+      return `a bigint at ${path} (convert it to a number or a string)`
+    case "function":
+      return `a function at ${path}`
+    case "symbol":
+      return `a symbol at ${path}`
+    case "undefined":
+      return `undefined at ${path}`
+  }
+  if (value === null) return undefined
+  const object = value as object
+  if (ancestors.has(object)) return `a cycle at ${path} (it contains itself)`
+  ancestors.add(object)
+  try {
+    if (Array.isArray(object)) {
+      for (let i = 0; i < object.length; i++) {
+        const problem = jsonProblem(object[i], `${path}[${i}]`, ancestors)
+        if (problem !== undefined) return problem
+      }
+      return undefined
+    }
+    const proto = Object.getPrototypeOf(object)
+    if (proto !== Object.prototype && proto !== null) return `${describeObject(object)} at ${path}`
+    for (const [key, item] of Object.entries(object)) {
+      if (item === undefined) continue
+      const at = IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+      const problem = jsonProblem(item, at, ancestors)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  } finally {
+    ancestors.delete(object)
+  }
+}
+
+/** Encodes `value`, or returns why it cannot be stored (a reason for an `IOManagerError`). */
+export const encodeValue = (value: unknown): EncodedValue | { readonly problem: string } => {
+  if (value instanceof Table) {
+    const schema: Record<string, string> = {}
+    for (const field of value.schema.fields) schema[field.name] = String(field.type)
+    return {
+      format: "arrow",
+      chunks: { [Symbol.iterator]: () => arrowIpcChunks(value) },
+      rows: value.numRows,
+      schema
+    }
+  }
+  if (isArrowTable(value))
+    return {
+      problem:
+        "found an Arrow table made by another copy of apache-arrow; build it with the apache-arrow that @materia/io-managers uses (21.2.0), e.g. by deduplicating the dependency"
+    }
+  if (value instanceof Uint8Array)
+    return { format: "bytes", chunks: { [Symbol.iterator]: () => slices(value) } }
+  const problem = jsonProblem(value)
+  if (problem !== undefined)
+    return {
+      problem: `expected an Arrow table, bytes or a JSON value, found ${problem}; return an Arrow table, a Uint8Array, or plain JSON (objects, arrays, strings, finite numbers, booleans, null)`
+    }
+  const bytes = Buffer.from(JSON.stringify(value), "utf8")
+  return { format: "json", chunks: { [Symbol.iterator]: () => slices(bytes) } }
+}
+
+/** Parses the verified bytes of a `value.json`. */
+export const decodeJson = (bytes: Uint8Array): unknown =>
+  JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))
