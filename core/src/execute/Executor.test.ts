@@ -12,7 +12,7 @@ import { makeMemoryIOManager } from "../io/MemoryIOManager.ts"
 import { plan } from "../plan/Planner.ts"
 import { makeMemoryStorage } from "../storage/MemoryStorage.ts"
 import { type StorageApi, StorageError } from "../storage/Storage.ts"
-import { runTest, testSpec } from "../testing/TestRuntime.ts"
+import { runTest, testSpec, withVirtualTime } from "../testing/TestRuntime.ts"
 import { type ExecutableAsset, execute } from "./Executor.ts"
 import type { StepContext } from "./StepContext.ts"
 import { NonRetryableError, StepTimeout, UserCodeError } from "./StepErrors.ts"
@@ -209,14 +209,7 @@ describe("execute", () => {
           Effect.suspend(() => (++calls < 3 ? Effect.fail(new Error(`try ${calls}`)) : Effect.succeed("ok")))
       }
     )
-    const out = await runTest(
-      Effect.gen(function* () {
-        const fiber = yield* Effect.forkChild(h.run())
-        yield* TestClock.adjust("1 second")
-        yield* TestClock.adjust("2 seconds")
-        return yield* Fiber.join(fiber)
-      })
-    )
+    const out = await runTest(withVirtualTime(h.run()))
     expect(out.steps[0]!.status).toBe("succeeded")
     expect(out.steps[0]!.attempts).toBe(3)
     const retries = h.events.flatMap((e) =>
@@ -246,13 +239,7 @@ describe("execute", () => {
           Effect.suspend(() => (++fatalCalls, Effect.fail(new NonRetryableError("schema is wrong"))))
       }
     )
-    const out = await runTest(
-      Effect.gen(function* () {
-        const fiber = yield* Effect.forkChild(h.run())
-        yield* TestClock.adjust("1 second")
-        return yield* Fiber.join(fiber)
-      })
-    )
+    const out = await runTest(withVirtualTime(h.run()))
     expect(calls).toBe(2)
     expect(fatalCalls).toBe(1)
     expect(out.steps.map((s) => [s.key, s.status, s.attempts])).toEqual([
@@ -270,13 +257,7 @@ describe("execute", () => {
           return Effect.never
         })
     })
-    const out = await runTest(
-      Effect.gen(function* () {
-        const fiber = yield* Effect.forkChild(h.run())
-        yield* TestClock.adjust("5 seconds")
-        return yield* Fiber.join(fiber)
-      })
-    )
+    const out = await runTest(withVirtualTime(h.run()))
     expect(out.steps[0]!.status).toBe("failed")
     expect(out.steps[0]!.error).toBeInstanceOf(StepTimeout)
     expect((out.steps[0]!.error as StepTimeout).message).toContain("timed out after 5000 ms")
@@ -295,13 +276,7 @@ describe("execute", () => {
       })
     const specs = ["g1", "g2", "g3"].map((k) => testSpec(k, [], { pool: "gpu" }))
     const h = harness([...specs, testSpec("cpu")], { g1: gpu, g2: gpu, g3: gpu, cpu: value(1) })
-    const out = await runTest(
-      Effect.gen(function* () {
-        const fiber = yield* Effect.forkChild(h.run({ pools: { gpu: 1 } }))
-        for (let k = 0; k < 3; k++) yield* TestClock.adjust("1 second")
-        return yield* Fiber.join(fiber)
-      })
-    )
+    const out = await runTest(withVirtualTime(h.run({ pools: { gpu: 1 } })))
     expect(out.status).toBe("succeeded")
     expect(peak).toBe(1)
     // The cpu step did not wait behind the gpu queue: it started with the run.

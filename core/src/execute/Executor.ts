@@ -375,7 +375,9 @@ const runWithClock = <R>(
         attempts[i] = attempt
         const attemptStart = now()
         emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
-        return Effect.matchEffect(attemptOnce(i, asset, attempt), {
+        // Yield once, so that steps started together all report StepStarted before any body runs
+        // (a body may compute for a while before its first yield).
+        return Effect.matchEffect(Effect.andThen(Effect.yieldNow, attemptOnce(i, asset, attempt)), {
           onSuccess: (stored) =>
             // The commit: durable before any downstream step can start.
             Effect.matchEffect(
