@@ -236,7 +236,10 @@ describe("execute", () => {
       {
         always: () => Effect.suspend(() => Effect.fail(new Error(`try ${++calls}`))),
         fatal: () =>
-          Effect.suspend(() => (++fatalCalls, Effect.fail(new NonRetryableError("schema is wrong"))))
+          Effect.suspend(() => {
+            fatalCalls++
+            return Effect.fail(new NonRetryableError("schema is wrong"))
+          })
       }
     )
     const out = await runTest(withVirtualTime(h.run()))
