@@ -8,6 +8,7 @@ import {
   execute,
   type IOManager,
   markDeadRuns,
+  type OutputMode,
   type Plan,
   type PlanOptions,
   plan as planSteps,
@@ -70,6 +71,7 @@ export interface LaunchOptions {
   readonly onEvent?: EventListener | ReadonlyArray<EventListener> | undefined
   readonly runId?: string | undefined
   readonly parentRunId?: string | undefined
+  readonly output?: OutputMode | undefined
 }
 
 const localStores = new Map<string, Promise<MaterializeStore>>()
@@ -272,7 +274,8 @@ export const launch = (
       observations,
       signal: options.signal,
       driver: currentDriver(),
-      parentRunId: options.parentRunId
+      parentRunId: options.parentRunId,
+      output: options.output
     }) as Effect.Effect<RunOutcome, StorageError, unknown>
     const outcome = yield* (
       project.resources === undefined

@@ -8,6 +8,7 @@
 import {
   type EventListener,
   foldRunEvents,
+  type OutputMode,
   resolveSelection,
   SelectionError,
   type StaleUpstream,
@@ -83,6 +84,11 @@ export interface MaterializeOptions<P> {
   readonly onEvent?: EventListener | ReadonlyArray<EventListener> | undefined
   /** An explicit run id (default: a sortable timestamp and random suffix). */
   readonly runId?: string | undefined
+  /**
+   * What bodies print: `tee` (default) records it as step logs and lets it through; `capture`
+   * records it only (when a live reporter shows the logs); `off` leaves the process streams alone.
+   */
+  readonly output?: OutputMode | undefined
 }
 
 export type MaterializeError =

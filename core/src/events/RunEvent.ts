@@ -44,7 +44,9 @@ export const StepLog = Schema.TaggedStruct("StepLog", {
   at: Schema.Number,
   key: Schema.String,
   level: Schema.Literals(["debug", "info", "warn", "error"]),
-  message: Schema.String
+  message: Schema.String,
+  /** Set for lines the body printed (captured stdout / stderr) rather than logged with ctx.log. */
+  stream: Schema.optionalKey(Schema.Literals(["stdout", "stderr"]))
 })
 
 export const StepRetrying = Schema.TaggedStruct("StepRetrying", {

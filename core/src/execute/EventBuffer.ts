@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { EventListener, MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { StorageApi, StorageError } from "../storage/Storage.ts"
+import { writingThrough } from "./OutputCapture.ts"
 
 export interface EventBuffer {
   /** Sends an event to the listeners and buffers it for storage. */
@@ -36,6 +37,9 @@ export const makeEventBuffer = (
 
   const emit = (event: RunEvent): void => {
     buffer.push(event)
+    if (listeners.length > 0) writingThrough(() => notify(event))
+  }
+  const notify = (event: RunEvent) => {
     for (const listener of listeners)
       try {
         listener(event)

@@ -29,6 +29,7 @@ interface Harness {
     readonly pools?: Record<string, number>
     readonly signal?: AbortSignal
     readonly runId?: string
+    readonly output?: "tee" | "capture" | "off"
   }) => ReturnType<typeof execute<never>>
 }
 
@@ -61,7 +62,8 @@ const harness = (
           ioManagers: new Map([["memory", io]]),
           limits: { concurrency: options.concurrency ?? 4, pools: options.pools },
           listeners: [(e) => events.push(e)],
-          signal: options.signal
+          signal: options.signal,
+          output: options.output ?? "off"
         })
       })
   }
@@ -374,6 +376,40 @@ describe("execute", () => {
     const out = await runTest(h.run())
     expect(out.steps[0]!.handle).toBeNull()
     expect(seen).toBeUndefined()
+  })
+
+  it("records what each body prints as its own log lines, across awaits and interleaved steps", async () => {
+    const printer = (name: string) => () =>
+      Effect.promise(async () => {
+        process.stdout.write(`${name} one\n${name} tw`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        process.stdout.write("o\n")
+        process.stderr.write(`${name} oops\n`)
+        process.stdout.write(`${name} unterminated`)
+        return name
+      })
+    const h = harness([testSpec("a"), testSpec("b"), testSpec("c", ["a"])], {
+      a: printer("a"),
+      b: printer("b"),
+      c: () => Effect.succeed("quiet")
+    })
+    const out = await Effect.runPromise(h.run({ output: "capture" }))
+    expect(out.status).toBe("succeeded")
+    const lines = (key: string) =>
+      h.events.flatMap((e) =>
+        e._tag === "StepLog" && e.key === key ? [`${e.stream}:${e.level}:${e.message}`] : []
+      )
+    for (const name of ["a", "b"])
+      expect(lines(name)).toEqual([
+        `stdout:info:${name} one`,
+        `stdout:info:${name} two`,
+        `stderr:warn:${name} oops`,
+        `stdout:info:${name} unterminated`
+      ])
+    expect(lines("c")).toEqual([])
+    // The lines come before the step's end.
+    const order = tags(h.events)
+    expect(order.lastIndexOf("StepLog:a")).toBeLessThan(order.indexOf("StepSucceeded:a"))
   })
 
   it("records step logs and user metadata", async () => {

@@ -24,6 +24,14 @@ import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
 import { makeEventBuffer } from "./EventBuffer.ts"
 import { ExecutionState, type Limits, Status } from "./ExecutionState.ts"
+import {
+  drainStepOutput,
+  enterStepOutput,
+  installOutputCapture,
+  leaveStepOutput,
+  type OutputMode,
+  type StepSink
+} from "./OutputCapture.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
 import type { StepContext, StepLogger } from "./StepContext.ts"
 import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
@@ -66,6 +74,8 @@ export interface RunRequest<R> {
   readonly driver?: { readonly host: string; readonly pid: number } | undefined
   /** The run this one re-executes. */
   readonly parentRunId?: string | undefined
+  /** What happens to what bodies print: recorded as step logs and printed (`tee`, default), recorded only, or left alone. */
+  readonly output?: OutputMode | undefined
 }
 
 export type StepStatus = "succeeded" | "unchanged" | "failed" | "skipped" | "canceled"
@@ -103,7 +113,14 @@ const noMetadata: Readonly<Record<string, JsonValue>> = {}
 
 /** Runs a plan. Fails only when storage cannot record the run at all. */
 export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
-  Effect.clockWith((clock) => runWithClock(request, clock))
+  (request.output ?? "tee") === "off"
+    ? Effect.clockWith((clock) => runWithClock(request, clock))
+    : Effect.scoped(
+        Effect.andThen(
+          installOutputCapture,
+          Effect.clockWith((clock) => runWithClock(request, clock))
+        )
+      )
 
 const runWithClock = <R>(
   request: RunRequest<R>,
@@ -308,12 +325,20 @@ const runWithClock = <R>(
       return true
     }
 
+    // Captured output of each running step: drained before the step's end is reported.
+    const outputs = new Array<StepSink | undefined>(n)
+    const drainOutput = (i: number) => {
+      const sink = outputs[i]
+      if (sink !== undefined) drainStepOutput(sink)
+    }
+
     const finishSucceeded = (
       i: number,
       attempt: number,
       stored: Stored,
       outcome: "materialized" | "unchanged"
     ) => {
+      drainOutput(i)
       const step = steps[i]!
       endedAt[i] = now()
       producedVersion[step.node] = stored.dataVersion
@@ -331,6 +356,7 @@ const runWithClock = <R>(
     }
 
     const finishFailed = (i: number, attempt: number, error: unknown) => {
+      drainOutput(i)
       const step = steps[i]!
       endedAt[i] = now()
       errors[i] = error
@@ -461,17 +487,44 @@ const runWithClock = <R>(
           : Effect.forEach(forks, (f) => f, { discard: true })
       })
 
+      const capture = request.output ?? "tee"
+      const enterOutput = (i: number) =>
+        Effect.sync(() => {
+          if (capture === "off") return
+          const key = steps[i]!.key
+          outputs[i] = enterStepOutput(
+            (stream, message) =>
+              emit({
+                _tag: "StepLog",
+                runId,
+                at: now(),
+                key,
+                level: stream === "stderr" ? "warn" : "info",
+                message,
+                stream
+              }),
+            capture
+          )
+        })
       const stepFiber = (i: number): Effect.Effect<void, never, R> =>
         Effect.andThen(
-          Effect.catchCause(runStep(i), (cause) =>
-            Cause.hasInterruptsOnly(cause)
-              ? Effect.interrupt
-              : Effect.sync(() => {
-                  // A bug of ours, not the user's: fail the step rather than hang the run.
-                  if (state.status[i] === Status.Running) finishFailed(i, attempts[i]!, Cause.squash(cause))
-                })
-          ),
-          pump
+          enterOutput(i),
+          Effect.andThen(
+            Effect.catchCause(runStep(i), (cause) =>
+              Cause.hasInterruptsOnly(cause)
+                ? Effect.interrupt
+                : Effect.sync(() => {
+                    // A bug of ours, not the user's: fail the step rather than hang the run.
+                    if (state.status[i] === Status.Running) finishFailed(i, attempts[i]!, Cause.squash(cause))
+                  })
+            ),
+            Effect.andThen(
+              Effect.sync(() => {
+                if (outputs[i] !== undefined) leaveStepOutput()
+              }),
+              pump
+            )
+          )
         )
 
       const onAbort = () => {

@@ -56,6 +56,8 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       root,
       signal: context.signal,
       raiseOnError: false,
+      // The reporter shows what bodies print; --json output stays clean.
+      output: "capture",
       concurrency,
       onEvent: reporter === undefined ? [] : [reporter.listener]
     } as const

@@ -1,9 +1,10 @@
 /**
  * Steps shared by the project commands: load the project named by `--project` (or the nearest
- * materia.config.ts), open its local store, and run an Effect of ours as a Promise that rejects
- * with the typed error itself.
+ * materia.config.ts), open its local store (marking runs whose process died), and run an Effect of
+ * ours as a Promise that rejects with the typed error itself.
  */
-import { type AnyProject, type MaterializeStore, resolveStore } from "@materia/assets"
+import { type AnyProject, isDriverAlive, type MaterializeStore, resolveStore } from "@materia/assets"
+import { markDeadRuns } from "@materia/core"
 import * as Effect from "effect/Effect"
 import type { CommandContext } from "../Command.ts"
 import { findConfig, loadProject } from "../ProjectLoader.ts"
@@ -14,13 +15,15 @@ export interface OpenProject {
   readonly store: MaterializeStore
 }
 
-/** Loads the project and opens its store. */
+/** Loads the project, opens its store and marks the runs whose driving process died as failed. */
 export const openProject = async (
   explicit: string | undefined,
   context: CommandContext
 ): Promise<OpenProject> => {
   const { project, root } = await loadProject(findConfig(explicit, context.cwd))
   const store = await run(resolveStore("local", root))
+  // Every command, `materia runs` included, must never list a killed run as still running.
+  await run(markDeadRuns(store.storage, project.name, isDriverAlive))
   return { project, root, store }
 }
 
