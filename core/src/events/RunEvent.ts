@@ -95,7 +95,30 @@ export const StepSkipped = Schema.TaggedStruct("StepSkipped", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /**
+   * Set when the step's own body chose to skip (a conditional branch): the versions it saw, so the
+   * planner does not plan it again until an input or its code changes. Absent for downstream skips.
+   */
+  decision: Schema.optionalKey(Schema.Struct({ codeVersion: Schema.String, inputVersions: StringRecord }))
+})
+
+/** The result of one check on a staged (or, with `materia check`, the current) value. */
+export const CheckEvaluated = Schema.TaggedStruct("CheckEvaluated", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  check: Schema.String,
+  passed: Schema.Boolean,
+  severity: Schema.Literals(["warn", "error"]),
+  blocking: Schema.Boolean,
+  message: Schema.optionalKey(Schema.String),
+  /** Observed values, e.g. `{ null_count: 17 }`. */
+  metadata: Schema.Record(Schema.String, Schema.Json),
+  /** The data version the check saw. */
+  dataVersion: Schema.String,
+  /** Where the value checked was staged (for a rejected value: where it is kept for inspection). */
+  location: Schema.optionalKey(Schema.String)
 })
 
 export const StepCanceled = Schema.TaggedStruct("StepCanceled", {
@@ -131,11 +154,13 @@ export const RunEvent = Schema.Union([
   StepSucceeded,
   StepFailed,
   StepSkipped,
+  CheckEvaluated,
   StepCanceled,
   RunFinished
 ])
 export type RunEvent = typeof RunEvent.Type
 export type MaterializationEvent = typeof Materialization.Type
+export type CheckEvaluatedEvent = typeof CheckEvaluated.Type
 
 /** A subscriber to run events; called synchronously, in order, for every event. */
 export type EventListener = (event: RunEvent) => void

@@ -16,6 +16,17 @@ export interface AssetState {
   readonly latest?: MaterializationSummary | undefined
   /** The last attempt to materialize it failed, and nothing succeeded since. */
   readonly lastFailed: boolean
+  /**
+   * Its body last chose to skip (a conditional branch) having seen these versions: while they are
+   * the current ones, it is not planned again.
+   */
+  readonly skipped?: SkipDecision | undefined
+}
+
+/** What a skipping body saw. */
+export interface SkipDecision {
+  readonly codeVersion: string
+  readonly inputVersions: Readonly<Record<string, string>>
 }
 
 /** Latest state by asset key; an absent key was never materialized. */

@@ -282,6 +282,23 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
       }
       case "StepSkipped":
         return [paint("yellow", `↷ skipped ${event.key}: ${event.reason}`)]
+      case "CheckEvaluated": {
+        const observed = Object.entries(event.metadata)
+          .filter(([, v]) => typeof v === "number" || typeof v === "string" || typeof v === "boolean")
+          .slice(0, MAX_METADATA)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(" ")
+        const detail = [event.message, observed].filter((x) => x !== undefined && x !== "").join(" · ")
+        if (event.passed)
+          return [paint("dim", `  ✓ check ${event.key}:${event.check}${detail === "" ? "" : ` · ${detail}`}`)]
+        const blocked = event.blocking && event.severity === "error"
+        return [
+          paint(
+            blocked ? "red" : "yellow",
+            `  ${blocked ? "✗" : "!"} check ${event.key}:${event.check} failed${blocked ? " (blocking)" : ""}${detail === "" ? "" : `: ${detail}`}`
+          )
+        ]
+      }
       case "StepCanceled":
         return [paint("magenta", `⊘ canceled ${event.key}`)]
       case "RunFinished": {

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { RunEvent } from "../events/RunEvent.ts"
 import {
+  type CheckRecord,
   type RunRecord,
   Storage,
   type StorageApi,
@@ -45,9 +46,11 @@ export const makeMemoryStorage = (): StorageApi => {
         if (run !== undefined) runs.set(event.runId, { ...run, status: event.status, endedAt: event.at })
         break
       }
-      case "Materialization":
+      case "Materialization": {
+        const checks = projectAssets.get(event.key)?.checks
         projectAssets.set(event.key, {
           lastFailed: false,
+          ...(checks === undefined ? {} : { checks }),
           latest: {
             key: event.key,
             runId: event.runId,
@@ -55,10 +58,37 @@ export const makeMemoryStorage = (): StorageApi => {
             dataVersion: event.dataVersion,
             codeVersion: event.codeVersion,
             inputVersions: event.inputVersions,
-            handle: event.handle
+            handle: event.handle,
+            metadata: event.metadata
           }
         })
         break
+      }
+      case "StepSkipped": {
+        if (event.decision === undefined) break
+        const previous = projectAssets.get(event.key)
+        projectAssets.set(event.key, { ...previous, lastFailed: false, skipped: event.decision })
+        break
+      }
+      case "CheckEvaluated": {
+        const previous = projectAssets.get(event.key)
+        const record: CheckRecord = {
+          check: event.check,
+          passed: event.passed,
+          severity: event.severity,
+          blocking: event.blocking,
+          message: event.message,
+          metadata: event.metadata,
+          dataVersion: event.dataVersion,
+          runId: event.runId,
+          at: event.at
+        }
+        const checks = [...(previous?.checks ?? []).filter((c) => c.check !== event.check), record].sort(
+          (a, b) => (a.check < b.check ? -1 : 1)
+        )
+        projectAssets.set(event.key, { lastFailed: previous?.lastFailed ?? false, ...previous, checks })
+        break
+      }
       case "SourceObserved":
         projectAssets.set(event.key, {
           lastFailed: false,
@@ -75,7 +105,7 @@ export const makeMemoryStorage = (): StorageApi => {
         break
       case "StepFailed": {
         const previous = projectAssets.get(event.key)
-        projectAssets.set(event.key, { latest: previous?.latest, lastFailed: true })
+        projectAssets.set(event.key, { ...previous, lastFailed: true })
         break
       }
       default:

@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { RunEvent, RunStatus } from "../events/RunEvent.ts"
+import type { JsonValue } from "../graph/AssetSpec.ts"
 import type { ValueHandle } from "../io/IOManager.ts"
 import type { AssetState, MaterializationSummary } from "../plan/Snapshot.ts"
 
@@ -18,11 +19,28 @@ export interface MaterializationRecord extends MaterializationSummary {
   readonly at: number
   /** `null` for a body that returned nothing, and for source observations. */
   readonly handle: ValueHandle | null
+  /** The materialization's metadata (rows, bytes, schema, user entries). */
+  readonly metadata?: Readonly<Record<string, JsonValue>> | undefined
+}
+
+/** The latest result of one check of an asset. */
+export interface CheckRecord {
+  readonly check: string
+  readonly passed: boolean
+  readonly severity: "warn" | "error"
+  readonly blocking: boolean
+  readonly message?: string | undefined
+  readonly metadata: Readonly<Record<string, JsonValue>>
+  readonly dataVersion: string
+  readonly runId: string
+  readonly at: number
 }
 
 /** Stored state of one asset, as the planner and `materia assets` read it. */
 export interface StoredAssetState extends AssetState {
   readonly latest?: MaterializationRecord | undefined
+  /** The latest result of each of its checks, by check name order. */
+  readonly checks?: ReadonlyArray<CheckRecord> | undefined
 }
 
 export interface RunRecord {

@@ -99,7 +99,8 @@ const latestOf = (event: MaterializationEvent) => ({
   dataVersion: event.dataVersion,
   codeVersion: event.codeVersion,
   inputVersions: event.inputVersions,
-  handle: event.handle
+  handle: event.handle,
+  metadata: event.metadata
 })
 
 /** Registers the conformance tests of one StorageApi implementation. */
@@ -400,6 +401,82 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
         expect(runsByBatch.map((r) => ({ ...r, runId: "", project: "" }))).toEqual(
           runsByOne.map((r) => ({ ...r, runId: "", project: "" }))
         )
+      })
+    })
+
+    describe("checks and skip decisions", () => {
+      const checked = (runId: string, key: string, check: string, at: number, passed: boolean): RunEvent => ({
+        _tag: "CheckEvaluated",
+        runId,
+        at,
+        key,
+        check,
+        passed,
+        severity: "error",
+        blocking: true,
+        ...(passed ? {} : { message: `${check} failed` }),
+        metadata: { null_count: passed ? 0 : 17 },
+        dataVersion: `data-${key}-${at}`,
+        location: `/store/${key}/${at}`
+      })
+      const skippedStep = (
+        runId: string,
+        key: string,
+        at: number,
+        inputs: Record<string, string>
+      ): RunEvent => ({
+        _tag: "StepSkipped",
+        runId,
+        at,
+        key,
+        reason: "accuracy below 0.9",
+        decision: { codeVersion: "v1", inputVersions: inputs }
+      })
+
+      it("keeps the latest result of each check, in check name order", async () => {
+        await run(
+          storage.append("p", [
+            checked("r1", "a", "no_nulls", 1, false),
+            checked("r1", "a", "alpha", 1, true)
+          ])
+        )
+        await run(storage.append("p", [checked("r2", "a", "no_nulls", 2, true)]))
+        const checks = (await run(storage.snapshot("p", ["a"]))).get("a")?.checks
+        expect(checks?.map((c) => [c.check, c.passed, c.runId, c.metadata])).toEqual([
+          ["alpha", true, "r1", { null_count: 0 }],
+          ["no_nulls", true, "r2", { null_count: 0 }]
+        ])
+        // A materialization keeps the check results beside it.
+        await run(storage.append("p", [materialized("r2", "a", 3)]))
+        expect((await run(storage.snapshot("p"))).get("a")?.checks).toHaveLength(2)
+      })
+
+      it("records a skip decision, and a later materialization clears it", async () => {
+        await run(storage.append("p", [skippedStep("r1", "deploy", 1, { evaluate: "e1" })]))
+        expect((await run(storage.snapshot("p", ["deploy"]))).get("deploy")).toEqual({
+          lastFailed: false,
+          skipped: { codeVersion: "v1", inputVersions: { evaluate: "e1" } }
+        })
+        await run(storage.append("p", [materialized("r2", "deploy", 2)]))
+        const state = (await run(storage.snapshot("p", ["deploy"]))).get("deploy")
+        expect(state?.skipped).toBeUndefined()
+        expect(state?.latest?.runId).toBe("r2")
+      })
+
+      it("ignores downstream skips (no decision) in the projection", async () => {
+        await run(
+          storage.append("p", [
+            { _tag: "StepSkipped", runId: "r1", at: 1, key: "x", reason: "upstream failed: a" }
+          ])
+        )
+        expect((await run(storage.snapshot("p"))).has("x")).toBe(false)
+      })
+
+      it("forgets check results on wipe", async () => {
+        await run(storage.append("p", [materialized("r1", "a", 1), checked("r1", "a", "no_nulls", 1, true)]))
+        await run(storage.wipe("p", ["a"]))
+        await run(storage.append("p", [materialized("r2", "a", 2)]))
+        expect((await run(storage.snapshot("p"))).get("a")?.checks).toBeUndefined()
       })
     })
 

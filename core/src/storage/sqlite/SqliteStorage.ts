@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { ValueHandle } from "../../io/IOManager.ts"
 import {
+  type CheckRecord,
   type MaterializationRecord,
   type RunRecord,
   Storage,
@@ -240,6 +241,13 @@ interface AssetRow {
   readonly code_version: string | null
   readonly input_versions: string | null
   readonly handle: string | null
+  readonly metadata: string | null
+  readonly skipped: string | null
+}
+
+interface CheckRow {
+  readonly asset_key: string
+  readonly record: string
 }
 
 /** An event checked against its Schema and encoded, ready for the transaction. */
@@ -253,6 +261,29 @@ const encodeEvent = Schema.encodeSync(RunEvent)
 const decodeEvent = Schema.decodeUnknownSync(RunEvent)
 const decodeHandle = Schema.decodeUnknownSync(Schema.NullOr(ValueHandle))
 const decodeVersions = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.String))
+const decodeMetadata = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.Json))
+const decodeSkip = Schema.decodeUnknownSync(
+  Schema.Struct({ codeVersion: Schema.String, inputVersions: Schema.Record(Schema.String, Schema.String) })
+)
+const CheckRecordSchema = Schema.Struct({
+  check: Schema.String,
+  passed: Schema.Boolean,
+  severity: Schema.Literals(["warn", "error"]),
+  blocking: Schema.Boolean,
+  message: Schema.optionalKey(Schema.String),
+  metadata: Schema.Record(Schema.String, Schema.Json),
+  dataVersion: Schema.String,
+  runId: Schema.String,
+  at: Schema.Number
+})
+const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecordSchema)
+const decodeCheck = (key: string, u: unknown): CheckRecord => {
+  try {
+    return decodeCheckRecord(u)
+  } catch (cause) {
+    throw new Error(`the stored result of a check of asset "${key}" does not decode: ${String(cause)}`)
+  }
+}
 const isRunStatus = Schema.is(RunStatus)
 
 const keyOf = (event: RunEvent): string | null => ("key" in event ? event.key : null)
@@ -285,21 +316,43 @@ export const makeSqliteStorage = (
       "UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ?"
     )
     const setLatest = db.prepare<
-      [string, string, string, number, string, string, string, string | null, number | bigint]
+      [string, string, string, number, string, string, string, string | null, number | bigint, string | null]
     >(
       `INSERT INTO asset_latest
-         (project, asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, event_id)
-       VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+         (project, asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, event_id, metadata, skipped)
+       VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
        ON CONFLICT (project, asset_key) DO UPDATE SET last_failed = 0, run_id = excluded.run_id,
          at = excluded.at, data_version = excluded.data_version, code_version = excluded.code_version,
-         input_versions = excluded.input_versions, handle = excluded.handle, event_id = excluded.event_id`
+         input_versions = excluded.input_versions, handle = excluded.handle, event_id = excluded.event_id,
+         metadata = excluded.metadata, skipped = NULL`
+    )
+    const setSkipped = db.prepare<[string, string, string]>(
+      `INSERT INTO asset_latest (project, asset_key, last_failed, skipped) VALUES (?, ?, 0, ?)
+       ON CONFLICT (project, asset_key) DO UPDATE SET last_failed = 0, skipped = excluded.skipped`
+    )
+    const ensureAsset = db.prepare<[string, string]>(
+      "INSERT INTO asset_latest (project, asset_key, last_failed) VALUES (?, ?, 0) ON CONFLICT (project, asset_key) DO NOTHING"
+    )
+    const setCheck = db.prepare<[string, string, string, string]>(
+      `INSERT INTO asset_checks (project, asset_key, check_name, record) VALUES (?, ?, ?, ?)
+       ON CONFLICT (project, asset_key, check_name) DO UPDATE SET record = excluded.record`
+    )
+    const allChecks = db.prepare<[string], CheckRow>(
+      "SELECT asset_key, record FROM asset_checks WHERE project = ? ORDER BY asset_key, check_name"
+    )
+    const someChecks = db.prepare<[string, string], CheckRow>(
+      `SELECT asset_key, record FROM asset_checks
+       WHERE project = ? AND asset_key IN (SELECT value FROM json_each(?)) ORDER BY asset_key, check_name`
+    )
+    const deleteChecks = db.prepare<[string, string]>(
+      "DELETE FROM asset_checks WHERE project = ? AND asset_key = ?"
     )
     const setFailed = db.prepare<[string, string]>(
       `INSERT INTO asset_latest (project, asset_key, last_failed) VALUES (?, ?, 1)
        ON CONFLICT (project, asset_key) DO UPDATE SET last_failed = 1`
     )
     const assetColumns =
-      "asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle"
+      "asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, metadata, skipped"
     const allAssets = db.prepare<[string], AssetRow>(
       `SELECT ${assetColumns} FROM asset_latest WHERE project = ? ORDER BY asset_key`
     )
@@ -336,9 +389,30 @@ export const makeSqliteStorage = (
             event.codeVersion,
             JSON.stringify(event.inputVersions),
             event.handle === null ? null : JSON.stringify(event.handle),
-            eventId
+            eventId,
+            JSON.stringify(event.metadata)
           )
           break
+        case "StepSkipped":
+          if (event.decision !== undefined)
+            setSkipped.run(projectName, event.key, JSON.stringify(event.decision))
+          break
+        case "CheckEvaluated": {
+          const record: CheckRecord = {
+            check: event.check,
+            passed: event.passed,
+            severity: event.severity,
+            blocking: event.blocking,
+            ...(event.message === undefined ? {} : { message: event.message }),
+            metadata: event.metadata,
+            dataVersion: event.dataVersion,
+            runId: event.runId,
+            at: event.at
+          }
+          ensureAsset.run(projectName, event.key)
+          setCheck.run(projectName, event.key, event.check, JSON.stringify(record))
+          break
+        }
         case "SourceObserved":
           setLatest.run(
             projectName,
@@ -349,7 +423,8 @@ export const makeSqliteStorage = (
             "",
             "{}",
             null,
-            eventId
+            eventId,
+            null
           )
           break
         case "StepFailed":
@@ -382,7 +457,10 @@ export const makeSqliteStorage = (
 
     const wipeTx = db.transaction((projectName: string, keys: ReadonlyArray<string>) => {
       let removed = 0
-      for (const key of keys) removed += deleteAsset.run(projectName, key).changes
+      for (const key of keys) {
+        removed += deleteAsset.run(projectName, key).changes
+        deleteChecks.run(projectName, key)
+      }
       return removed
     })
 
@@ -394,10 +472,19 @@ export const makeSqliteStorage = (
         cause
       })
 
-    const toState = (projectName: string, row: AssetRow): StoredAssetState => {
+    const toState = (
+      projectName: string,
+      row: AssetRow,
+      checks: ReadonlyArray<CheckRecord> | undefined
+    ): StoredAssetState => {
       const lastFailed = row.last_failed !== 0
-      if (row.run_id === null) return { lastFailed }
       try {
+        const skipped = row.skipped === null ? undefined : decodeSkip(JSON.parse(row.skipped))
+        const extra = {
+          ...(skipped === undefined ? {} : { skipped }),
+          ...(checks === undefined ? {} : { checks })
+        }
+        if (row.run_id === null) return { lastFailed, ...extra }
         const latest: MaterializationRecord = {
           key: row.asset_key,
           runId: row.run_id,
@@ -405,9 +492,10 @@ export const makeSqliteStorage = (
           dataVersion: row.data_version ?? "",
           codeVersion: row.code_version ?? "",
           inputVersions: decodeVersions(JSON.parse(row.input_versions ?? "{}")),
-          handle: row.handle === null ? null : decodeHandle(JSON.parse(row.handle))
+          handle: row.handle === null ? null : decodeHandle(JSON.parse(row.handle)),
+          ...(row.metadata === null ? {} : { metadata: decodeMetadata(JSON.parse(row.metadata)) })
         }
-        return { lastFailed, latest }
+        return { lastFailed, latest, ...extra }
       } catch (cause) {
         throw corrupt(`the stored state of asset "${row.asset_key}" of project "${projectName}"`, cause)
       }
@@ -451,16 +539,27 @@ export const makeSqliteStorage = (
       snapshot: (projectName, keys) =>
         attempt(path, "snapshot", () => {
           const out = new Map<string, StoredAssetState>()
+          if (keys !== undefined && keys.length === 0) return out
+          const checks = new Map<string, Array<CheckRecord>>()
+          const checkRows =
+            keys === undefined
+              ? allChecks.all(projectName)
+              : someChecks.all(projectName, JSON.stringify(keys))
+          for (const row of checkRows) {
+            let list = checks.get(row.asset_key)
+            if (list === undefined) checks.set(row.asset_key, (list = []))
+            list.push(decodeCheck(row.asset_key, JSON.parse(row.record)))
+          }
           if (keys === undefined) {
-            for (const row of allAssets.all(projectName)) out.set(row.asset_key, toState(projectName, row))
+            for (const row of allAssets.all(projectName))
+              out.set(row.asset_key, toState(projectName, row, checks.get(row.asset_key)))
             return out
           }
-          if (keys.length === 0) return out
           const rows = new Map<string, AssetRow>()
           for (const row of someAssets.all(projectName, JSON.stringify(keys))) rows.set(row.asset_key, row)
           for (const key of keys) {
             const row = rows.get(key)
-            if (row !== undefined) out.set(key, toState(projectName, row))
+            if (row !== undefined) out.set(key, toState(projectName, row, checks.get(key)))
           }
           return out
         }),

@@ -74,6 +74,25 @@ CREATE TABLE asset_latest (
   PRIMARY KEY (project, asset_key)
 );
 `
+  },
+  {
+    version: 2,
+    description: "materialization metadata, skip decisions and the latest result of each check",
+    sql: `
+-- The committed materialization's metadata (rows, bytes, schema, user entries), as JSON.
+ALTER TABLE asset_latest ADD COLUMN metadata TEXT;
+-- The versions a body saw when it chose to skip (a conditional branch), as JSON; NULL otherwise.
+ALTER TABLE asset_latest ADD COLUMN skipped TEXT;
+
+-- Projection: the latest result of each check of each asset (record is a CheckRecord as JSON).
+CREATE TABLE asset_checks (
+  project TEXT NOT NULL,
+  asset_key TEXT NOT NULL,
+  check_name TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (project, asset_key, check_name)
+);
+`
   }
 ]
 
