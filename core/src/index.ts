@@ -3,12 +3,16 @@
  * Effect executor, run events, and the Storage and IOManager interfaces with in-memory
  * implementations. The DSL users write lives in @materia/assets.
  */
+
+export * from "./check/Check.ts"
+export * from "./check/RunChecks.ts"
 export * from "./events/RunEvent.ts"
 export * from "./events/RunView.ts"
 export * from "./execute/ExecutionState.ts"
 export * from "./execute/Executor.ts"
 export * from "./execute/OutputCapture.ts"
 export * from "./execute/RetryPolicy.ts"
+export * from "./execute/Skip.ts"
 export * from "./execute/StepContext.ts"
 export * from "./execute/StepErrors.ts"
 export * from "./graph/AssetGraph.ts"

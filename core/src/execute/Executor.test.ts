@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
+import { CheckFailed, type CheckInput } from "../check/Check.ts"
 import type { RunEvent } from "../events/RunEvent.ts"
 import { applyRunEvent, emptyRunView, foldRunEvents } from "../events/RunView.ts"
 import { AssetGraph } from "../graph/AssetGraph.ts"
@@ -13,7 +14,8 @@ import { plan } from "../plan/Planner.ts"
 import { makeMemoryStorage } from "../storage/MemoryStorage.ts"
 import { type StorageApi, StorageError } from "../storage/Storage.ts"
 import { runTest, testSpec, withVirtualTime } from "../testing/TestRuntime.ts"
-import { type ExecutableAsset, execute } from "./Executor.ts"
+import { type ExecutableAsset, execute, type StepHookInfo } from "./Executor.ts"
+import { Skip } from "./Skip.ts"
 import type { StepContext } from "./StepContext.ts"
 import { NonRetryableError, StepTimeout, UserCodeError } from "./StepErrors.ts"
 
@@ -36,12 +38,15 @@ interface Harness {
 const harness = (
   specs: ReadonlyArray<AssetSpec>,
   bodies: Record<string, Body>,
-  storage: StorageApi = makeMemoryStorage()
+  storage: StorageApi = makeMemoryStorage(),
+  extras: Record<string, Partial<ExecutableAsset>> = {}
 ): Harness => {
   const graph = AssetGraph.make(specs)
   const io = makeMemoryIOManager()
   const events: Array<RunEvent> = []
-  const assets = new Map<string, ExecutableAsset>(specs.map((s) => [s.key, { spec: s, run: bodies[s.key]! }]))
+  const assets = new Map<string, ExecutableAsset>(
+    specs.map((s) => [s.key, { spec: s, run: bodies[s.key]!, ...extras[s.key] }])
+  )
   let runs = 0
   return {
     storage,
@@ -426,5 +431,143 @@ describe("execute", () => {
     expect(log?._tag === "StepLog" && [log.level, log.message]).toEqual(["info", "hello"])
     const m = h.events.find((e) => e._tag === "Materialization")
     expect(m?._tag === "Materialization" && m.metadata).toEqual({ loss: 0.25 })
+  })
+
+  describe("checks, skips and hooks", () => {
+    const checkOf = (
+      name: string,
+      blocking: boolean,
+      passes: (value: unknown) => boolean,
+      severity: "warn" | "error" = "error"
+    ) => ({
+      spec: { name, assetKey: "", blocking, severity },
+      run: (input: CheckInput) =>
+        Effect.map(input.value, (v) => ({
+          passed: passes(v),
+          message: `value was ${String(v)}`,
+          metadata: { seen: String(v) }
+        }))
+    })
+
+    it("commits a value only when its blocking checks pass; a failure blocks downstream and keeps the old value", async () => {
+      let ingested = 5
+      const storage = makeMemoryStorage()
+      const specs = [
+        testSpec("ingest", [], { codeVersion: "v1" }),
+        testSpec("train", ["ingest"]),
+        testSpec("other")
+      ]
+      const bodies = { ingest: () => Effect.sync(() => ingested), train: value(1), other: value(2) }
+      const extras = {
+        ingest: {
+          checks: [
+            checkOf("positive", true, (v) => (v as number) > 0),
+            checkOf("small", false, (v) => (v as number) < 3, "warn")
+          ]
+        }
+      }
+      const first = harness(specs, bodies, storage, extras)
+      expect((await runTest(first.run())).status).toBe("succeeded")
+      const good = (await runTest(storage.snapshot("p"))).get("ingest")!.latest!
+      ingested = -1
+      const second = harness(
+        specs.map((s) => (s.key === "ingest" ? { ...s, codeVersion: "v2" } : s)),
+        bodies,
+        storage,
+        extras
+      )
+      const out = await runTest(second.run())
+      expect(out.status).toBe("failed")
+      expect(out.steps.map((s) => [s.key, s.status, s.skipReason])).toEqual([
+        ["ingest", "failed", undefined],
+        ["train", "skipped", "blocked by check positive on ingest"]
+      ])
+      const error = out.steps[0]!.error as CheckFailed
+      expect(error).toBeInstanceOf(CheckFailed)
+      expect(error.message).toMatch(
+        /^check "positive" on asset "ingest" failed: value was -1 \(rejected value kept at memory:\/\/ingest\//
+      )
+      // The last good value is still current; the rejected one is not.
+      const after = (await runTest(storage.snapshot("p"))).get("ingest")!
+      expect(after.latest?.dataVersion).toBe(good.dataVersion)
+      expect(after.checks?.map((c) => [c.check, c.passed, c.metadata])).toEqual([
+        ["positive", false, { seen: "-1" }],
+        ["small", true, { seen: "-1" }]
+      ])
+      const checked = second.events.filter((e) => e._tag === "CheckEvaluated")
+      expect(checked.map((e) => e._tag === "CheckEvaluated" && [e.check, e.passed, e.blocking])).toEqual([
+        ["positive", false, true],
+        ["small", true, false]
+      ])
+    })
+
+    it("only warns for failing non-blocking checks, and records a check that throws as failed", async () => {
+      const thrower = {
+        spec: { name: "explodes", assetKey: "a", blocking: false, severity: "error" as const },
+        run: () => Effect.die(new Error("kaboom"))
+      }
+      const h = harness([testSpec("a")], { a: value(10) }, makeMemoryStorage(), {
+        a: { checks: [checkOf("small", true, (v) => (v as number) < 3, "warn"), thrower] }
+      })
+      const out = await runTest(h.run())
+      expect(out.status).toBe("succeeded")
+      const results = h.events.flatMap((e) =>
+        e._tag === "CheckEvaluated" ? [[e.check, e.passed, e.message]] : []
+      )
+      expect(results).toEqual([
+        ["small", false, "value was 10"],
+        ["explodes", false, "the check threw: kaboom"]
+      ])
+    })
+
+    it("skips a step whose body decides so, and its downstream, without failing the run", async () => {
+      const h = harness(
+        [testSpec("evaluate"), testSpec("deploy", ["evaluate"]), testSpec("notify", ["deploy"])],
+        {
+          evaluate: value(0.8),
+          deploy: (i) =>
+            Effect.succeed(
+              (i.evaluate as number) > 0.9 ? "deployed" : new Skip(`accuracy ${i.evaluate} ≤ 0.9`)
+            ),
+          notify: value("sent")
+        }
+      )
+      const out = await runTest(h.run())
+      expect(out.status).toBe("succeeded")
+      expect(out.steps.map((s) => [s.key, s.status, s.skipReason])).toEqual([
+        ["evaluate", "succeeded", undefined],
+        ["deploy", "skipped", "accuracy 0.8 ≤ 0.9"],
+        ["notify", "skipped", "upstream skipped: deploy (accuracy 0.8 ≤ 0.9)"]
+      ])
+      const decision = (await runTest(h.storage.snapshot("p"))).get("deploy")?.skipped
+      expect(decision).toEqual({ codeVersion: "v1", inputVersions: { evaluate: out.steps[0]!.dataVersion } })
+    })
+
+    it("runs each step's hook for its outcome, and logs a failing hook without failing the run", async () => {
+      const seen: Array<string> = []
+      const hook = (info: StepHookInfo) =>
+        Effect.sync(() => void seen.push(`${info.assetKey}:${info.status}`))
+      const h = harness(
+        [testSpec("ok"), testSpec("bad"), testSpec("after", ["bad"]), testSpec("choosy")],
+        {
+          ok: value(1),
+          bad: () => Effect.fail(new Error("no")),
+          after: value(2),
+          choosy: value(new Skip("not today"))
+        },
+        makeMemoryStorage(),
+        {
+          ok: { hooks: { onSuccess: hook } },
+          bad: { hooks: { onFailure: hook } },
+          after: { hooks: { onSkip: hook, onFailure: hook } },
+          choosy: { hooks: { onSkip: () => Effect.fail(new Error("pager down")) } }
+        }
+      )
+      const out = await runTest(h.run())
+      expect(out.status).toBe("failed")
+      expect(seen.sort()).toEqual(["bad:failed", "ok:succeeded"])
+      const logged = h.events.find((e) => e._tag === "StepLog" && e.key === "choosy")
+      expect(logged?._tag === "StepLog" && logged.message).toBe("onSkip hook failed: pager down")
+    })
   })
 })

@@ -13,12 +13,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { CheckFailed, type CheckInput, type ExecutableCheck } from "../check/Check.ts"
+import { blockingFailure, runChecks } from "../check/RunChecks.ts"
 import type { EventListener } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
-import { logicalVersion } from "../io/DataVersion.ts"
-import { type IOManager, IOManagerError, type ValueHandle } from "../io/IOManager.ts"
+import { isArrowTable, logicalVersion } from "../io/DataVersion.ts"
+import { type IOManager, IOManagerError, type RecordBatchLike, type ValueHandle } from "../io/IOManager.ts"
 import { formatReason, type Plan } from "../plan/Planner.ts"
 import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
@@ -33,6 +36,7 @@ import {
   type StepSink
 } from "./OutputCapture.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
+import { isSkip } from "./Skip.ts"
 import type { StepContext, StepLogger } from "./StepContext.ts"
 import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
 
@@ -48,6 +52,28 @@ export interface ExecutableAsset<R = never> {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
   /** Checks a returned value before it is stored. */
   readonly validate?: ((value: unknown) => Effect.Effect<unknown, OutputValidationError>) | undefined
+  /** Checks run on the staged value before its materialization commits. */
+  readonly checks?: ReadonlyArray<ExecutableCheck> | undefined
+  /** Run where the step ran, after its outcome; a failing hook is logged, never fails the run. */
+  readonly hooks?: StepHooks | undefined
+}
+
+/** What a step hook learns of the step. */
+export interface StepHookInfo {
+  readonly runId: string
+  readonly assetKey: string
+  readonly status: "succeeded" | "failed" | "skipped"
+  readonly attempts: number
+  readonly durationMillis: number
+  readonly error?: unknown
+  readonly reason?: string | undefined
+  readonly dataVersion?: string | undefined
+}
+
+export interface StepHooks {
+  readonly onSuccess?: ((info: StepHookInfo) => Effect.Effect<void, unknown>) | undefined
+  readonly onFailure?: ((info: StepHookInfo) => Effect.Effect<void, unknown>) | undefined
+  readonly onSkip?: ((info: StepHookInfo) => Effect.Effect<void, unknown>) | undefined
 }
 
 /** Everything one run needs. */
@@ -108,6 +134,11 @@ interface Stored {
   readonly dataVersion: string
   readonly metadata: Readonly<Record<string, JsonValue>>
 }
+
+/** How one attempt ended well: a value stored (and checked), or a decision to skip. */
+type AttemptOutcome =
+  | { readonly _tag: "Stored"; readonly stored: Stored }
+  | { readonly _tag: "Skipped"; readonly reason: string }
 
 const noMetadata: Readonly<Record<string, JsonValue>> = {}
 
@@ -273,11 +304,74 @@ const runWithClock = <R>(
           orElse: () => Effect.fail(new StepTimeout({ assetKey: key, timeoutMillis }))
         })
       }
-      const guarded = body
-      return Effect.flatMap(guarded, (value) => {
+      return Effect.flatMap(body, (value): Effect.Effect<AttemptOutcome, unknown> => {
+        if (isSkip(value)) return Effect.succeed({ _tag: "Skipped", reason: value.reason })
         const validated = asset.validate === undefined ? Effect.succeed(value) : asset.validate(value)
-        return Effect.flatMap(validated, (checked) => store(step.node, spec, attempt, checked, metadata))
+        return Effect.flatMap(validated, (valid) =>
+          Effect.flatMap(store(step.node, spec, attempt, valid, metadata), (stored) =>
+            Effect.as(check(asset, valid, stored), { _tag: "Stored", stored } as const)
+          )
+        )
       })
+    }
+
+    /** Staged publish: the checks see the stored value; a blocking failure keeps it from committing. */
+    const check = (
+      asset: ExecutableAsset<R>,
+      value: unknown,
+      stored: Stored
+    ): Effect.Effect<void, CheckFailed> => {
+      const checks = asset.checks ?? []
+      if (checks.length === 0) return Effect.void
+      const key = asset.spec.key
+      const handle = stored.handle
+      const batches: CheckInput["batches"] = isArrowTable(value)
+        ? Stream.fromIterable(value.batches as unknown as ReadonlyArray<RecordBatchLike>)
+        : handle === null
+          ? Stream.empty
+          : Stream.unwrap(
+              Effect.map(ioManagerFor(handle.ioManager, key, "load"), (io) =>
+                io.loadBatches(handle, { assetKey: key, consumerKey: key })
+              )
+            )
+      const input: CheckInput = {
+        assetKey: key,
+        value: Effect.succeed(value),
+        batches,
+        previous: snapshot.get(key)?.latest,
+        metadata: stored.metadata
+      }
+      return Effect.flatMap(
+        runChecks(checks, input, ({ check: c, result }) =>
+          emit({
+            _tag: "CheckEvaluated",
+            runId,
+            at: now(),
+            key,
+            check: c.spec.name,
+            passed: result.passed,
+            severity: c.spec.severity,
+            blocking: c.spec.blocking,
+            ...(result.message === undefined ? {} : { message: result.message }),
+            metadata: (result.metadata ?? {}) as Record<string, JsonValue>,
+            dataVersion: stored.dataVersion,
+            ...(handle === null ? {} : { location: handle.location })
+          })
+        ),
+        (evaluated) => {
+          const failed = blockingFailure(evaluated)
+          return failed === undefined
+            ? Effect.void
+            : Effect.fail(
+                new CheckFailed({
+                  assetKey: key,
+                  check: failed.check.spec.name,
+                  reason: failed.result.message ?? "the check did not pass",
+                  stagedLocation: handle?.location
+                })
+              )
+        }
+      )
     }
 
     const store = (
@@ -370,11 +464,77 @@ const runWithClock = <R>(
         error: toErrorInfo(error)
       })
       const at = now()
+      const reason =
+        error instanceof CheckFailed
+          ? `blocked by check ${error.check} on ${error.assetKey}`
+          : `upstream failed: ${step.key}`
       for (const s of state.fail(i)) {
-        const reason = `upstream failed: ${step.key}`
         skipReasons[s] = reason
         emit({ _tag: "StepSkipped", runId, at, key: steps[s]!.key, reason })
       }
+    }
+
+    const finishSkipped = (i: number, attempt: number, reason: string) => {
+      drainOutput(i)
+      const step = steps[i]!
+      const spec = graph.specs[step.node]!
+      endedAt[i] = now()
+      skipReasons[i] = reason
+      emit({
+        _tag: "StepSkipped",
+        runId,
+        at: endedAt[i]!,
+        key: step.key,
+        reason,
+        decision: { codeVersion: spec.codeVersion, inputVersions: inputVersionsOf(step.node) }
+      })
+      attempts[i] = attempt
+      const downstream = `upstream skipped: ${step.key} (${reason})`
+      for (const s of state.skip(i)) {
+        skipReasons[s] = downstream
+        emit({ _tag: "StepSkipped", runId, at: endedAt[i]!, key: steps[s]!.key, reason: downstream })
+      }
+    }
+
+    /** The step's own hook for its outcome, if any; a failing hook is logged, never fails the run. */
+    const runHooks = (i: number): Effect.Effect<void, never, R> => {
+      const step = steps[i]!
+      const hooks = request.assets.get(step.key)?.hooks
+      if (hooks === undefined) return Effect.void
+      const status = state.status[i]
+      const [name, hook, outcome] =
+        status === Status.Succeeded
+          ? (["onSuccess", hooks.onSuccess, "succeeded"] as const)
+          : status === Status.Failed
+            ? (["onFailure", hooks.onFailure, "failed"] as const)
+            : status === Status.Skipped && state.skippedBy[i] === -1
+              ? (["onSkip", hooks.onSkip, "skipped"] as const)
+              : (["none", undefined, "skipped"] as const)
+      if (hook === undefined) return Effect.void
+      const info: StepHookInfo = {
+        runId,
+        assetKey: step.key,
+        status: outcome,
+        attempts: attempts[i]!,
+        durationMillis: endedAt[i]! - startedAt[i]!,
+        error: errors[i],
+        reason: skipReasons[i],
+        dataVersion: producedVersion[step.node]
+      }
+      return Effect.catchCause(
+        Effect.suspend(() => hook(info)),
+        (cause) =>
+          Effect.sync(() =>
+            emit({
+              _tag: "StepLog",
+              runId,
+              at: now(),
+              key: step.key,
+              level: "error",
+              message: `${name} hook failed: ${toErrorInfo(Cause.squash(cause)).message}`
+            })
+          )
+      )
     }
 
     /** Runs step i to its end (success, or failure after retries) and records the outcome. */
@@ -404,9 +564,12 @@ const runWithClock = <R>(
         // Yield once, so that steps started together all report StepStarted before any body runs
         // (a body may compute for a while before its first yield).
         return Effect.matchEffect(Effect.andThen(Effect.yieldNow, attemptOnce(i, asset, attempt)), {
-          onSuccess: (stored) =>
+          onSuccess: (outcome) => {
+            if (outcome._tag === "Skipped")
+              return Effect.sync(() => finishSkipped(i, attempt, outcome.reason))
+            const stored = outcome.stored
             // The commit: durable before any downstream step can start.
-            Effect.matchEffect(
+            return Effect.matchEffect(
               commit({
                 _tag: "Materialization",
                 runId,
@@ -424,7 +587,8 @@ const runWithClock = <R>(
                 onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
                 onFailure: (error) => retryOrFail(attempt, error, decide)
               }
-            ),
+            )
+          },
           onFailure: (error) => retryOrFail(attempt, error, decide)
         })
       }
@@ -519,10 +683,13 @@ const runWithClock = <R>(
                   })
             ),
             Effect.andThen(
-              Effect.sync(() => {
-                if (outputs[i] !== undefined) leaveStepOutput()
-              }),
-              pump
+              Effect.suspend(() => runHooks(i)),
+              Effect.andThen(
+                Effect.sync(() => {
+                  if (outputs[i] !== undefined) leaveStepOutput()
+                }),
+                pump
+              )
             )
           )
         )

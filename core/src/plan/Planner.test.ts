@@ -112,6 +112,26 @@ describe("plan", () => {
     expect(p.loaded).toEqual(["a", "c"])
   })
 
+  it("does not plan a skipped branch again until what it saw changes, nor what needs its value", () => {
+    // evaluate → deploy → notify; deploy skipped having seen evaluate@v1.
+    const graph = testGraph({ evaluate: [], deploy: ["evaluate"], notify: ["deploy"] })
+    const snapshot = freshSnapshot(graph)
+    const decision = { codeVersion: "v1", inputVersions: { evaluate: "evaluate@v1" } }
+    snapshot.set("deploy", { lastFailed: false, skipped: decision })
+    snapshot.delete("notify")
+    expect(planOf(graph, "+notify", snapshot).steps).toEqual([])
+    // A new evaluation: deploy decides again, and notify may follow.
+    const e = snapshot.get("evaluate")!
+    snapshot.set("evaluate", { ...e, latest: { ...e.latest!, dataVersion: "evaluate@v2" } })
+    expect(summary(planOf(graph, "+notify", snapshot))).toEqual(["deploy: missing", "notify: missing"])
+    // A code change of deploy, or --force, also re-plans it.
+    snapshot.set("evaluate", e)
+    snapshot.set("deploy", { lastFailed: false, skipped: { ...decision, codeVersion: "v0" } })
+    expect(summary(planOf(graph, "deploy", snapshot))).toEqual(["deploy: missing"])
+    snapshot.set("deploy", { lastFailed: false, skipped: decision })
+    expect(summary(planOf(graph, "deploy", snapshot, true))).toEqual(["deploy: forced; missing"])
+  })
+
   it("is pure: the same inputs give the same plan", () => {
     const snapshot = freshSnapshot(diamond)
     snapshot.delete("b")

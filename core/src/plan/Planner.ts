@@ -5,7 +5,7 @@
  */
 import * as Data from "effect/Data"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
-import { type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
+import { type SkipDecision, type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
 
 /** Why a step is in the plan. */
 export type StaleReason =
@@ -118,6 +118,26 @@ export const plan = (
   const stale: Array<{ key: string; reasons: ReadonlyArray<string> }> = []
   const force = options.force === true
   const order = graph.topologicalOrder
+  const skipped = new Uint8Array(n)
+  const currentVersion = (p: number) =>
+    snapshot.get(graph.keys[p]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+  const skipStands = (
+    codeVersion: string,
+    decision: SkipDecision | undefined,
+    parents: ReadonlyArray<number>
+  ) => {
+    if (decision === undefined || decision.codeVersion !== codeVersion) return false
+    for (const p of parents)
+      if (stepOfNode[p]! >= 0 || decision.inputVersions[graph.keys[p]!] !== currentVersion(p)) return false
+    return true
+  }
+  let anySkipped = false
+  const lacksSkippedInput = (inputs: ReadonlyArray<{ readonly key: string }>) =>
+    anySkipped &&
+    inputs.some((input) => {
+      const p = graph.indexOf(input.key)
+      return skipped[p] === 1 && snapshot.get(input.key)?.latest === undefined
+    })
   const addStep = (node: number, reasons: ReadonlyArray<StaleReason>, conditional: boolean) => {
     const spec = graph.specs[node]!
     const upstream: Array<number> = []
@@ -146,9 +166,21 @@ export const plan = (
     }
     const state = snapshot.get(spec.key)
     const latest = state?.latest
+    const forced = force && isTarget[node] === 1
+    // A body that chose to skip is not planned again while it would see the same versions; nor is
+    // a step that needs the value such a step never produced.
+    if (
+      !forced &&
+      !state?.lastFailed &&
+      (skipStands(spec.codeVersion, state?.skipped, parents) || lacksSkippedInput(spec.inputs))
+    ) {
+      skipped[node] = 1
+      anySkipped = true
+      continue
+    }
     const reasons: Array<StaleReason> = []
     let conditional = false
-    if (force && isTarget[node]) reasons.push({ _tag: "Forced" })
+    if (forced) reasons.push({ _tag: "Forced" })
     if (latest === undefined) reasons.push({ _tag: "Missing" })
     else {
       if (latest.codeVersion !== spec.codeVersion)
