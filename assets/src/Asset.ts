@@ -11,17 +11,24 @@ import {
   DEFAULT_GROUP,
   DEFAULT_POOL,
   type ExecutableAsset,
+  isArrowTable,
   type JsonValue,
   noRetry,
   OutputValidationError,
   type RetrySpec,
-  type StepContext
+  Skip,
+  type StepContext,
+  type StepHookInfo,
+  type StepHooks
 } from "@materia/core"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type { Alert } from "./alerts/Alert.ts"
 import { automaticCodeVersion } from "./CodeVersion.ts"
+import { expectedColumns, rowSchemaToArrowDescription, validateTable } from "./checks/TableSchema.ts"
 
 /** A schema for run configuration or output values: decodes without services. */
 export type AnySchema = Schema.Top & { readonly DecodingServices: never }
@@ -63,12 +70,13 @@ export type ConfigOf<T> = T extends Asset<string, infer _A, infer _R, infer C> ?
 /** The values a body receives: each input name typed as its upstream asset's value. */
 export type InputValues<Ins> = { readonly [K in keyof Ins]: ValueOf<Ins[K]> }
 
-/** The value a body's result stands for: an Effect's success, a Promise's resolution, or itself. */
+/**
+ * The value a body's result stands for: an Effect's success, a Promise's resolution, or itself —
+ * without `skip(...)`, which produces no value.
+ */
 export type BodyValue<Out> = [Out] extends [never]
   ? never
-  : [Out] extends [Effect.Effect<infer A, infer _E, infer _R>]
-    ? A
-    : Awaited<Out>
+  : Exclude<[Out] extends [Effect.Effect<infer A, infer _E, infer _R>] ? A : Awaited<Out>, Skip>
 /** The resources a body's Effect requires. */
 export type BodyRequirements<Out> = [Out] extends [never]
   ? never
@@ -114,17 +122,41 @@ export interface AssetOptions<Ins, ConfigSchema> {
   readonly timeout?: Duration.Input | undefined
   /** An effect Schema of the asset's run configuration, given at launch and validated. */
   readonly config?: ConfigSchema | undefined
-  /** An effect Schema the returned value must satisfy before it is stored. */
+  /** An effect Schema the returned value must satisfy before it is stored (non-table values). */
   readonly schema?: AnySchema | undefined
+  /**
+   * An effect Schema of ONE ROW (a `Schema.Struct`): the value must be an Arrow table whose columns
+   * match it (names, types, nullability judged from actual nulls), checked before it is stored.
+   */
+  readonly table?: AnySchema | undefined
   /** The name of the project IO manager that stores the value (default `memory` / the project default). */
   readonly io?: string | undefined
+  /** Run where the step ran, after it succeeded / failed / chose to skip. A failing hook is logged only. */
+  readonly onSuccess?: StepHook | undefined
+  readonly onFailure?: StepHook | undefined
+  readonly onSkip?: StepHook | undefined
+  /** Alerts sent when this step fails (a failed blocking check included), e.g. `webhookAlert({ url })`. */
+  readonly alerts?: ReadonlyArray<Alert> | undefined
 }
+
+/** A step hook: learns the step's outcome; may return a Promise or an Effect. */
+export type StepHook = (info: StepHookInfo) => void | Promise<void> | Effect.Effect<void, unknown>
 
 /** The body of an asset: its inputs and context in, a value, a Promise or an Effect out. */
 export type AssetBody<Ins, ConfigSchema, Out> = (
   inputs: InputValues<Ins>,
   context: AssetContext<DecodedConfig<ConfigSchema>>
 ) => Out
+
+/**
+ * Returned by a body that decides not to produce a value (a conditional branch): the step and its
+ * downstream are skipped with `reason`, and the run is not a failure.
+ *
+ * @example
+ * const deploy = asset("deploy", { ins: { report } }, ({ report }) =>
+ *   report.accuracy > 0.9 ? pushModel(report) : skip(`accuracy ${report.accuracy} ≤ 0.9`))
+ */
+export const skip = (reason: string): Skip => new Skip(reason)
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
@@ -175,11 +207,106 @@ const retrySpec = (key: string, retry: AssetOptions<unknown, unknown>["retry"]):
   }
 }
 
+const hookEffect =
+  (hook: StepHook) =>
+  (info: StepHookInfo): Effect.Effect<void, unknown> =>
+    Effect.asVoid(fromUserFunction((i: StepHookInfo, _: undefined) => hook(i))(info, undefined))
+
+/** Sends each alert about a failed step, recording every delivery as an event. */
+const alertHook =
+  (alerts: ReadonlyArray<Alert>) =>
+  (info: StepHookInfo): Effect.Effect<void> =>
+    Effect.forEach(
+      alerts,
+      (alert) =>
+        Effect.map(
+          Effect.flatMap(Clock.currentTimeMillis, (at) =>
+            alert.send({
+              version: 1,
+              kind: "step",
+              project: info.project,
+              runId: info.runId,
+              status: info.status,
+              assetKey: info.assetKey,
+              ...(info.error === undefined ? {} : { error: alertError(info.error) }),
+              durationMillis: Math.max(0, info.durationMillis),
+              at
+            })
+          ),
+          (outcome) => info.recordAlert({ alert: alert.name, ...outcome })
+        ),
+      { discard: true }
+    )
+
+const alertError = (error: unknown): { readonly tag: string; readonly message: string } => ({
+  tag:
+    typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
+      ? (error as { _tag: string })._tag
+      : error instanceof Error
+        ? error.name
+        : "Error",
+  message: error instanceof Error ? error.message : String(error)
+})
+
+const stepHooks = (options: AssetOptions<unknown, unknown>): StepHooks | undefined => {
+  const alerts = options.alerts ?? []
+  const onFailure = options.onFailure === undefined ? undefined : hookEffect(options.onFailure)
+  const hooks: StepHooks = {
+    onSuccess: options.onSuccess === undefined ? undefined : hookEffect(options.onSuccess),
+    onSkip: options.onSkip === undefined ? undefined : hookEffect(options.onSkip),
+    onFailure:
+      alerts.length === 0
+        ? onFailure
+        : (info) =>
+            Effect.andThen(alertHook(alerts)(info), onFailure === undefined ? Effect.void : onFailure(info))
+  }
+  return hooks.onSuccess === undefined && hooks.onSkip === undefined && hooks.onFailure === undefined
+    ? undefined
+    : hooks
+}
+
 const depKey = (dep: AnyAsset | string | readonly [string, ...Array<string>]): string =>
   typeof dep === "object" && "key" in dep ? dep.key : assetKeyToString(dep as AssetKeyInput)
 
 const isAsset = (u: unknown): u is AnyAsset =>
   typeof u === "object" && u !== null && "spec" in u && "executable" in u && "key" in u
+
+const tableValidator = (key: string, rowSchema: AnySchema) => {
+  // Throws InvalidRowSchema now, at definition time, for a row schema with no Arrow mapping.
+  expectedColumns(rowSchema)
+  const expected = Object.entries(rowSchemaToArrowDescription(rowSchema))
+    .map(([column, type]) => `${column}: ${type}`)
+    .join(", ")
+  return (value: unknown): Effect.Effect<unknown, OutputValidationError> => {
+    if (!isArrowTable(value))
+      return Effect.fail(
+        new OutputValidationError({
+          assetKey: key,
+          expected: `an Arrow table with columns ${expected}`,
+          issues: `the body returned ${value === null ? "null" : typeof value}; return an Apache Arrow Table (e.g. tableFromArrays)`
+        })
+      )
+    const result = validateTable(rowSchema, value as unknown as Parameters<typeof validateTable>[1])
+    return result.ok
+      ? Effect.succeed(value)
+      : Effect.fail(
+          new OutputValidationError({
+            assetKey: key,
+            expected: "its table row schema",
+            issues: `\n  ${result.diff.join("\n  ")}`
+          })
+        )
+  }
+}
+
+const outputValidator = (key: string, options: AssetOptions<unknown, unknown>) => {
+  if (options.table !== undefined && options.schema !== undefined)
+    throw new TypeError(
+      `asset "${key}": give either table (a row schema for an Arrow table) or schema (for other values), not both`
+    )
+  if (options.table !== undefined) return tableValidator(key, options.table)
+  return options.schema === undefined ? undefined : schemaValidator(key, options.schema)
+}
 
 const schemaValidator = (key: string, schema: AnySchema) => {
   const decode = Schema.decodeUnknownEffect(schema)
@@ -262,6 +389,7 @@ export function asset<
     hasConfig: options.config !== undefined
   }
   const run = fromUserFunction(body as (inputs: Record<string, unknown>, context: StepContext) => unknown)
+  const hooks = stepHooks(options)
   return {
     key: canonical as AssetKeyString<K>,
     spec,
@@ -270,7 +398,8 @@ export function asset<
       run: run as ExecutableAsset<BodyRequirements<Out>>["run"],
       retrySchedule:
         options.retry !== undefined && Schedule.isSchedule(options.retry) ? options.retry : undefined,
-      validate: options.schema === undefined ? undefined : schemaValidator(canonical, options.schema)
+      validate: outputValidator(canonical, options),
+      hooks
     },
     configSchema: options.config,
     observe: undefined

@@ -12,18 +12,21 @@ import {
   type Plan,
   type PlanOptions,
   plan as planSteps,
+  type RunEvent,
   type RunOutcome,
   type StaleUpstream,
   type StorageError,
   type StoredAssetState
 } from "@materia/core"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
-import type { AnyAsset, AssetContext } from "./Asset.ts"
+import { type AssetContext, fromUserFunction } from "./Asset.ts"
+import type { AlertSummary } from "./alerts/AlertSummary.ts"
 import type { AnyProject } from "./Project.ts"
 import { makeResult, type RunResult } from "./RunResult.ts"
 import { currentDriver, isDriverAlive, type MaterializeStore, memoryStore, openLocalStore } from "./Store.ts"
@@ -223,6 +226,67 @@ export const prepareRun = (
     return { runId, plan, snapshot, observations }
   })
 
+const errorOf = (error: unknown): { readonly tag: string; readonly message: string } => ({
+  tag:
+    typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
+      ? (error as { _tag: string })._tag
+      : error instanceof Error
+        ? error.name
+        : "Error",
+  message: error instanceof Error ? error.message : String(error)
+})
+
+/**
+ * The run's alerts and hooks, in the launching process, before `materialize` returns (so they are
+ * flushed before the process exits). Each alert's delivery is recorded as an event of the run;
+ * nothing here can fail the run.
+ */
+const afterRun = (project: AnyProject, store: MaterializeStore, outcome: RunOutcome): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const failed = outcome.status !== "succeeded"
+    const info = {
+      project: project.name,
+      runId: outcome.runId,
+      status: outcome.status,
+      durationMillis: outcome.durationMillis,
+      steps: outcome.steps.map((s) => ({ key: s.key, status: s.status, error: s.error }))
+    }
+    if (project.alerts.length > 0 && (failed || project.alertOn === "always")) {
+      const at = yield* Clock.currentTimeMillis
+      const summary: AlertSummary = {
+        version: 1,
+        kind: "run",
+        project: project.name,
+        runId: outcome.runId,
+        status: outcome.status,
+        failedSteps: outcome.steps
+          .filter((s) => s.status === "failed")
+          .map((s) => ({ key: s.key, error: errorOf(s.error) })),
+        skippedSteps: outcome.steps.filter((s) => s.status === "skipped").length,
+        durationMillis: outcome.durationMillis,
+        at
+      }
+      const events = yield* Effect.forEach(project.alerts, (alert) =>
+        Effect.map(
+          alert.send(summary),
+          (o): RunEvent => ({ _tag: "AlertSent", runId: outcome.runId, at, alert: alert.name, ...o })
+        )
+      )
+      yield* Effect.ignore(store.storage.append(project.name, events))
+    }
+    const hook = failed ? project.hooks.onFailure : project.hooks.onSuccess
+    if (hook !== undefined)
+      yield* Effect.catchCause(
+        Effect.asVoid(fromUserFunction((i: typeof info, _: undefined) => hook(i))(info, undefined)),
+        (cause) =>
+          Effect.sync(() => {
+            process.stderr.write(
+              `materia: the run's ${failed ? "onFailure" : "onSuccess"} hook failed: ${String(Cause.squash(cause))}\n`
+            )
+          })
+      )
+  })
+
 /** Plans and runs `targets` of `project` in `store`; the plan options say how (make, forced, re-execution). */
 export const launch = (
   project: AnyProject,
@@ -264,7 +328,7 @@ export const launch = (
       project: project.name,
       graph,
       plan,
-      assets: new Map([...project.byKey].map(([k, a]) => [k, (a as AnyAsset).executable])),
+      assets: project.executables,
       snapshot,
       storage: store.storage,
       ioManagers,
@@ -289,5 +353,6 @@ export const launch = (
             )
           )
     ) as Effect.Effect<RunOutcome, StorageError | ResourcesError>
+    yield* afterRun(project, store, outcome)
     return makeResult(project, outcome, store, ioManagers)
   })

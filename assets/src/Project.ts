@@ -3,9 +3,13 @@
  * run), pool limits and IO managers into a validated project. Misconfiguration fails here, at
  * definition time: duplicate keys, unknown dependencies, cycles, unknown IO managers, bad limits.
  */
-import { AssetGraph, didYouMean, type IOManager } from "@materia/core"
+import { AssetGraph, didYouMean, type ExecutableAsset, type IOManager } from "@materia/core"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { AnyAsset, RequirementsOf } from "./Asset.ts"
+import type { Alert } from "./alerts/Alert.ts"
+import type { AssetCheck } from "./Check.ts"
 
 /** The resources every asset of `As` requires, as a union of services. */
 export type ProjectRequirements<As extends ReadonlyArray<AnyAsset>> = RequirementsOf<As[number]>
@@ -30,7 +34,37 @@ export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
   readonly concurrency?: number | undefined
   /** Named IO managers that assets choose with their `io` option. */
   readonly ioManagers?: Readonly<Record<string, IOManager>> | undefined
+  /** Checks of the project's assets, made by `check(...)`: run before each value commits. */
+  readonly checks?: ReadonlyArray<AssetCheck> | undefined
+  /** Alerts sent when a run fails (e.g. `webhookAlert({ url })`); `alertOn: "always"` for every run. */
+  readonly alerts?: ReadonlyArray<Alert> | undefined
+  readonly alertOn?: "failure" | "always" | undefined
+  /** Hooks run in the launching process when a run ends. A failing hook is reported, never fails the run. */
+  readonly hooks?: RunHooks | undefined
 }
+
+/** What a run hook receives: the finished run. */
+export interface RunHookInfo {
+  readonly project: string
+  readonly runId: string
+  readonly status: "succeeded" | "failed" | "canceled"
+  readonly durationMillis: number
+  readonly steps: ReadonlyArray<{ readonly key: string; readonly status: string; readonly error?: unknown }>
+}
+
+export interface RunHooks {
+  readonly onSuccess?:
+    | ((info: RunHookInfo) => void | Promise<void> | Effect.Effect<void, unknown>)
+    | undefined
+  readonly onFailure?:
+    | ((info: RunHookInfo) => void | Promise<void> | Effect.Effect<void, unknown>)
+    | undefined
+}
+
+/** A check that names an asset the project lacks, or two checks of one asset with the same name. */
+export class CheckDefinitionError extends Data.TaggedError("CheckDefinitionError")<{
+  readonly message: string
+}> {}
 
 export type ProjectOptions<As extends ReadonlyArray<AnyAsset>> = ProjectBaseOptions<As> &
   ResourcesOption<ProjectRequirements<As>>
@@ -46,6 +80,12 @@ export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyA
   readonly pools: Readonly<Record<string, number>>
   readonly concurrency: number
   readonly ioManagers: ReadonlyMap<string, IOManager>
+  /** Every asset ready to run, with the project's checks attached. */
+  readonly executables: ReadonlyMap<string, ExecutableAsset<unknown>>
+  readonly checks: ReadonlyArray<AssetCheck>
+  readonly alerts: ReadonlyArray<Alert>
+  readonly alertOn: "failure" | "always"
+  readonly hooks: RunHooks
 }
 
 /** Any project. */
@@ -102,9 +142,40 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
       throw new TypeError(
         `asset "${spec.key}" uses IO manager "${spec.ioManager}"${didYouMean(spec.ioManager, knownIO)}, which the project does not define; add it to defineProject({ ioManagers })`
       )
+  const checks = options.checks ?? []
+  const checksByAsset = new Map<string, Array<AssetCheck>>()
+  for (const c of checks) {
+    if (!byKey.has(c.assetKey))
+      throw new CheckDefinitionError({
+        message: `check "${c.spec.name}" is on asset "${c.assetKey}"${didYouMean(c.assetKey, graph.keys)}, which project "${name}" does not have; add the asset to defineProject({ assets })`
+      })
+    const list = checksByAsset.get(c.assetKey) ?? []
+    const twin = list.find((other) => other.spec.name === c.spec.name)
+    if (twin !== undefined)
+      throw new CheckDefinitionError({
+        message: `asset "${c.assetKey}" has two checks named "${c.spec.name}" (${twin.spec.description ?? "the first"} and ${c.spec.description ?? "the second"}); give each check its own name`
+      })
+    list.push(c)
+    checksByAsset.set(c.assetKey, list)
+  }
+  const executables = new Map<string, ExecutableAsset<unknown>>()
+  for (const [key, a] of byKey) {
+    const attached = checksByAsset.get(key)
+    executables.set(
+      key,
+      attached === undefined
+        ? a.executable
+        : { ...a.executable, checks: [...(a.executable.checks ?? []), ...attached.map((c) => c.executable)] }
+    )
+  }
   return {
     name,
     root: options.root,
+    executables,
+    checks,
+    alerts: options.alerts ?? [],
+    alertOn: options.alertOn ?? "failure",
+    hooks: options.hooks ?? {},
     assets: options.assets,
     graph,
     byKey,

@@ -11,6 +11,27 @@ export {
   UserCodeError
 } from "@materia/core"
 export * from "./Asset.ts"
+export type { Alert, AlertOutcome } from "./alerts/Alert.ts"
+export { AlertSummary } from "./alerts/AlertSummary.ts"
+export { redactUrl, type WebhookOptions, webhookAlert } from "./alerts/Webhook.ts"
+export * from "./Check.ts"
+export {
+  type BuiltinCheck,
+  noNulls,
+  notEmpty,
+  rowCount,
+  rowCountChange,
+  unique,
+  valuesIn,
+  valuesInRange
+} from "./checks/Builtins.ts"
+export {
+  InvalidRowSchema,
+  rowSchemaToArrowDescription,
+  TableSchemaMismatch,
+  validateStream,
+  validateTable
+} from "./checks/TableSchema.ts"
 export {
   ConfigError,
   ObserveError,

@@ -135,6 +135,20 @@ export const SourceObserved = Schema.TaggedStruct("SourceObserved", {
   dataVersion: Schema.String
 })
 
+/** The delivery of an alert (a webhook): whether it arrived, after how many attempts. */
+export const AlertSent = Schema.TaggedStruct("AlertSent", {
+  runId: Schema.String,
+  at: Schema.Number,
+  /** The step it is about; absent for a run alert. */
+  key: Schema.optionalKey(Schema.String),
+  alert: Schema.String,
+  ok: Schema.Boolean,
+  attempts: Schema.Number,
+  status: Schema.optionalKey(Schema.Number),
+  error: Schema.optionalKey(Schema.String),
+  durationMillis: Schema.Number
+})
+
 export const RunFinished = Schema.TaggedStruct("RunFinished", {
   runId: Schema.String,
   at: Schema.Number,
@@ -156,11 +170,13 @@ export const RunEvent = Schema.Union([
   StepSkipped,
   CheckEvaluated,
   StepCanceled,
+  AlertSent,
   RunFinished
 ])
 export type RunEvent = typeof RunEvent.Type
 export type MaterializationEvent = typeof Materialization.Type
 export type CheckEvaluatedEvent = typeof CheckEvaluated.Type
+export type AlertSentEvent = typeof AlertSent.Type
 
 /** A subscriber to run events; called synchronously, in order, for every event. */
 export type EventListener = (event: RunEvent) => void

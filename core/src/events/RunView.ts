@@ -77,9 +77,14 @@ export const applyRunEvent = (view: RunView, event: RunEvent): RunView => {
     case "StepRetrying":
       step(view, event.key).error = event.error
       break
-    case "Materialization":
-      step(view, event.key).dataVersion = event.dataVersion
+    case "Materialization": {
+      // The value is committed: the step's work is durable even if its end was never recorded
+      // (its driver killed before StepSucceeded reached storage).
+      const s = step(view, event.key)
+      s.dataVersion = event.dataVersion
+      s.status = "succeeded"
       break
+    }
     case "StepSucceeded": {
       const s = step(view, event.key)
       s.status = event.outcome === "unchanged" ? "unchanged" : "succeeded"

@@ -16,7 +16,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { CheckFailed, type CheckInput, type ExecutableCheck } from "../check/Check.ts"
 import { blockingFailure, runChecks } from "../check/RunChecks.ts"
-import type { EventListener } from "../events/RunEvent.ts"
+import type { AlertSentEvent, EventListener } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
@@ -60,6 +60,7 @@ export interface ExecutableAsset<R = never> {
 
 /** What a step hook learns of the step. */
 export interface StepHookInfo {
+  readonly project: string
   readonly runId: string
   readonly assetKey: string
   readonly status: "succeeded" | "failed" | "skipped"
@@ -68,6 +69,8 @@ export interface StepHookInfo {
   readonly error?: unknown
   readonly reason?: string | undefined
   readonly dataVersion?: string | undefined
+  /** Records the delivery of an alert the hook sent, as an `AlertSent` event of the step. */
+  readonly recordAlert: (outcome: Omit<AlertSentEvent, "_tag" | "runId" | "at" | "key">) => void
 }
 
 export interface StepHooks {
@@ -512,6 +515,7 @@ const runWithClock = <R>(
               : (["none", undefined, "skipped"] as const)
       if (hook === undefined) return Effect.void
       const info: StepHookInfo = {
+        project,
         runId,
         assetKey: step.key,
         status: outcome,
@@ -519,7 +523,8 @@ const runWithClock = <R>(
         durationMillis: endedAt[i]! - startedAt[i]!,
         error: errors[i],
         reason: skipReasons[i],
-        dataVersion: producedVersion[step.node]
+        dataVersion: producedVersion[step.node],
+        recordAlert: (outcome) => emit({ _tag: "AlertSent", runId, at: now(), key: step.key, ...outcome })
       }
       return Effect.catchCause(
         Effect.suspend(() => hook(info)),
@@ -634,15 +639,18 @@ const runWithClock = <R>(
         emit({ _tag: "SourceObserved", runId, at: runStart, key: o.key, dataVersion: o.dataVersion })
       yield* flush
 
+      // Step fibers still alive: a finished step may still be running its hooks.
+      let alive = 0
       const pump: Effect.Effect<void, never, R> = Effect.suspend(() => {
         if (state.done) {
-          Deferred.doneUnsafe(finished, Exit.void)
+          if (alive === 0) Deferred.doneUnsafe(finished, Exit.void)
           return Effect.void
         }
         let i = state.next()
         if (i < 0) return Effect.void
         const forks: Array<Effect.Effect<unknown, never, R>> = []
         while (i >= 0) {
+          alive++
           forks.push(Effect.forkIn(stepFiber(i), scope))
           i = state.next()
         }
@@ -686,6 +694,7 @@ const runWithClock = <R>(
               Effect.suspend(() => runHooks(i)),
               Effect.andThen(
                 Effect.sync(() => {
+                  alive--
                   if (outputs[i] !== undefined) leaveStepOutput()
                 }),
                 pump

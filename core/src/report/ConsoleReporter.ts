@@ -299,6 +299,17 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
           )
         ]
       }
+      case "AlertSent": {
+        const about = event.key === undefined ? "run" : event.key
+        return [
+          event.ok
+            ? paint("dim", `  ✉ alert ${event.alert} sent for ${about}`)
+            : paint(
+                "yellow",
+                `  ✉ alert ${event.alert} for ${about} not delivered: ${event.error ?? "unknown error"}`
+              )
+        ]
+      }
       case "StepCanceled":
         return [paint("magenta", `⊘ canceled ${event.key}`)]
       case "RunFinished": {

@@ -49,7 +49,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
         message: "materia materialize: --select S is required (e.g. --select '+model', or '*')"
       })
     const concurrency = positiveInt("materialize", "concurrency", values.concurrency)
-    const { project, store, root } = await openProject(values.project, context)
+    const { project, store, root } = await openProject(values.project, context, values.select)
     const reporter = values.json ? undefined : consoleReporter({ stream: context.output.stdout })
     const common = {
       storage: store,

@@ -25,7 +25,7 @@ export const planCommand: Command = {
       json: { type: "boolean" },
       project: { type: "string" }
     })
-    const { project, store } = await openProject(values.project, context)
+    const { project, store } = await openProject(values.project, context, values.select)
     const targets = resolveSelection(project.graph, values.select ?? "*")
     const { plan } = await run(prepareRun(project, store, targets, { force: values.force }))
     const out = context.output.out

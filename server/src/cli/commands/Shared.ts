@@ -3,8 +3,9 @@
  * materia.config.ts), open its local store (marking runs whose process died), and run an Effect of
  * ours as a Promise that rejects with the typed error itself.
  */
+
 import { type AnyProject, isDriverAlive, type MaterializeStore, resolveStore } from "@materia/assets"
-import { markDeadRuns } from "@materia/core"
+import { markDeadRuns, resolveSelection } from "@materia/core"
 import * as Effect from "effect/Effect"
 import type { CommandContext } from "../Command.ts"
 import { findConfig, loadProject } from "../ProjectLoader.ts"
@@ -18,9 +19,12 @@ export interface OpenProject {
 /** Loads the project, opens its store and marks the runs whose driving process died as failed. */
 export const openProject = async (
   explicit: string | undefined,
-  context: CommandContext
+  context: CommandContext,
+  /** Checked before the store is opened: a mistyped selection leaves nothing behind. */
+  selection?: string | undefined
 ): Promise<OpenProject> => {
   const { project, root } = await loadProject(findConfig(explicit, context.cwd))
+  if (selection !== undefined) resolveSelection(project.graph, selection)
   const store = await run(resolveStore("local", root))
   // Every command, `materia runs` included, must never list a killed run as still running.
   await run(markDeadRuns(store.storage, project.name, isDriverAlive))

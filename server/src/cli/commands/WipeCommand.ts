@@ -34,7 +34,7 @@ export const wipeCommand: Command = {
     })
     if (values.select === undefined)
       throw new UsageError({ message: "materia wipe: --select S is required (e.g. --select model, or '*')" })
-    const { project, store } = await openProject(values.project, context)
+    const { project, store } = await openProject(values.project, context, values.select)
     const keys = [...resolveSelection(project.graph, values.select)].map((i) => project.graph.keys[i]!).sort()
     if (!values.yes) {
       if (!process.stdin.isTTY)
