@@ -137,6 +137,11 @@ export interface AssetOptions<Ins, ConfigSchema> {
   readonly onSkip?: StepHook | undefined
   /** Alerts sent when this step fails (a failed blocking check included), e.g. `webhookAlert({ url })`. */
   readonly alerts?: ReadonlyArray<Alert> | undefined
+  /**
+   * A freshness policy: the latest materialization should be at most `maxAge` old (e.g. "1 day").
+   * `materia assets` reports an asset past it as overdue; it is not checked at materialization time.
+   */
+  readonly freshness?: { readonly maxAge: Duration.Input } | undefined
 }
 
 /** A step hook: learns the step's outcome; may return a Promise or an Effect. */
@@ -386,7 +391,11 @@ export function asset<
     retry,
     timeoutMillis,
     ioManager: definition.io,
-    hasConfig: options.config !== undefined
+    hasConfig: options.config !== undefined,
+    freshnessMillis:
+      options.freshness === undefined
+        ? undefined
+        : toMillis(options.freshness.maxAge, "freshness.maxAge", canonical)
   }
   const run = fromUserFunction(body as (inputs: Record<string, unknown>, context: StepContext) => unknown)
   const hooks = stepHooks(options)

@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { asset, skip } from "./Asset.ts"
 import { webhookAlert } from "./alerts/Webhook.ts"
 import { check } from "./Check.ts"
+import { checkCurrent } from "./CheckCurrent.ts"
 import { noNulls, notEmpty } from "./checks/Builtins.ts"
+import { ioManagersOf } from "./Launch.ts"
 import { materialize } from "./Materialize.ts"
 import { CheckDefinitionError, defineProject } from "./Project.ts"
+import { assetStatuses } from "./Status.ts"
 import { memoryStore } from "./Store.ts"
 
 const Order = Schema.Struct({
@@ -105,6 +108,50 @@ describe("checks as circuit breakers", () => {
         ]
       })
     expect(twice).toThrow('asset "a" has two checks named "positive" (greater than zero and not negative)')
+  })
+})
+
+describe("checks on current values and asset status", () => {
+  it("runs checks alone on the current values, records them, and reports skipped and overdue assets", async () => {
+    let n = 3
+    const orders = asset("orders", { freshness: { maxAge: "1 hour" } }, () =>
+      Array.from({ length: n }, (_, i) => i)
+    )
+    const deploy = asset("deploy", { ins: { orders } }, ({ orders }) =>
+      orders.length > 10 ? "done" : skip("too few")
+    )
+    const project = defineProject({
+      assets: [orders, deploy],
+      checks: [
+        check(orders, "at_least_five", { blocking: true }, (o) => ({
+          passed: o.length >= 5,
+          metadata: { rows: o.length }
+        }))
+      ]
+    })
+    const storage = memoryStore()
+    // The blocking check fails on the first run: nothing is committed.
+    expect((await materialize(project, ["+deploy"], { storage, raiseOnError: false })).status).toBe("failed")
+    n = 6
+    await materialize(project, ["+deploy"], { storage })
+    const run = await Effect.runPromise(
+      checkCurrent(
+        project,
+        storage,
+        new Set([project.graph.indexOf("orders")]),
+        ioManagersOf(project, storage)
+      )
+    )
+    expect(run.results.map((r) => [r.assetKey, r.check, r.passed, r.metadata])).toEqual([
+      ["orders", "at_least_five", true, { rows: 6 }]
+    ])
+    const events = (await Effect.runPromise(storage.storage.events(run.runId))).map((e) => e.event._tag)
+    expect(events).toEqual(["RunStarted", "CheckEvaluated", "RunFinished"])
+    const rows = await Effect.runPromise(assetStatuses(project, storage))
+    expect(rows.map((r) => [r.key, r.status, r.freshness, r.checks.map((c) => c.passed)])).toEqual([
+      ["deploy", "skipped", undefined, []],
+      ["orders", "fresh", "ok", [true]]
+    ])
   })
 })
 

@@ -170,7 +170,8 @@ const decodeConfig = (
     return decoded
   })
 
-const ioManagersOf = (project: AnyProject, store: MaterializeStore): Map<string, IOManager> => {
+/** Every IO manager a run of `project` in `store` may use, by name (`default` included). */
+export const ioManagersOf = (project: AnyProject, store: MaterializeStore): Map<string, IOManager> => {
   const managers = new Map<string, IOManager>([["default", store.defaultIOManager]])
   for (const [name, io] of store.ioManagers) managers.set(name, io)
   for (const [name, io] of project.ioManagers) managers.set(name, io)

@@ -4,12 +4,13 @@
  * materialization. Computed by planning everything against the store, without running anything.
  */
 import { formatReason, type StaleUpstream, type StorageError } from "@materia/core"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { type ObserveError, prepareRun } from "./Launch.ts"
 import type { AnyProject } from "./Project.ts"
 import type { MaterializeStore } from "./Store.ts"
 
-export type AssetStatus = "fresh" | "stale" | "missing" | "failed" | "source"
+export type AssetStatus = "fresh" | "stale" | "missing" | "failed" | "skipped" | "source"
 
 export interface AssetStatusRow {
   readonly key: string
@@ -26,6 +27,15 @@ export interface AssetStatusRow {
         readonly codeVersion: string
       }
     | undefined
+  /** Against the asset's freshness policy: `overdue` when its latest value is older than allowed. */
+  readonly freshness?: "ok" | "overdue" | undefined
+  /** The latest result of each of its checks. */
+  readonly checks: ReadonlyArray<{
+    readonly check: string
+    readonly passed: boolean
+    readonly severity: string
+    readonly message?: string | undefined
+  }>
 }
 
 /** Every asset's status, in key order. */
@@ -38,6 +48,7 @@ export const assetStatuses = (
     const all = new Set(graph.keys.map((_, i) => i))
     const { plan, snapshot } = yield* prepareRun(project, store, all, {})
     const planned = new Map(plan.steps.map((s) => [s.key, s]))
+    const now = yield* Clock.currentTimeMillis
     return graph.specs.map((spec): AssetStatusRow => {
       const state = snapshot.get(spec.key)
       const latest = state?.latest
@@ -45,14 +56,29 @@ export const assetStatuses = (
       const status: AssetStatus =
         spec.kind === "source"
           ? "source"
-          : latest === undefined
-            ? "missing"
-            : state?.lastFailed
-              ? "failed"
-              : step !== undefined
-                ? "stale"
-                : "fresh"
+          : step === undefined && state?.skipped !== undefined
+            ? "skipped"
+            : latest === undefined
+              ? "missing"
+              : state?.lastFailed
+                ? "failed"
+                : step !== undefined
+                  ? "stale"
+                  : "fresh"
+      const maxAge = spec.freshnessMillis
       return {
+        freshness:
+          maxAge === undefined
+            ? undefined
+            : latest !== undefined && now - latest.at <= maxAge
+              ? "ok"
+              : "overdue",
+        checks: (state?.checks ?? []).map((c) => ({
+          check: c.check,
+          passed: c.passed,
+          severity: c.severity,
+          message: c.message
+        })),
         key: spec.key,
         kind: spec.kind,
         group: spec.group,

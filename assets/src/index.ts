@@ -15,6 +15,7 @@ export type { Alert, AlertOutcome } from "./alerts/Alert.ts"
 export { AlertSummary } from "./alerts/AlertSummary.ts"
 export { redactUrl, type WebhookOptions, webhookAlert } from "./alerts/Webhook.ts"
 export * from "./Check.ts"
+export * from "./CheckCurrent.ts"
 export {
   type BuiltinCheck,
   noNulls,
@@ -34,6 +35,7 @@ export {
 } from "./checks/TableSchema.ts"
 export {
   ConfigError,
+  ioManagersOf,
   ObserveError,
   type PreparedRun,
   prepareRun,

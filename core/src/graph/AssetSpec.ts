@@ -58,6 +58,8 @@ export interface AssetSpec {
   /** The name of the IO manager that stores this asset's values. */
   readonly ioManager: string
   readonly hasConfig: boolean
+  /** The freshness policy: the latest materialization should be at most this old. */
+  readonly freshnessMillis?: number | undefined
 }
 
 /** The default group and pool of an asset that names none. */

@@ -6,6 +6,7 @@
 import { ExitCode, UsageError } from "./CliError.ts"
 import type { Command, CommandContext } from "./Command.ts"
 import { assetsCommand } from "./commands/AssetsCommand.ts"
+import { checkCommand } from "./commands/CheckCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
 import { runsCommand } from "./commands/RunsCommand.ts"
@@ -15,6 +16,7 @@ export const commands: ReadonlyArray<Command> = [
   planCommand,
   materializeCommand,
   assetsCommand,
+  checkCommand,
   runsCommand,
   wipeCommand
 ]

@@ -27,13 +27,21 @@ export const assetsCommand: Command = {
       return ExitCode.Ok
     }
     for (const line of table(
-      ["ASSET", "STATUS", "GROUP", "MATERIALIZED", "DATA VERSION", "WHY"],
+      ["ASSET", "STATUS", "GROUP", "MATERIALIZED", "DATA VERSION", "CHECKS", "WHY"],
       rows.map((r) => [
         r.key,
-        r.status,
+        r.freshness === "overdue" ? `${r.status}, overdue` : r.status,
         r.group,
         timestamp(r.latest?.at),
         shortVersion(r.latest?.dataVersion),
+        r.checks.length === 0
+          ? "-"
+          : r.checks.every((c) => c.passed)
+            ? `${r.checks.length} passed`
+            : `failed: ${r.checks
+                .filter((c) => !c.passed)
+                .map((c) => c.check)
+                .join(", ")}`,
         r.reasons.join("; ")
       ])
     ))
