@@ -136,6 +136,7 @@ interface Stored {
   readonly handle: ValueHandle | null
   readonly dataVersion: string
   readonly metadata: Readonly<Record<string, JsonValue>>
+  readonly inputVersions: Readonly<Record<string, string>>
 }
 
 /** How one attempt ended well: a value stored (and checked), or a decision to skip. */
@@ -144,6 +145,57 @@ type AttemptOutcome =
   | { readonly _tag: "Skipped"; readonly reason: string }
 
 const noMetadata: Readonly<Record<string, JsonValue>> = {}
+
+const giveUp = (): Effect.Effect<number | undefined> => Effect.succeed(undefined)
+
+type Level = "debug" | "info" | "warn" | "error"
+
+/** A step's logger: each line becomes a StepLog event. */
+class LiveLogger implements StepLogger {
+  constructor(
+    private readonly key: string,
+    private readonly emitLog: (key: string, level: Level, message: string) => void
+  ) {}
+  readonly debug = (message: string): void => this.emitLog(this.key, "debug", message)
+  readonly info = (message: string): void => this.emitLog(this.key, "info", message)
+  readonly warn = (message: string): void => this.emitLog(this.key, "warn", message)
+  readonly error = (message: string): void => this.emitLog(this.key, "error", message)
+}
+
+/** The context of one attempt; its AbortSignal is made only when the body asks for it. */
+class LiveContext implements StepContext {
+  private controller: AbortController | undefined
+  private logger: LiveLogger | undefined
+  constructor(
+    readonly runId: string,
+    readonly assetKey: string,
+    readonly attempt: number,
+    readonly config: unknown,
+    private readonly metadata: Record<string, JsonValue>,
+    private readonly emitLog: (key: string, level: Level, message: string) => void
+  ) {}
+  get log(): StepLogger {
+    this.logger ??= new LiveLogger(this.assetKey, this.emitLog)
+    return this.logger
+  }
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+  readonly addMetadata = (entries: Readonly<Record<string, JsonValue>>): void => {
+    Object.assign(this.metadata, entries)
+  }
+  /** Aborts the signal, if the body asked for it (a timeout or a cancel). */
+  abort(): void {
+    this.controller?.abort()
+  }
+  /** The context a source asset's loader gets while this step loads it. */
+  forSource(key: string): LiveContext {
+    const source = new LiveContext(this.runId, key, this.attempt, undefined, {}, this.emitLog)
+    source.controller = this.controller ??= new AbortController()
+    return source
+  }
+}
 
 /** Runs a plan. Fails only when storage cannot record the run at all. */
 export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
@@ -204,56 +256,31 @@ const runWithClock = <R>(
     }
 
     const userBoundary = (key: string, effect: Effect.Effect<unknown, unknown, R>) =>
-      Effect.flatMap(Effect.exit(effect), (exit) => {
-        if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
-        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.interrupt
-        return Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(exit.cause) }))
-      })
+      Effect.catchCause(effect, (cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.interrupt
+          : Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(cause) }))
+      )
 
-    const makeContext = (
-      key: string,
-      attempt: number,
-      signal: AbortSignal,
-      metadata: Record<string, JsonValue>
-    ) => {
-      const line =
-        (level: "debug" | "info" | "warn" | "error") =>
-        (message: string): void =>
-          emit({ _tag: "StepLog", runId, at: now(), key, level, message: String(message) })
-      const log: StepLogger = {
-        debug: line("debug"),
-        info: line("info"),
-        warn: line("warn"),
-        error: line("error")
-      }
-      const context: StepContext = {
-        runId,
-        assetKey: key,
-        attempt,
-        log,
-        addMetadata: (entries) => {
-          Object.assign(metadata, entries)
-        },
-        config: request.config?.get(key),
-        signal
-      }
-      return context
-    }
+    const emitLog = (key: string, level: "debug" | "info" | "warn" | "error", message: string): void =>
+      emit({ _tag: "StepLog", runId, at: now(), key, level, message: String(message) })
+    const makeContext = (key: string, attempt: number, metadata: Record<string, JsonValue>) =>
+      new LiveContext(runId, key, attempt, request.config?.get(key), metadata, emitLog)
 
     const loadInput = (
       inputKey: string,
       consumer: string,
-      attempt: number,
-      signal: AbortSignal
+      context: LiveContext
     ): Effect.Effect<unknown, UserCodeError | IOManagerError, R> => {
       const node = graph.indexOf(inputKey)
       const spec = graph.specs[node]!
       if (spec.kind === "source") {
         const source = request.assets.get(inputKey)!
-        return userBoundary(
-          inputKey,
-          source.run({}, makeContext(inputKey, attempt, signal, {}))
-        ) as Effect.Effect<unknown, UserCodeError, R>
+        return userBoundary(inputKey, source.run({}, context.forSource(inputKey))) as Effect.Effect<
+          unknown,
+          UserCodeError,
+          R
+        >
       }
       const handle =
         producedHandle[node] !== undefined ? producedHandle[node] : snapshot.get(inputKey)?.latest?.handle
@@ -277,9 +304,8 @@ const runWithClock = <R>(
       const step = steps[i]!
       const spec = asset.spec
       const key = spec.key
-      const controller = new AbortController()
       const metadata: Record<string, JsonValue> = {}
-      const context = makeContext(key, attempt, controller.signal, metadata)
+      const context = makeContext(key, attempt, metadata)
       const inputs: Record<string, unknown> = {}
       const loadAll =
         spec.inputs.length === 0
@@ -287,7 +313,7 @@ const runWithClock = <R>(
           : Effect.forEach(
               spec.inputs,
               (input) =>
-                Effect.map(loadInput(input.key, key, attempt, controller.signal), (value) => {
+                Effect.map(loadInput(input.key, key, context), (value) => {
                   inputs[input.name] = value
                 }),
               { discard: true }
@@ -298,7 +324,7 @@ const runWithClock = <R>(
           loadAll,
           Effect.suspend(() => userBoundary(key, asset.run(inputs, context)))
         ),
-        () => Effect.sync(() => controller.abort())
+        () => Effect.sync(() => context.abort())
       )
       if (spec.timeoutMillis !== undefined) {
         const timeoutMillis = spec.timeoutMillis
@@ -389,7 +415,8 @@ const runWithClock = <R>(
         return Effect.succeed({
           handle: null,
           dataVersion: logicalVersion(spec.key, spec.codeVersion, inputVersions),
-          metadata
+          metadata,
+          inputVersions
         })
       return Effect.flatMap(ioManagerFor(spec.ioManager, spec.key, "write"), (io) =>
         Effect.map(
@@ -402,6 +429,7 @@ const runWithClock = <R>(
             inputVersions
           }),
           (stored): Stored => ({
+            inputVersions,
             handle: stored.handle,
             dataVersion: stored.dataVersion,
             metadata:
@@ -546,7 +574,6 @@ const runWithClock = <R>(
     const runStep = (i: number): Effect.Effect<void, never, R> => {
       const step = steps[i]!
       const asset = request.assets.get(step.key)!
-      startedAt[i] = now()
       if (isUnchanged(i)) {
         const latest = snapshot.get(step.key)!.latest!
         unchanged[i] = 1
@@ -554,7 +581,12 @@ const runWithClock = <R>(
           finishSucceeded(
             i,
             0,
-            { handle: latest.handle, dataVersion: latest.dataVersion, metadata: noMetadata },
+            {
+              handle: latest.handle,
+              dataVersion: latest.dataVersion,
+              metadata: noMetadata,
+              inputVersions: latest.inputVersions
+            },
             "unchanged"
           )
         )
@@ -564,11 +596,10 @@ const runWithClock = <R>(
         decide: (attempt: number, error: unknown) => Effect.Effect<number | undefined>
       ): Effect.Effect<void, never, R> => {
         attempts[i] = attempt
-        const attemptStart = now()
-        emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
-        // Yield once, so that steps started together all report StepStarted before any body runs
-        // (a body may compute for a while before its first yield).
-        return Effect.matchEffect(Effect.andThen(Effect.yieldNow, attemptOnce(i, asset, attempt)), {
+        const attemptStart = attempt === 1 ? startedAt[i]! : now()
+        // The first attempt's StepStarted was emitted when the step was dispatched.
+        if (attempt > 1) emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
+        return Effect.matchEffect(attemptOnce(i, asset, attempt), {
           onSuccess: (outcome) => {
             if (outcome._tag === "Skipped")
               return Effect.sync(() => finishSkipped(i, attempt, outcome.reason))
@@ -583,7 +614,7 @@ const runWithClock = <R>(
                 attempt,
                 dataVersion: stored.dataVersion,
                 codeVersion: asset.spec.codeVersion,
-                inputVersions: inputVersionsOf(step.node),
+                inputVersions: stored.inputVersions,
                 handle: stored.handle,
                 metadata: stored.metadata as Record<string, JsonValue>,
                 durationMillis: now() - attemptStart
@@ -615,6 +646,7 @@ const runWithClock = <R>(
           })
           return Effect.andThen(Effect.sleep(delay), loop(attempt + 1, decide))
         })
+      if (asset.spec.retry.attempts <= 1 && asset.retrySchedule === undefined) return loop(1, giveUp)
       return Effect.flatMap(makeRetryDecider(asset.spec.retry, asset.retrySchedule), (decide) =>
         loop(1, decide)
       )
@@ -649,8 +681,13 @@ const runWithClock = <R>(
         let i = state.next()
         if (i < 0) return Effect.void
         const forks: Array<Effect.Effect<unknown, never, R>> = []
+        // Every step dispatched together reports StepStarted before any body runs (a body may
+        // compute for a while before its first yield).
         while (i >= 0) {
           alive++
+          startedAt[i] = now()
+          if (!isUnchanged(i))
+            emit({ _tag: "StepStarted", runId, at: startedAt[i]!, key: steps[i]!.key, attempt: 1 })
           forks.push(Effect.forkIn(stepFiber(i), scope))
           i = state.next()
         }

@@ -15,9 +15,9 @@ export const logicalVersion = (
   codeVersion: string,
   inputVersions: Readonly<Record<string, string>>
 ): string => {
-  const hash = createHash("sha256").update(assetKey).update("\0").update(codeVersion)
-  for (const key of Object.keys(inputVersions).sort()) hash.update(`\0${key}=${inputVersions[key]}`)
-  return `l${hash.digest("hex").slice(0, 31)}`
+  let text = `${assetKey}\0${codeVersion}`
+  for (const key of Object.keys(inputVersions).sort()) text += `\0${key}=${inputVersions[key]}`
+  return `l${createHash("sha256").update(text).digest("hex").slice(0, 31)}`
 }
 
 interface ArrowDataLike {
