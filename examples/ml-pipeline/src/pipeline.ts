@@ -1,14 +1,31 @@
 /**
- * The ML example project `ml_pipeline`: ingest synthetic customers (an Arrow table) → features
+ * The ML example project `ml_pipeline`: ingest synthetic customers (an Arrow table checked against
+ * its row schema) → validate (blocking checks on `ingest`: a bad export stops here) → features
  * (standardized, with a deterministic held-out split) → one churn model per region, trained
- * concurrently in the `train` pool → evaluate (held-out accuracy per region, a JSON report).
+ * concurrently in the `train` pool → evaluate (held-out accuracy per region) → deploy when every
+ * region beats 90%, else skip and alert.
  */
 import { fileURLToPath } from "node:url"
-import { asset, defineProject } from "@materia/assets"
-import { Effect } from "effect"
+import {
+  type Alert,
+  asset,
+  check,
+  defineProject,
+  noNulls,
+  notEmpty,
+  rowCountChange,
+  skip,
+  unique,
+  valuesIn,
+  valuesInRange
+} from "@materia/assets"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { alertFor, alertOnSkip } from "./Alerting.ts"
+import { type Deployment, decideDeployment, MIN_ACCURACY, makeDeployment } from "./Deployment.ts"
 import { buildFeatures, designMatrix, FEATURE_NAMES } from "./Features.ts"
 import { evaluate as evaluateModel, type LogisticModel, makeTrainer } from "./LogisticRegression.ts"
-import { generateCustomers, REGIONS, type Region } from "./SyntheticData.ts"
+import { generateScenario, LABEL, RAW_FEATURES, REGIONS, type Region, SCENARIOS } from "./SyntheticData.ts"
 
 /** Seed and size of the synthetic data: the same every run, so every run computes the same models. */
 export const DATA = { seed: 20_260_101, rowsPerRegion: 20_000 } as const
@@ -22,8 +39,8 @@ export const TRAINING = {
   maxEpochs: 300,
   tolerance: 1e-5,
   patience: 3,
-  learningRate: 2,
-  momentum: 0.5
+  learningRate: 1,
+  momentum: 0.9
 } as const
 
 /** A region's trained churn model, with how it was trained. */
@@ -52,16 +69,68 @@ export interface EvaluationReport {
 
 const round = (value: number, digits = 4): number => Number(value.toFixed(digits))
 
+/**
+ * One row of `ingest`'s table. The export may leave a feature or a label blank, so those columns are
+ * nullable here: the `no_nulls` check of the validate stage refuses them, saying how many.
+ */
+export const CustomerRow = Schema.Struct({
+  customer_id: Schema.Int,
+  region: Schema.String,
+  tenure_months: Schema.NullOr(Schema.Number),
+  monthly_spend: Schema.NullOr(Schema.Number),
+  support_tickets: Schema.NullOr(Schema.Number),
+  sessions_per_week: Schema.NullOr(Schema.Number),
+  discount_pct: Schema.NullOr(Schema.Number),
+  churned: Schema.NullOr(Schema.Int)
+})
+
+/**
+ * `ingest`'s run configuration: which synthetic export to read (default `good`). The others are the
+ * bad exports the validate stage must stop, and `noisy`, whose models are too weak to deploy. Run
+ * configuration does not make `ingest` stale: against a store that has it, force the run.
+ */
+export const IngestConfig = Schema.UndefinedOr(
+  Schema.Struct({ scenario: Schema.optionalKey(Schema.Literals(SCENARIOS)) })
+)
+
 export const ingest = asset(
   "ingest",
-  { group: "ml", description: "Synthetic customers: region, five numeric features and a churn label." },
+  {
+    group: "ml",
+    description: "Synthetic customers: region, five numeric features and a churn label.",
+    table: CustomerRow,
+    config: IngestConfig
+  },
   (_, ctx) => {
-    const table = generateCustomers(DATA)
-    ctx.log.info(`generated ${table.numRows} customers in ${REGIONS.length} regions (seed ${DATA.seed})`)
-    ctx.addMetadata({ rows: table.numRows, regions: REGIONS.length, seed: DATA.seed })
+    const scenario = ctx.config?.scenario ?? "good"
+    const table = generateScenario(scenario, DATA)
+    ctx.log.info(
+      `generated ${table.numRows} customers in ${REGIONS.length} regions (seed ${DATA.seed}, scenario ${scenario})`
+    )
+    ctx.addMetadata({ rows: table.numRows, regions: REGIONS.length, seed: DATA.seed, scenario })
     return table
   }
 )
+
+const blocking = { blocking: true } as const
+
+/**
+ * The validate stage: blocking checks, all run on the staged `ingest` table before it commits. If one
+ * fails, the table is not committed, the run fails and everything downstream is skipped, naming the
+ * first failed check in this order (`blocked by check <name> on ingest`).
+ */
+export const validation = [
+  check(ingest, notEmpty(), blocking),
+  check(ingest, unique("customer_id"), blocking),
+  check(ingest, noNulls(...RAW_FEATURES.map((f) => f.name), LABEL), blocking),
+  check(ingest, valuesIn("region", REGIONS), blocking),
+  check(ingest, valuesIn(LABEL, [0, 1]), blocking),
+  ...RAW_FEATURES.map((f) => check(ingest, valuesInRange(f.name, { min: f.min, max: f.max }), blocking)),
+  check(ingest, rowCountChange({ maxDropPercent: 50 }), {
+    ...blocking,
+    description: "refuses a partial export: more than half the customers gone since the last commit"
+  })
+]
 
 export const features = asset(
   "features",
@@ -172,13 +241,71 @@ export const evaluate = asset(
   }
 )
 
+/** Each region's held-out accuracy in an evaluation report. */
+export const accuracyByRegion = (report: EvaluationReport): Record<Region, number> => {
+  const accuracy = {} as Record<Region, number>
+  for (const region of REGIONS) accuracy[region] = report.regions[region].accuracy
+  return accuracy
+}
+
+/** A deployment of the regional models. */
+export type ModelDeployment = Deployment<RegionModel>
+
 /**
- * The project: its local store is `examples/ml-pipeline/.materia/`; the `train` pool runs three
- * models at a time.
+ * Deploys the regional models when every region's held-out accuracy exceeds MIN_ACCURACY; otherwise
+ * skips (not a failure; not planned again until a model or the evaluation changes) and `onSkip`
+ * sends the alert. The alert is the only part that differs between projects.
  */
-export const project = defineProject({
-  name: "ml_pipeline",
-  root: fileURLToPath(new URL("..", import.meta.url)),
-  assets: [ingest, features, ...models, evaluate],
-  pools: { train: 3 }
-})
+const makeDeploy = (alert: Alert) =>
+  asset(
+    "deploy",
+    {
+      ins: { evaluate, ...modelInputs },
+      group: "ml",
+      description: `Ships the regional models when each beats ${MIN_ACCURACY} held-out accuracy; else alerts.`,
+      onSkip: alertOnSkip(alert)
+    },
+    (inputs, ctx) => {
+      const accuracy = accuracyByRegion(inputs.evaluate)
+      const decision = decideDeployment(accuracy)
+      if (!decision.deploy) {
+        ctx.log.warn(decision.reason)
+        return skip(decision.reason)
+      }
+      const trained = {} as Record<Region, RegionModel>
+      for (const region of REGIONS) trained[region] = inputs[region]
+      const deployment: ModelDeployment = makeDeployment(trained, accuracy, inputs.evaluate.overall.accuracy)
+      ctx.log.info(
+        `deployed ${REGIONS.length} models as version ${deployment.version} (lowest accuracy ${deployment.accuracy.min})`
+      )
+      ctx.addMetadata({ version: deployment.version, min_accuracy: deployment.accuracy.min })
+      return deployment
+    }
+  )
+
+/** Options of `makePipeline`: where alerts go. */
+export interface PipelineOptions {
+  /**
+   * A webhook URL that receives a JSON alert when the deployment is held back or a run fails (e.g.
+   * validation stopped it). Without one, alerts are written to stderr.
+   */
+  readonly alertUrl?: string | undefined
+}
+
+/**
+ * The project and its `deploy` asset. The local store is `examples/ml-pipeline/.materia/`; the `train`
+ * pool runs three models at a time.
+ */
+export const makePipeline = (options: PipelineOptions = {}) => {
+  const alert = alertFor(options.alertUrl)
+  const deploy = makeDeploy(alert)
+  const project = defineProject({
+    name: "ml_pipeline",
+    root: fileURLToPath(new URL("..", import.meta.url)),
+    assets: [ingest, features, ...models, evaluate, deploy],
+    pools: { train: 3 },
+    checks: validation,
+    alerts: [alert]
+  })
+  return { project, deploy }
+}
