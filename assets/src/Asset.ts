@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { Alert } from "./alerts/Alert.ts"
+import { alertErrorOf } from "./alerts/AlertSummary.ts"
 import { automaticCodeVersion } from "./CodeVersion.ts"
 import { expectedColumns, rowSchemaToArrowDescription, validateTable } from "./checks/TableSchema.ts"
 
@@ -233,7 +234,7 @@ const alertHook =
               runId: info.runId,
               status: info.status,
               assetKey: info.assetKey,
-              ...(info.error === undefined ? {} : { error: alertError(info.error) }),
+              ...(info.error === undefined ? {} : { error: alertErrorOf(info.error) }),
               durationMillis: Math.max(0, info.durationMillis),
               at
             })
@@ -242,16 +243,6 @@ const alertHook =
         ),
       { discard: true }
     )
-
-const alertError = (error: unknown): { readonly tag: string; readonly message: string } => ({
-  tag:
-    typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
-      ? (error as { _tag: string })._tag
-      : error instanceof Error
-        ? error.name
-        : "Error",
-  message: error instanceof Error ? error.message : String(error)
-})
 
 const stepHooks = (options: AssetOptions<unknown, unknown>): StepHooks | undefined => {
   const alerts = options.alerts ?? []

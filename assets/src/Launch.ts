@@ -26,7 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import { type AssetContext, fromUserFunction } from "./Asset.ts"
-import type { AlertSummary } from "./alerts/AlertSummary.ts"
+import { type AlertSummary, alertErrorOf } from "./alerts/AlertSummary.ts"
 import type { AnyProject } from "./Project.ts"
 import { makeResult, type RunResult } from "./RunResult.ts"
 import { currentDriver, isDriverAlive, type MaterializeStore, memoryStore, openLocalStore } from "./Store.ts"
@@ -227,16 +227,6 @@ export const prepareRun = (
     return { runId, plan, snapshot, observations }
   })
 
-const errorOf = (error: unknown): { readonly tag: string; readonly message: string } => ({
-  tag:
-    typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
-      ? (error as { _tag: string })._tag
-      : error instanceof Error
-        ? error.name
-        : "Error",
-  message: error instanceof Error ? error.message : String(error)
-})
-
 /**
  * The run's alerts and hooks, in the launching process, before `materialize` returns (so they are
  * flushed before the process exits). Each alert's delivery is recorded as an event of the run;
@@ -262,7 +252,7 @@ const afterRun = (project: AnyProject, store: MaterializeStore, outcome: RunOutc
         status: outcome.status,
         failedSteps: outcome.steps
           .filter((s) => s.status === "failed")
-          .map((s) => ({ key: s.key, error: errorOf(s.error) })),
+          .map((s) => ({ key: s.key, error: alertErrorOf(s.error) })),
         skippedSteps: outcome.steps.filter((s) => s.status === "skipped").length,
         durationMillis: outcome.durationMillis,
         at

@@ -2,6 +2,7 @@
  * The summary an alert sends about a finished run or step: a versioned wire shape with a Schema, so
  * receivers can decode it and a later version can be told apart from this one.
  */
+import { toErrorInfo } from "@materia/core"
 import * as Schema from "effect/Schema"
 
 /** An error as an alert reports it: its tag and message (no stack: alerts leave the machine). */
@@ -10,6 +11,12 @@ export const AlertError = Schema.Struct({
   message: Schema.String
 })
 export type AlertError = typeof AlertError.Type
+
+/** The alert form of any error: its tag and message (never its stack). */
+export const alertErrorOf = (error: unknown): AlertError => {
+  const { tag, message } = toErrorInfo(error)
+  return { tag, message }
+}
 
 /** How the run or step ended. */
 export const AlertStatus = Schema.Literals(["succeeded", "failed", "canceled", "skipped"])

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { RunEvent } from "../events/RunEvent.ts"
 import {
-  type CheckRecord,
+  checkRecordOf,
   type RunRecord,
   Storage,
   type StorageApi,
@@ -72,17 +72,7 @@ export const makeMemoryStorage = (): StorageApi => {
       }
       case "CheckEvaluated": {
         const previous = projectAssets.get(event.key)
-        const record: CheckRecord = {
-          check: event.check,
-          passed: event.passed,
-          severity: event.severity,
-          blocking: event.blocking,
-          message: event.message,
-          metadata: event.metadata,
-          dataVersion: event.dataVersion,
-          runId: event.runId,
-          at: event.at
-        }
+        const record = checkRecordOf(event)
         const checks = [...(previous?.checks ?? []).filter((c) => c.check !== event.check), record].sort(
           (a, b) => (a.check < b.check ? -1 : 1)
         )

@@ -7,7 +7,8 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
-import type { RunEvent, RunStatus } from "../events/RunEvent.ts"
+import * as Schema from "effect/Schema"
+import type { CheckEvaluatedEvent, RunEvent, RunStatus } from "../events/RunEvent.ts"
 import type { JsonValue } from "../graph/AssetSpec.ts"
 import type { ValueHandle } from "../io/IOManager.ts"
 import type { AssetState, MaterializationSummary } from "../plan/Snapshot.ts"
@@ -23,18 +24,32 @@ export interface MaterializationRecord extends MaterializationSummary {
   readonly metadata?: Readonly<Record<string, JsonValue>> | undefined
 }
 
-/** The latest result of one check of an asset. */
-export interface CheckRecord {
-  readonly check: string
-  readonly passed: boolean
-  readonly severity: "warn" | "error"
-  readonly blocking: boolean
-  readonly message?: string | undefined
-  readonly metadata: Readonly<Record<string, JsonValue>>
-  readonly dataVersion: string
-  readonly runId: string
-  readonly at: number
-}
+/** The latest result of one check of an asset (persisted: it has a Schema). */
+export const CheckRecord = Schema.Struct({
+  check: Schema.String,
+  passed: Schema.Boolean,
+  severity: Schema.Literals(["warn", "error"]),
+  blocking: Schema.Boolean,
+  message: Schema.optionalKey(Schema.String),
+  metadata: Schema.Record(Schema.String, Schema.Json),
+  dataVersion: Schema.String,
+  runId: Schema.String,
+  at: Schema.Number
+})
+export type CheckRecord = typeof CheckRecord.Type
+
+/** The check record a CheckEvaluated event leaves in the projection. */
+export const checkRecordOf = (event: CheckEvaluatedEvent): CheckRecord => ({
+  check: event.check,
+  passed: event.passed,
+  severity: event.severity,
+  blocking: event.blocking,
+  ...(event.message === undefined ? {} : { message: event.message }),
+  metadata: event.metadata,
+  dataVersion: event.dataVersion,
+  runId: event.runId,
+  at: event.at
+})
 
 /** Stored state of one asset, as the planner and `materia assets` read it. */
 export interface StoredAssetState extends AssetState {

@@ -14,7 +14,8 @@ import * as Schema from "effect/Schema"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { ValueHandle } from "../../io/IOManager.ts"
 import {
-  type CheckRecord,
+  CheckRecord,
+  checkRecordOf,
   type MaterializationRecord,
   type RunRecord,
   Storage,
@@ -265,18 +266,7 @@ const decodeMetadata = Schema.decodeUnknownSync(Schema.Record(Schema.String, Sch
 const decodeSkip = Schema.decodeUnknownSync(
   Schema.Struct({ codeVersion: Schema.String, inputVersions: Schema.Record(Schema.String, Schema.String) })
 )
-const CheckRecordSchema = Schema.Struct({
-  check: Schema.String,
-  passed: Schema.Boolean,
-  severity: Schema.Literals(["warn", "error"]),
-  blocking: Schema.Boolean,
-  message: Schema.optionalKey(Schema.String),
-  metadata: Schema.Record(Schema.String, Schema.Json),
-  dataVersion: Schema.String,
-  runId: Schema.String,
-  at: Schema.Number
-})
-const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecordSchema)
+const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecord)
 const decodeCheck = (key: string, u: unknown): CheckRecord => {
   try {
     return decodeCheckRecord(u)
@@ -398,17 +388,7 @@ export const makeSqliteStorage = (
             setSkipped.run(projectName, event.key, JSON.stringify(event.decision))
           break
         case "CheckEvaluated": {
-          const record: CheckRecord = {
-            check: event.check,
-            passed: event.passed,
-            severity: event.severity,
-            blocking: event.blocking,
-            ...(event.message === undefined ? {} : { message: event.message }),
-            metadata: event.metadata,
-            dataVersion: event.dataVersion,
-            runId: event.runId,
-            at: event.at
-          }
+          const record = checkRecordOf(event)
           ensureAsset.run(projectName, event.key)
           setCheck.run(projectName, event.key, event.check, JSON.stringify(record))
           break
@@ -546,8 +526,8 @@ export const makeSqliteStorage = (
               ? allChecks.all(projectName)
               : someChecks.all(projectName, JSON.stringify(keys))
           for (const row of checkRows) {
-            let list = checks.get(row.asset_key)
-            if (list === undefined) checks.set(row.asset_key, (list = []))
+            const list = checks.get(row.asset_key) ?? []
+            if (list.length === 0) checks.set(row.asset_key, list)
             list.push(decodeCheck(row.asset_key, JSON.parse(row.record)))
           }
           if (keys === undefined) {
