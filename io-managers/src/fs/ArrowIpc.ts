@@ -73,7 +73,8 @@ const withCanonicalDictionaryIds = (
   const mapData = (data: Data, type: DataType): Data => {
     if (type === data.type) return data
     const childFields: ReadonlyArray<Field> = type instanceof Dictionary ? [] : (type.children ?? [])
-    const children = data.children.map((child, i) =>
+    // Placeholder data of a zero-row table may have no children at all.
+    const children = (data.children ?? []).map((child, i) =>
       childFields[i] ? mapData(child, childFields[i].type) : child
     )
     const dictionary =

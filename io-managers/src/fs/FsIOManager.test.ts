@@ -108,6 +108,14 @@ describe("fs IO manager", () => {
     expect(await readFile(join(root, "ml", "model", "run3-1", "value.json"), "utf8")).toBe('{"ok":true}')
   })
 
+  it("stores and loads a zero-row table built from empty vectors", async () => {
+    const empty = new Table({ id: vectorFromArray([], new Int32()), name: vectorFromArray([], new Utf8()) })
+    const stored = await write(empty)
+    const loaded = (await run(io.load(stored.handle, { assetKey: "asset", consumerKey: "next" }))) as Table
+    expect(loaded.numRows).toBe(0)
+    expect(loaded.schema.fields.map((f) => f.name)).toEqual(["id", "name"])
+  })
+
   it("leaves no .tmp file after writes", async () => {
     await write(floats(3, 1000), "a", "r-1")
     await write(Uint8Array.of(9), "a", "r-2")
