@@ -236,7 +236,9 @@ const runWithClock = <R>(
       producedVersion[node] ?? snapshot.get(graph.keys[node]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
 
     const inputVersionsOf = (node: number): Record<string, string> => {
-      const versions: Record<string, string> = {}
+      // A dictionary-mode object: the keys differ for every asset, so a shaped literal would
+      // make V8 create a hidden class per asset.
+      const versions: Record<string, string> = Object.create(null)
       for (const p of graph.parents[node]!) versions[graph.keys[p]!] = versionOf(p)
       return versions
     }
@@ -294,9 +296,10 @@ const runWithClock = <R>(
             reason: `asset "${inputKey}" has no stored value; materialize it first (select +${consumer})`
           })
         )
-      return Effect.flatMap(ioManagerFor(handle.ioManager, inputKey, "load"), (io) =>
-        io.load(handle, { assetKey: inputKey, consumerKey: consumer })
-      )
+      const io = request.ioManagers.get(handle.ioManager)
+      if (io === undefined)
+        return ioManagerFor(handle.ioManager, inputKey, "load") as Effect.Effect<never, IOManagerError>
+      return io.load(handle, { assetKey: inputKey, consumerKey: consumer })
     }
 
     /** One attempt: load inputs, run the body (with its timeout), validate, store. */
@@ -335,12 +338,15 @@ const runWithClock = <R>(
       }
       return Effect.flatMap(body, (value): Effect.Effect<AttemptOutcome, unknown> => {
         if (isSkip(value)) return Effect.succeed({ _tag: "Skipped", reason: value.reason })
-        const validated = asset.validate === undefined ? Effect.succeed(value) : asset.validate(value)
-        return Effect.flatMap(validated, (valid) =>
+        const storeAndCheck = (valid: unknown) =>
           Effect.flatMap(store(step.node, spec, attempt, valid, metadata), (stored) =>
-            Effect.as(check(asset, valid, stored), { _tag: "Stored", stored } as const)
+            asset.checks === undefined || asset.checks.length === 0
+              ? Effect.succeed({ _tag: "Stored", stored } as const)
+              : Effect.as(check(asset, valid, stored), { _tag: "Stored", stored } as const)
           )
-        )
+        return asset.validate === undefined
+          ? storeAndCheck(value)
+          : Effect.flatMap(asset.validate(value), storeAndCheck)
       })
     }
 
@@ -418,24 +424,24 @@ const runWithClock = <R>(
           metadata,
           inputVersions
         })
-      return Effect.flatMap(ioManagerFor(spec.ioManager, spec.key, "write"), (io) =>
-        Effect.map(
-          io.write(value, {
-            assetKey: spec.key,
-            assetPath: assetKeySegments(spec.key),
-            runId,
-            attemptId: `${runId}-${attempt}`,
-            codeVersion: spec.codeVersion,
-            inputVersions
-          }),
-          (stored): Stored => ({
-            inputVersions,
-            handle: stored.handle,
-            dataVersion: stored.dataVersion,
-            metadata:
-              Object.keys(metadata).length === 0 ? stored.metadata : { ...stored.metadata, ...metadata }
-          })
-        )
+      const io = request.ioManagers.get(spec.ioManager)
+      if (io === undefined)
+        return ioManagerFor(spec.ioManager, spec.key, "write") as Effect.Effect<never, IOManagerError>
+      return Effect.map(
+        io.write(value, {
+          assetKey: spec.key,
+          assetPath: assetKeySegments(spec.key),
+          runId,
+          attemptId: `${runId}-${attempt}`,
+          codeVersion: spec.codeVersion,
+          inputVersions
+        }),
+        (stored): Stored => ({
+          inputVersions,
+          handle: stored.handle,
+          dataVersion: stored.dataVersion,
+          metadata: Object.keys(metadata).length === 0 ? stored.metadata : { ...stored.metadata, ...metadata }
+        })
       )
     }
 

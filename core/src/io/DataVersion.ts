@@ -4,12 +4,16 @@
  * falls back to a logical version (code version + input versions) for other values.
  */
 import { createHash, type Hash } from "node:crypto"
+import { fastHash128 } from "./FastHash.ts"
 
 /** A content hash of bytes, as a data version. */
 export const bytesVersion = (bytes: Uint8Array): string =>
   createHash("sha256").update(bytes).digest("hex").slice(0, 32)
 
-/** The logical version of a value: a hash of its key, code version and sorted input versions. */
+/**
+ * The logical version of a value: a hash of its key, code version and sorted input versions (a
+ * fast non-cryptographic hash: computed on every step, compared only for equality).
+ */
 export const logicalVersion = (
   assetKey: string,
   codeVersion: string,
@@ -17,7 +21,7 @@ export const logicalVersion = (
 ): string => {
   let text = `${assetKey}\0${codeVersion}`
   for (const key of Object.keys(inputVersions).sort()) text += `\0${key}=${inputVersions[key]}`
-  return `l${createHash("sha256").update(text).digest("hex").slice(0, 31)}`
+  return `l${fastHash128(text).slice(0, 31)}`
 }
 
 interface ArrowDataLike {
