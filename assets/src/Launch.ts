@@ -232,7 +232,12 @@ export const prepareRun = (
  * flushed before the process exits). Each alert's delivery is recorded as an event of the run;
  * nothing here can fail the run.
  */
-const afterRun = (project: AnyProject, store: MaterializeStore, outcome: RunOutcome): Effect.Effect<void> =>
+const afterRun = (
+  project: AnyProject,
+  store: MaterializeStore,
+  outcome: RunOutcome,
+  listeners: ReadonlyArray<EventListener>
+): Effect.Effect<void> =>
   Effect.gen(function* () {
     const failed = outcome.status !== "succeeded"
     const info = {
@@ -263,6 +268,13 @@ const afterRun = (project: AnyProject, store: MaterializeStore, outcome: RunOutc
           (o): RunEvent => ({ _tag: "AlertSent", runId: outcome.runId, at, alert: alert.name, ...o })
         )
       )
+      for (const event of events)
+        for (const listener of listeners)
+          try {
+            listener(event)
+          } catch {
+            // A listener must never break the run.
+          }
       yield* Effect.ignore(store.storage.append(project.name, events))
     }
     const hook = failed ? project.hooks.onFailure : project.hooks.onSuccess
@@ -344,6 +356,6 @@ export const launch = (
             )
           )
     ) as Effect.Effect<RunOutcome, StorageError | ResourcesError>
-    yield* afterRun(project, store, outcome)
+    yield* afterRun(project, store, outcome, listeners as ReadonlyArray<EventListener>)
     return makeResult(project, outcome, store, ioManagers)
   })

@@ -16,7 +16,8 @@ process.on("SIGINT", () => {
 })
 
 const code = await runCli(process.argv.slice(2), {
-  cwd: process.cwd(),
+  // `npx materia` in a workspace folder runs with the workspace as cwd; npm keeps the user's in INIT_CWD.
+  cwd: (process.env.npm_command === "exec" ? process.env.INIT_CWD : undefined) ?? process.cwd(),
   output: makeOutput(process.stdout, process.stderr),
   signal: controller.signal
 })

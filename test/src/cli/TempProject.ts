@@ -54,7 +54,8 @@ export interface TempProject {
 export const startMateria = (cwd: string, args: ReadonlyArray<string>): CliProcess => {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: "1" },
+    // As a user's shell would: not inside an `npx` (whose INIT_CWD the CLI honours).
+    env: { ...process.env, NO_COLOR: "1", npm_command: undefined, INIT_CWD: undefined },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""
