@@ -132,6 +132,12 @@ export interface AssetOptions<Ins, ConfigSchema> {
   readonly table?: AnySchema | undefined
   /** The name of the project IO manager that stores the value (default `memory` / the project default). */
   readonly io?: string | undefined
+  /**
+   * How the IO manager stores this asset's table: `arrow` (an Arrow IPC stream) or `parquet`.
+   * Default: the IO manager's own (`makeFsIOManager({ root, format })`). Naming one makes a value
+   * that is not an Arrow table an error; the memory IO manager keeps values as they are.
+   */
+  readonly format?: "arrow" | "parquet" | undefined
   /** Run where the step ran, after it succeeded / failed / chose to skip. A failing hook is logged only. */
   readonly onSuccess?: StepHook | undefined
   readonly onFailure?: StepHook | undefined
@@ -357,12 +363,17 @@ export function asset<
   const timeoutMillis =
     options.timeout === undefined ? undefined : toMillis(options.timeout, "timeout", canonical)
   const retry = retrySpec(canonical, options.retry)
+  if (options.format !== undefined && options.format !== "arrow" && options.format !== "parquet")
+    throw new TypeError(
+      `asset "${canonical}": format must be "arrow" or "parquet", found ${JSON.stringify(options.format)}`
+    )
   const definition = {
     key: canonical,
     inputs,
     deps,
     pool: options.pool ?? DEFAULT_POOL,
     io: options.io ?? "default",
+    format: options.format,
     config: options.config !== undefined,
     schema: options.schema !== undefined
   }
@@ -382,6 +393,7 @@ export function asset<
     retry,
     timeoutMillis,
     ioManager: definition.io,
+    format: options.format,
     hasConfig: options.config !== undefined,
     freshnessMillis:
       options.freshness === undefined

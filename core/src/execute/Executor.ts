@@ -434,7 +434,8 @@ const runWithClock = <R>(
           runId,
           attemptId: `${runId}-${attempt}`,
           codeVersion: spec.codeVersion,
-          inputVersions
+          inputVersions,
+          ...(spec.format === undefined ? {} : { format: spec.format })
         }),
         (stored): Stored => ({
           inputVersions,

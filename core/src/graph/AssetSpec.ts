@@ -57,6 +57,8 @@ export interface AssetSpec {
   readonly timeoutMillis?: number | undefined
   /** The name of the IO manager that stores this asset's values. */
   readonly ioManager: string
+  /** How its IO manager stores the table this asset produces; unset: the IO manager's default. */
+  readonly format?: "arrow" | "parquet" | undefined
   readonly hasConfig: boolean
   /** The freshness policy: the latest materialization should be at most this old. */
   readonly freshnessMillis?: number | undefined

@@ -29,6 +29,8 @@ export interface OutputContext {
   readonly codeVersion: string
   /** Data versions of every upstream, by key: the logical version derives from them. */
   readonly inputVersions: Readonly<Record<string, string>>
+  /** How the asset asks for its table to be stored (`arrow` IPC or `parquet`), when it names one. */
+  readonly format?: "arrow" | "parquet"
 }
 
 /** What an IO manager knows when it loads a value for a step. */

@@ -19,6 +19,19 @@ ioManagerSuite(
   { contentVersionsForObjects: true }
 )
 
+// Tables go to Parquet; bytes and JSON are stored as they are.
+ioManagerSuite(
+  "fs (parquet)",
+  async () => {
+    const root = await mkdtemp(join(tmpdir(), "materia-fs-parquet-suite-"))
+    return {
+      io: makeFsIOManager({ root, format: "parquet" }),
+      cleanup: () => rm(root, { recursive: true, force: true })
+    }
+  },
+  { contentVersionsForObjects: true }
+)
+
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 const failureOf = <A, E>(effect: Effect.Effect<A, E>): Promise<E> => Effect.runPromise(Effect.flip(effect))
 

@@ -1,9 +1,10 @@
 /**
  * The local-disk IO manager: every value goes to a new, immutable attempt folder
- * `<root>/<asset key path>/<attempt id>/` holding `value.arrow|bin|json` and `manifest.json`, written
- * under a temporary name, fsynced and renamed, with its sha256 (the data version) computed while writing.
+ * `<root>/<asset key path>/<attempt id>/` holding `value.arrow|parquet|bin|json` and `manifest.json`,
+ * written under a temporary name, fsynced and renamed, with its sha256 (the data version) computed while writing.
  */
 import { createHash } from "node:crypto"
+import { openAsBlob } from "node:fs"
 import { type FileHandle, mkdir, open, readFile, realpath, rename, rm, rmdir } from "node:fs/promises"
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
 import {
@@ -19,7 +20,14 @@ import {
 import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
 import { Effect, Exit, type Scope, Stream } from "effect"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
-import { decodeJson, type EncodedValue, encodeValue } from "./ValueEncoding.ts"
+import { parquetBatches, readParquetTable } from "./Parquet.ts"
+import {
+  decodeJson,
+  type EncodedValue,
+  encodeValue,
+  type TableFormat,
+  tableFormats
+} from "./ValueEncoding.ts"
 
 /** Options of `makeFsIOManager`. */
 export interface FsIOManagerOptions {
@@ -27,6 +35,11 @@ export interface FsIOManagerOptions {
   readonly root: string
   /** The name assets use to pick this IO manager (default `fs`). */
   readonly name?: string
+  /**
+   * How tables are stored when the asset names no `format`: `arrow` (an Arrow IPC stream, the
+   * default) or `parquet`. Other values (bytes, JSON) are stored as they are either way.
+   */
+  readonly format?: TableFormat
 }
 
 type Operation = IOManagerError["operation"]
@@ -111,6 +124,26 @@ class HashingReader implements AsyncIterable<Uint8Array> {
   }
 }
 
+/** Steps through a value's chunk groups, made synchronously (Arrow IPC) or asynchronously (Parquet, in wasm). */
+const groupsOf = (chunks: EncodedValue["chunks"]) => {
+  if (Symbol.asyncIterator in chunks) {
+    const groups = chunks[Symbol.asyncIterator]()
+    return {
+      next: () => groups.next(),
+      close: () => {
+        groups.return?.(undefined).catch(() => undefined)
+      }
+    }
+  }
+  const groups = chunks[Symbol.iterator]()
+  return {
+    next: async () => groups.next(),
+    close: () => {
+      groups.return?.(undefined)
+    }
+  }
+}
+
 /** Reads a whole file of `expected` bytes while hashing it; also reports whether it is longer. */
 const readHashing = async (file: FileHandle, expected: number) => {
   const buffer = Buffer.allocUnsafeSlow(expected)
@@ -142,12 +175,18 @@ const readHashing = async (file: FileHandle, expected: number) => {
 }
 
 /**
- * Makes the local-disk IO manager. Tables are stored as Arrow IPC streams, `Uint8Array`s as is,
- * other values as JSON (values JSON cannot represent exactly are refused).
+ * Makes the local-disk IO manager. Tables are stored as Arrow IPC streams or Parquet files (the
+ * asset's `format`, else `options.format`), `Uint8Array`s as is, other values as JSON (values JSON
+ * cannot represent exactly are refused). An asset that names a `format` must produce a table.
  */
 export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
   const name = options.name ?? "fs"
   const root = resolve(options.root)
+  const defaultFormat = options.format ?? "arrow"
+  if (!tableFormats.includes(defaultFormat))
+    throw new TypeError(
+      `makeFsIOManager: format ${JSON.stringify(defaultFormat)} is not a table format (expected ${tableFormats.join(" or ")})`
+    )
 
   const failure = (
     operation: Operation,
@@ -245,17 +284,19 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     encoded: EncodedValue,
     fs: ReturnType<typeof attempt>,
     fail: (reason: string, cause?: unknown) => IOManagerError
-  ) =>
-    Effect.gen(function* () {
+  ) => {
+    // Stopping early (a failed write, an interruption) closes the source, freeing what it holds.
+    const groups = groupsOf(encoded.chunks)
+    return Effect.gen(function* () {
       const hash = createHash("sha256")
       let bytes = 0
-      const groups = encoded.chunks[Symbol.iterator]()
+      const nextGroup = Effect.tryPromise({
+        try: groups.next,
+        catch: (cause) =>
+          fail(`could not encode the value as ${encoded.format} (${describeCause(cause)})`, cause)
+      })
       for (;;) {
-        const next = yield* Effect.try({
-          try: () => groups.next(),
-          catch: (cause) =>
-            fail(`could not encode the value as ${encoded.format} (${describeCause(cause)})`, cause)
-        })
+        const next = yield* nextGroup
         if (next.done === true) break
         const group = next.value
         const size = group.reduce((total, chunk) => total + chunk.byteLength, 0)
@@ -272,27 +313,30 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
       }
       yield* fs("fsync", path, () => file.sync())
       return { bytes, sha256: hash.digest("hex") }
-    })
+    }).pipe(Effect.ensuring(Effect.sync(groups.close)))
+  }
 
   const write = (value: unknown, context: OutputContext): Effect.Effect<StoredValue, IOManagerError> =>
     Effect.gen(function* () {
       const assetKey = context.assetKey
-      const encoded = yield* Effect.try({
-        try: () => encodeValue(value),
-        catch: (cause) =>
-          failure(
-            "write",
-            assetKey,
-            undefined,
-            `could not inspect the value (${describeCause(cause)})`,
-            cause
-          )
-      })
-      if ("problem" in encoded)
-        return yield* Effect.fail(failure("write", assetKey, undefined, encoded.problem))
       const { folder, location } = yield* folderForWrite(context)
       const fs = attempt("write", assetKey, location)
       const fail = (reason: string, cause?: unknown) => failure("write", assetKey, location, reason, cause)
+      // A format the asset names binds it to tables; the manager's own applies to tables only.
+      const named: string | undefined = context.format
+      if (named !== undefined && !tableFormats.includes(named as TableFormat))
+        return yield* Effect.fail(
+          fail(`unknown format ${JSON.stringify(named)} (expected ${tableFormats.join(" or ")})`)
+        )
+      const encoded = yield* Effect.try({
+        try: () =>
+          encodeValue(value, {
+            tableFormat: context.format ?? defaultFormat,
+            tablesOnly: context.format !== undefined
+          }),
+        catch: (cause) => fail(`could not inspect the value (${describeCause(cause)})`, cause)
+      })
+      if ("problem" in encoded) return yield* Effect.fail(fail(encoded.problem))
       const parent = dirname(folder)
       yield* fs("create folder", parent, () => mkdir(parent, { recursive: true }))
       const [realRoot, realParent] = yield* fs("resolve", parent, () =>
@@ -421,12 +465,59 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
       `value file ${path} has ${found} bytes, expected ${manifest.bytes} (from its manifest): it changed after it was written; ${advice(assetKey)}`
     )
 
+  /**
+   * A Parquet file checked against its manifest before parquet-wasm reads a byte of it: the file is
+   * hashed in one pass (Parquet is read footer first, so it cannot be hashed as it is decoded), then
+   * decoded through a Blob made before that pass, which fails to read if the file changes after.
+   */
+  const verifiedBlob = (
+    file: FileHandle,
+    manifest: Manifest,
+    path: string,
+    assetKey: string,
+    location: string
+  ): Effect.Effect<Blob, IOManagerError> =>
+    Effect.gen(function* () {
+      const fs = attempt("load", assetKey, location)
+      const blob = yield* fs("open", path, () => openAsBlob(path))
+      const source = new HashingReader(file)
+      yield* fs("read", path, () => source.drain())
+      if (source.bytesRead !== manifest.bytes)
+        return yield* Effect.fail(resized(assetKey, location, path, manifest, source.bytesRead))
+      const found = source.digest()
+      if (found !== manifest.sha256)
+        return yield* Effect.fail(corrupt(assetKey, location, path, manifest, found))
+      return blob
+    })
+
+  /** A Parquet read; a file changed after it was verified fails as such, anything else as undecodable. */
+  const parquetFailure = (path: string, assetKey: string, location: string, cause: unknown) =>
+    failure(
+      "load",
+      assetKey,
+      location,
+      (cause as { name?: unknown } | null)?.name === "NotReadableError"
+        ? `value file ${path} changed while it was read; ${advice(assetKey)}`
+        : `value file ${path} does not decode as parquet (${describeCause(cause)}); ${advice(assetKey)}`,
+      cause
+    )
+
+  const decodeParquet = <A>(path: string, assetKey: string, location: string, read: () => Promise<A>) =>
+    Effect.tryPromise({
+      try: read,
+      catch: (cause) => parquetFailure(path, assetKey, location, cause)
+    })
+
   const load = (handle: ValueHandle, context: InputContext): Effect.Effect<unknown, IOManagerError> =>
     Effect.scoped(
       Effect.gen(function* () {
         const assetKey = context.assetKey
         const location = handle.location
         const { file, manifest, path } = yield* openStored(handle, assetKey)
+        if (manifest.format === "parquet") {
+          const blob = yield* verifiedBlob(file, manifest, path, assetKey, location)
+          return yield* decodeParquet(path, assetKey, location, () => readParquetTable(blob))
+        }
         const read = yield* attempt("load", assetKey, location)("read", path, () =>
           readHashing(file, manifest.bytes)
         )
@@ -499,7 +590,7 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
       Effect.gen(function* () {
         const assetKey = context.assetKey
         const location = handle.location
-        if (handle.format !== "arrow")
+        if (handle.format !== "arrow" && handle.format !== "parquet")
           return yield* Effect.fail(
             failure(
               "load",
@@ -509,6 +600,12 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
             )
           )
         const { file, manifest, path } = yield* openStored(handle, assetKey)
+        if (manifest.format === "parquet") {
+          const blob = yield* verifiedBlob(file, manifest, path, assetKey, location)
+          return Stream.fromAsyncIterable(parquetBatches(blob), (cause) =>
+            parquetFailure(path, assetKey, location, cause)
+          )
+        }
         return Stream.fromAsyncIterable(
           verifiedBatches(file, manifest, path, assetKey, location),
           (cause): IOManagerError =>

@@ -5,17 +5,21 @@
 import { Schema } from "effect"
 
 /** The stored formats, each in its own file inside the attempt folder. */
-export const ValueFormat = Schema.Literals(["arrow", "bytes", "json"])
+export const ValueFormat = Schema.Literals(["arrow", "parquet", "bytes", "json"])
 export type ValueFormat = typeof ValueFormat.Type
 
-/** The value file's extension for each format: `value.arrow`, `value.bin`, `value.json`. */
+/** The value file's extension for each format: `value.arrow`, `value.parquet`, `value.bin`, `value.json`. */
 export const extensionOf: Readonly<Record<ValueFormat, string>> = {
   arrow: "arrow",
+  parquet: "parquet",
   bytes: "bin",
   json: "json"
 }
 
-/** `manifest.json`, version 1. Arrow values are an Arrow IPC stream (schema, batches, end marker). */
+/**
+ * `manifest.json`, version 1. Arrow values are an Arrow IPC stream (schema, batches, end marker);
+ * Parquet values a Parquet file whose `ARROW:schema` metadata holds the table's Arrow schema.
+ */
 export const Manifest = Schema.Struct({
   version: Schema.Literal(1),
   format: ValueFormat,

@@ -1,18 +1,28 @@
 /**
  * How the fs IO manager turns a value into bytes: an Arrow table into an Arrow IPC stream (see
- * ArrowIpc), a `Uint8Array` as is, anything else as JSON after checking that JSON represents it
- * exactly. Encoding is lazy so that the writer hashes and writes chunk by chunk.
+ * ArrowIpc) or a Parquet file (see Parquet), a `Uint8Array` as is, anything else as JSON after
+ * checking that JSON represents it exactly. Encoding is lazy so that the writer hashes and writes chunk by chunk.
  */
 import { isArrowTable } from "@materia/core"
 import { Table } from "apache-arrow"
 import { arrowIpcChunks } from "./ArrowIpc.ts"
 import type { ValueFormat } from "./Manifest.ts"
+import { parquetChunks } from "./Parquet.ts"
+
+/** How a table is stored: an Arrow IPC stream or a Parquet file. */
+export type TableFormat = "arrow" | "parquet"
+
+/** The table formats, for checking a format given at run time. */
+export const tableFormats: ReadonlyArray<TableFormat> = ["arrow", "parquet"]
 
 /** A value ready to write: its format and the byte chunks to write, group by group. */
 export interface EncodedValue {
   readonly format: ValueFormat
-  /** One group per write (an Arrow record batch, or a slice of bytes); may throw while iterating. */
-  readonly chunks: Iterable<ReadonlyArray<Uint8Array>>
+  /**
+   * One group per write (an Arrow record batch, a Parquet row group, or a slice of bytes); may
+   * throw while iterating. Parquet is produced asynchronously (in wasm).
+   */
+  readonly chunks: Iterable<ReadonlyArray<Uint8Array>> | AsyncIterable<ReadonlyArray<Uint8Array>>
   readonly rows?: number
   /** Field name → Arrow type, for tables. */
   readonly schema?: Readonly<Record<string, string>>
@@ -87,14 +97,42 @@ export const jsonProblem = (
   }
 }
 
+/** What a value is, for a refusal: `an object`, `bytes (a Uint8Array)`, `a string`, `null`. */
+const describeValue = (value: unknown): string => {
+  if (value === null) return "null"
+  if (value === undefined) return "undefined"
+  if (value instanceof Uint8Array) return "bytes (a Uint8Array)"
+  if (Array.isArray(value)) return "an array"
+  if (typeof value === "object") {
+    const proto = Object.getPrototypeOf(value)
+    return proto === Object.prototype || proto === null ? "an object" : describeObject(value)
+  }
+  return `a ${typeof value}`
+}
+
+/** How `encodeValue` stores tables. */
+export interface EncodeOptions {
+  /** The format of a table (default `arrow`). */
+  readonly tableFormat?: TableFormat | undefined
+  /** Accept only a table: the asset named its table format, so anything else is a mistake. */
+  readonly tablesOnly?: boolean | undefined
+}
+
 /** Encodes `value`, or returns why it cannot be stored (a reason for an `IOManagerError`). */
-export const encodeValue = (value: unknown): EncodedValue | { readonly problem: string } => {
+export const encodeValue = (
+  value: unknown,
+  options: EncodeOptions = {}
+): EncodedValue | { readonly problem: string } => {
+  const tableFormat = options.tableFormat ?? "arrow"
   if (value instanceof Table) {
     const schema: Record<string, string> = {}
     for (const field of value.schema.fields) schema[field.name] = String(field.type)
     return {
-      format: "arrow",
-      chunks: { [Symbol.iterator]: () => arrowIpcChunks(value) },
+      format: tableFormat,
+      chunks:
+        tableFormat === "parquet"
+          ? { [Symbol.asyncIterator]: () => parquetChunks(value) }
+          : { [Symbol.iterator]: () => arrowIpcChunks(value) },
       rows: value.numRows,
       schema
     }
@@ -103,6 +141,10 @@ export const encodeValue = (value: unknown): EncodedValue | { readonly problem: 
     return {
       problem:
         "found an Arrow table made by another copy of apache-arrow; build it with the apache-arrow that @materia/io-managers uses (21.2.0), e.g. by deduplicating the dependency"
+    }
+  if (options.tablesOnly === true)
+    return {
+      problem: `expected an Arrow table for format ${tableFormat}, found ${describeValue(value)}; return an Apache Arrow Table (e.g. tableFromArrays), or remove the asset's format option to store other values`
     }
   if (value instanceof Uint8Array)
     return { format: "bytes", chunks: { [Symbol.iterator]: () => slices(value) } }

@@ -1,0 +1,168 @@
+/**
+ * Arrow tables to and from Parquet through parquet-wasm (loaded on first use), streamed: each record
+ * batch crosses into wasm as Arrow IPC stream bytes and the file comes out one row group at a time;
+ * reads come back row group by row group. Every wasm object is either handed on or freed.
+ */
+import { type RecordBatch, type Schema, Table, tableFromIPC } from "apache-arrow"
+import type * as ParquetWasm from "parquet-wasm"
+import { arrowIpcChunks } from "./ArrowIpc.ts"
+
+/** Rows in one row group at most (parquet-rs's default). */
+const ROW_GROUP_ROWS = 1024 * 1024
+/** Encoded bytes a row group may buffer in wasm before it is flushed: bounds memory for wide rows. */
+const ROW_GROUP_BYTES = 64 * 1024 * 1024
+/** Rows in each record batch read back. */
+const READ_BATCH_ROWS = 64 * 1024
+/** The end-of-stream marker of an Arrow IPC stream. */
+const END_OF_STREAM = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)
+
+let loading: Promise<typeof ParquetWasm> | undefined
+/** parquet-wasm compiles a ~6 MB wasm module on import: only when a Parquet value is written or read. */
+const parquetWasm = (): Promise<typeof ParquetWasm> => {
+  loading ??= import("parquet-wasm")
+  return loading
+}
+
+/** Snappy (what most writers default to; DuckDB, Spark, pyarrow and hyparquet read it), bounded row groups. */
+const writerProperties = (wasm: typeof ParquetWasm): ParquetWasm.WriterProperties =>
+  new wasm.WriterPropertiesBuilder()
+    .setCompression(wasm.Compression.SNAPPY)
+    .setMaxRowGroupSize(ROW_GROUP_ROWS)
+    .setMaxRowGroupBytes(ROW_GROUP_BYTES)
+    .build()
+
+const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+/**
+ * The Parquet file of `table` as groups of chunks, one group per row group written (then the
+ * footer). Equal tables give equal bytes. The schema travels in the file's `ARROW:schema` metadata,
+ * so types parquet has no word for (dictionaries, unsigned and small ints, timestamps with their
+ * unit and zone, Float16, field and schema metadata) come back as they were.
+ */
+export async function* parquetChunks(table: Table): AsyncGenerator<ReadonlyArray<Uint8Array>> {
+  const wasm = await parquetWasm()
+  const ipc = arrowIpcChunks(table)
+  try {
+    const first = ipc.next()
+    const schema = first.done === true ? [] : first.value
+    const batches = table.batches.length
+    if (batches === 0) {
+      // parquet-wasm's stream writer needs a first batch to learn the schema; a file with no row groups.
+      const empty = wasm.Table.fromIPCStream(concatBytes([...schema, END_OF_STREAM]))
+      yield [wasm.writeParquet(empty, writerProperties(wasm))]
+      return
+    }
+    // The writer ends quietly, with a valid but short file, when its source fails: remember why.
+    let failed: { readonly cause: unknown } | undefined
+    let stopped = false
+    let sent = 0
+    const source = new ReadableStream<ParquetWasm.RecordBatch>(
+      {
+        pull: (controller) => {
+          if (stopped || sent >= batches) {
+            controller.close()
+            return
+          }
+          sent++
+          try {
+            const next = ipc.next()
+            if (next.done === true)
+              throw new Error("the Arrow IPC encoder ended before the table's last batch")
+            const decoded = wasm.Table.fromIPCStream(concatBytes([...schema, ...next.value, END_OF_STREAM]))
+            let parts: Array<ParquetWasm.RecordBatch>
+            try {
+              parts = decoded.recordBatches()
+            } finally {
+              decoded.free()
+            }
+            // The writer takes ownership of each batch it reads; free what it never gets.
+            let handedOn = 0
+            try {
+              for (const part of parts) {
+                controller.enqueue(part)
+                handedOn++
+              }
+            } finally {
+              for (const part of parts.slice(handedOn)) part.free()
+            }
+          } catch (cause) {
+            failed = { cause }
+            stopped = true
+            controller.close()
+          }
+        },
+        cancel: () => {
+          stopped = true
+        }
+      },
+      { highWaterMark: 0 }
+    )
+    const output = (await wasm.transformParquetStream(
+      source,
+      writerProperties(wasm)
+    )) as ReadableStream<unknown>
+    try {
+      for await (const chunk of output) {
+        if (failed !== undefined) break
+        if (!(chunk instanceof Uint8Array)) throw new TypeError("parquet-wasm emitted a non-byte chunk")
+        yield [chunk]
+      }
+    } finally {
+      // Also when the caller stops early: the source then ends at once rather than feed every batch.
+      stopped = true
+    }
+    if (failed !== undefined) throw failed.cause
+  } finally {
+    ipc.return(undefined)
+  }
+}
+
+/** The Arrow schema stored in a Parquet file. */
+const schemaOf = (file: ParquetWasm.ParquetFile): Schema => tableFromIPC(file.schema().intoIPCStream()).schema
+
+/** Opens a Parquet file held by `blob` (e.g. `fs.openAsBlob(path)`): only its footer is read here. */
+const openParquet = async (blob: Blob): Promise<ParquetWasm.ParquetFile> => {
+  const wasm = await parquetWasm()
+  return wasm.ParquetFile.fromFile(blob)
+}
+
+async function* batchesOf(file: ParquetWasm.ParquetFile): AsyncGenerator<RecordBatch> {
+  const stream = (await file.stream({ batchSize: READ_BATCH_ROWS })) as ReadableStream<unknown>
+  for await (const item of stream) {
+    const batch = item as ParquetWasm.RecordBatch
+    // `intoIPCStream` frees the wasm batch; the Arrow batches are views of the returned bytes.
+    const table = tableFromIPC(batch.intoIPCStream())
+    yield* table.batches
+  }
+}
+
+/** The record batches of a Parquet file, read row group by row group (bounded memory). */
+export async function* parquetBatches(blob: Blob): AsyncGenerator<RecordBatch> {
+  const file = await openParquet(blob)
+  try {
+    yield* batchesOf(file)
+  } finally {
+    file.free()
+  }
+}
+
+/** A whole Parquet file as an Arrow table with its stored schema, also when it has no rows. */
+export const readParquetTable = async (blob: Blob): Promise<Table> => {
+  const file = await openParquet(blob)
+  try {
+    const schema = schemaOf(file)
+    const batches: Array<RecordBatch> = []
+    for await (const batch of batchesOf(file)) batches.push(batch)
+    return new Table(schema, batches)
+  } finally {
+    file.free()
+  }
+}
