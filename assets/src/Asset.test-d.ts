@@ -3,6 +3,7 @@
  * value / Promise / Effect bodies, path keys as `"ml/model"` literals, `ctx.config` typed from the
  * config schema, and the resources an Effect body requires. Run by `vitest --typecheck`.
  */
+import { tableFromArrays } from "apache-arrow"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -16,6 +17,7 @@ import {
   type ConfigOf,
   type InputValues,
   type RequirementsOf,
+  type RowOf,
   sourceAsset,
   type ValueOf
 } from "./Asset.ts"
@@ -199,5 +201,24 @@ describe("requirements", () => {
     const score = asset("score", { ins: { model } }, ({ model }) => model.loss)
     expectTypeOf<RequirementsOf<typeof model>>().toEqualTypeOf<Trainer>()
     expectTypeOf<RequirementsOf<typeof score>>().toBeNever()
+  })
+
+  test("a table asset's rows are typed by its row schema downstream", () => {
+    const Order = Schema.Struct({ id: Schema.Number, region: Schema.String, at: Schema.Date })
+    const orders = asset("orders", { table: Order }, () =>
+      tableFromArrays({ id: [1], region: ["eu"], at: [new Date(0)] })
+    )
+    type Row = { readonly id: number; readonly region: string; readonly at: number }
+    asset("use", { ins: { orders } }, ({ orders }) => {
+      expectTypeOf(orders.toArray()).toEqualTypeOf<Array<Row>>()
+      expectTypeOf(orders.get(0)).toEqualTypeOf<Row | null>()
+      expectTypeOf(orders.numRows).toEqualTypeOf<number>()
+      return orders.numRows
+    })
+    expectTypeOf<RowOf<typeof orders>>().toEqualTypeOf<{
+      readonly id: number
+      readonly region: string
+      readonly at: Date
+    }>()
   })
 })

@@ -21,6 +21,7 @@ import {
   type StepHookInfo,
   type StepHooks
 } from "@materia/core"
+import type { Table as ArrowTable, DataType } from "apache-arrow"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -57,6 +58,27 @@ export interface Asset<K extends string = string, A = unknown, R = never, C = ne
   /** For source assets: returns the current data version (a string), or undefined when unknown. */
   readonly observe: ((context: AssetContext) => Effect.Effect<string | undefined, unknown>) | undefined
 }
+
+/** A value of an Arrow row: Arrow JS reads timestamps and dates as epoch milliseconds. */
+export type ArrowValueOf<T> = T extends Date ? number : T
+
+/**
+ * The value of an asset declared with `table: RowSchema`: an Apache Arrow table whose rows (from
+ * `toArray()`, `get(i)` or iteration) are typed by the row schema.
+ */
+export type TableOf<Row> = TypedRows<{ readonly [K in keyof Row]: ArrowValueOf<Row[K]> }> &
+  ArrowTable<Record<string, DataType>>
+
+/** Row accessors typed by a row type (listed first, so that they win over Arrow's own). */
+export interface TypedRows<Row> {
+  toArray(): Array<Row>
+  get(index: number): Row | null
+  at(index: number): Row | null
+  [Symbol.iterator](): IterableIterator<Row>
+}
+
+/** The row type of an asset declared with `table: RowSchema`. */
+export type RowOf<T> = ValueOf<T> extends TableOf<infer Row> ? Row : never
 
 /** Any asset, whatever its types. */
 export type AnyAsset = Asset<string, unknown, unknown, unknown>
@@ -336,12 +358,18 @@ export function asset<
   const K extends AssetKeyInput,
   const Ins extends Readonly<Record<string, AnyAsset>> = {},
   Out = unknown,
-  ConfigSchema extends AnySchema | undefined = undefined
+  ConfigSchema extends AnySchema | undefined = undefined,
+  RowSchema extends AnySchema | undefined = undefined
 >(
   key: K,
-  options: AssetOptions<Ins, ConfigSchema>,
+  options: AssetOptions<Ins, ConfigSchema> & { readonly table?: RowSchema },
   body: AssetBody<Ins, ConfigSchema, Out>
-): Asset<AssetKeyString<K>, BodyValue<Out>, BodyRequirements<Out>, ConfigInput<ConfigSchema>> {
+): Asset<
+  AssetKeyString<K>,
+  RowSchema extends AnySchema ? TableOf<RowSchema["Type"]> : BodyValue<Out>,
+  BodyRequirements<Out>,
+  ConfigInput<ConfigSchema>
+> {
   const canonical = assetKeyToString(key)
   if (typeof options !== "object" || options === null)
     throw new TypeError(
