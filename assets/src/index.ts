@@ -33,6 +33,7 @@ export {
   validateStream,
   validateTable
 } from "./checks/TableSchema.ts"
+export { type ExploreProjectOptions, explore } from "./Explore.ts"
 export {
   ConfigError,
   ioManagersOf,

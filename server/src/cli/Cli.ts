@@ -9,6 +9,7 @@ import { assetsCommand } from "./commands/AssetsCommand.ts"
 import { checkCommand } from "./commands/CheckCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
+import { queryCommand } from "./commands/QueryCommand.ts"
 import { runsCommand } from "./commands/RunsCommand.ts"
 import { wipeCommand } from "./commands/WipeCommand.ts"
 
@@ -18,7 +19,8 @@ export const commands: ReadonlyArray<Command> = [
   assetsCommand,
   checkCommand,
   runsCommand,
-  wipeCommand
+  wipeCommand,
+  queryCommand
 ]
 
 const help = (): string =>

@@ -1,0 +1,15 @@
+/**
+ * `@materia/io-managers/duckdb`: SQL exploration of stored table values with DuckDB (views over
+ * Parquet files and Parquet copies of Arrow values, confined to the storage and cache folders).
+ */
+export {
+  cachedParquet,
+  ExploreError,
+  type ExploreOptions,
+  type Explorer,
+  type ExploreTable,
+  type JsonSafe,
+  openExplorer,
+  type QueryOptions,
+  type QueryResult
+} from "./Explore.ts"
