@@ -19,6 +19,7 @@ import {
 } from "@materia/core"
 import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
 import { Effect, Exit, type Scope, Stream } from "effect"
+import { errorCode, isSafeSegment, isValueFormat, MANIFEST } from "../ValueLocation.ts"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
 import { parquetBatches, readParquetTable } from "./Parquet.ts"
 import {
@@ -44,16 +45,10 @@ export interface FsIOManagerOptions {
 
 type Operation = IOManagerError["operation"]
 
-const MANIFEST = "manifest.json"
 /** Reads of whole values go this many bytes at a time, hashing one chunk while reading the next. */
 const READ_CHUNK = 8 * 1024 * 1024
 /** Smallest read when streaming record batches (the Arrow reader often asks for a few bytes). */
 const MIN_STREAM_READ = 64 * 1024
-
-const errorCode = (cause: unknown): string | undefined => {
-  const code = (cause as { code?: unknown } | null)?.code
-  return typeof code === "string" ? code : undefined
-}
 
 /** An OS error as `ENOENT: no such file…`, so the code always shows in a reason. */
 const describeCause = (cause: unknown): string => {
@@ -62,22 +57,10 @@ const describeCause = (cause: unknown): string => {
   return code === undefined || message.startsWith(code) ? message : `${code}: ${message}`
 }
 
-/** A folder name that stays one level deep: non-empty, no separators, no `..`, no NUL. */
-const isSafeSegment = (segment: string): boolean =>
-  segment.length > 0 &&
-  segment !== "." &&
-  !segment.includes("/") &&
-  !segment.includes("\\") &&
-  !segment.includes("..") &&
-  !segment.includes("\0")
-
 const isInside = (root: string, path: string): boolean => {
   const rel = relative(root, path)
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)
 }
-
-const ioManagerFormats = new Set<string>(ValueFormat.literals)
-const isValueFormat = (format: string): format is ValueFormat => ioManagerFormats.has(format)
 
 /** Hashes a file as it is read sequentially; feeds the Arrow stream reader with the sizes it asks for. */
 class HashingReader implements AsyncIterable<Uint8Array> {

@@ -39,6 +39,7 @@ import {
   type TableFormat,
   tableFormats
 } from "../fs/ValueEncoding.ts"
+import { errorCode, isSafeSegment, isValueFormat, MANIFEST } from "../ValueLocation.ts"
 
 /**
  * Options of `makeS3IOManager`. Without `client`, the manager makes its own S3 client; `region` and
@@ -88,7 +89,6 @@ export class InvalidS3Options extends Data.TaggedError("InvalidS3Options")<{
 
 type Operation = IOManagerError["operation"]
 
-const MANIFEST = "manifest.json"
 const MIN_PART_SIZE = 5 * 1024 * 1024
 const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 /** The best-effort abort of an incomplete upload and the cleanup of a failed write give up after this. */
@@ -99,11 +99,6 @@ const contentTypeOf: Readonly<Record<string, string>> = {
   parquet: "application/vnd.apache.parquet",
   bytes: "application/octet-stream",
   json: "application/json"
-}
-
-const errorCode = (cause: unknown): string | undefined => {
-  const code = (cause as { code?: unknown } | null)?.code
-  return typeof code === "string" ? code : undefined
 }
 
 const errorName = (cause: unknown): string | undefined =>
@@ -142,14 +137,6 @@ const isPreconditionFailed = (cause: unknown): boolean =>
   errorName(cause) === "PreconditionFailed" || httpStatus(cause) === 412
 
 /** A folder-like key segment: non-empty, no separators, no `..`, no control characters. */
-const isSafeSegment = (segment: string): boolean =>
-  segment.length > 0 &&
-  segment !== "." &&
-  !segment.includes("/") &&
-  !segment.includes("\\") &&
-  !segment.includes("..") &&
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  !/[\u0000-\u001f\u007f]/.test(segment)
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/
@@ -177,9 +164,6 @@ const normalizePrefix = (prefix: string): { readonly prefix: string } | { readon
     }
   return { prefix: trimmed }
 }
-
-const ioManagerFormats = new Set<string>(ValueFormat.literals)
-const isValueFormat = (format: string): format is ValueFormat => ioManagerFormats.has(format)
 
 /** Why an upload did not complete: the value could not be encoded, or S3 refused or lost it. */
 type UploadOutcome =
