@@ -3,10 +3,24 @@
  * so its memory and start-up are its own. Resolves to its stdout and wall time.
  */
 import { spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** The repository root (bench/src/../..): children start here so `--import tsx` resolves. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
+
+/**
+ * bench/.tmp/: scratch files of the benchmarks (git-ignored), on the repository's disk so that
+ * disk figures are those of a project's `.materia/` folder. Each benchmark deletes what it made.
+ */
+export const BENCH_TMP = fileURLToPath(new URL("../.tmp/", import.meta.url))
+
+/** A new, empty folder under BENCH_TMP whose name starts with `prefix`. */
+export const makeTempDir = (prefix: string): string => {
+  mkdirSync(BENCH_TMP, { recursive: true })
+  return mkdtempSync(join(BENCH_TMP, `${prefix}-`))
+}
 
 /** The path of a module beside this one. */
 export const benchFile = (name: string): string => fileURLToPath(new URL(`./${name}`, import.meta.url))
@@ -17,11 +31,11 @@ export interface ChildResult {
   readonly wallMillis: number
 }
 
-/** Runs `node <args>`; rejects with its stderr when it exits non-zero. */
-export const runNode = (args: ReadonlyArray<string>): Promise<ChildResult> =>
+/** Runs `node <args>` in `cwd` (default ROOT); rejects with its stderr when it exits non-zero. */
+export const runNode = (args: ReadonlyArray<string>, cwd: string = ROOT): Promise<ChildResult> =>
   new Promise((resolve, reject) => {
     const start = performance.now()
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] })
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk))

@@ -20,8 +20,11 @@ import {
   WARMUP_ROUNDS
 } from "./Measure.ts"
 
+/** The executors this benchmark compares. */
 export const VARIANTS = ["materia-undefined", "materia-number", "effect-floor", "promise-floor"] as const
-export type Variant = (typeof VARIANTS)[number]
+/** Every executor an ExecuteWorker runs: these, and materia with the SQLite store (SqliteBench). */
+export const WORKER_VARIANTS = [...VARIANTS, "materia-sqlite"] as const
+export type Variant = (typeof WORKER_VARIANTS)[number]
 
 /** What an ExecuteWorker prints. */
 export interface WorkerReport {
@@ -30,18 +33,23 @@ export interface WorkerReport {
   readonly samples: Samples
   /** Events the listener saw in one run (0 for the floors). */
   readonly eventsPerRun: number
+  /** `storage.append` calls (one transaction each in SQLite) in one run (0 for the floors). */
+  readonly appendsPerRun: number
+  /** Size of the SQLite file with its WAL after one run (0 for the other variants). */
+  readonly storeBytes: number
   /** RSS once the graph (and plan) are built, before the first run. */
   readonly rssBeforeBytes: number
   /** Peak RSS of the whole process (`process.resourceUsage().maxRSS`). */
   readonly maxRssBytes: number
 }
 
-const STEPS = 10_000
-const CONCURRENCY = 16
+export const STEPS = 10_000
+export const CONCURRENCY = 16
 const EFFECT_GOAL = 5
 
-const LABELS: Record<Variant, string> = {
+export const LABELS: Record<Variant, string> = {
   "materia-undefined": "materia execute(), body → undefined",
+  "materia-sqlite": "materia execute(), body → undefined, SQLite store",
   "materia-number": "materia execute(), body → 1",
   "effect-floor": "Effect floor: fiber + Deferred per task, Semaphore",
   "promise-floor": "Promise floor: ready queue, indegree counters"

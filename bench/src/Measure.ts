@@ -79,23 +79,51 @@ export const sampleRounds = <K extends string>(
   return out
 }
 
+/** Untimed work around each run of `sampleAsync` (opening and closing a store, say). */
+export interface AroundRun {
+  readonly before?: (() => Promise<void>) | undefined
+  readonly after?: (() => Promise<void>) | undefined
+}
+
 /**
  * Times asynchronous work `runs` times after WARMUP_ROUNDS untimed runs (a full GC before each
- * timed run); each run is awaited before the next starts.
+ * timed run); each run is awaited before the next starts. `around` runs untimed before and after
+ * every run, warm-ups included.
  */
-export const sampleAsync = async (runs: number, fn: () => Promise<void>): Promise<Samples> => {
-  for (let w = 0; w < WARMUP_ROUNDS; w++) await fn()
-  const wall: Array<number> = []
-  const cpu: Array<number> = []
-  for (let r = 0; r < runs; r++) {
+export const sampleAsync = async (
+  runs: number,
+  fn: () => Promise<void>,
+  around: AroundRun = {}
+): Promise<Samples> => {
+  const once = async (timed: boolean) => {
+    await around.before?.()
     collectGarbage()
     const cpuStart = cpuMillis()
     const start = performance.now()
     await fn()
-    wall.push(performance.now() - start)
-    cpu.push(cpuMillis() - cpuStart)
+    const sample = { wall: performance.now() - start, cpu: cpuMillis() - cpuStart }
+    await around.after?.()
+    if (timed) {
+      wall.push(sample.wall)
+      cpu.push(sample.cpu)
+    }
   }
+  const wall: Array<number> = []
+  const cpu: Array<number> = []
+  for (let w = 0; w < WARMUP_ROUNDS; w++) await once(false)
+  for (let r = 0; r < runs; r++) await once(true)
   return { wall, cpu }
+}
+
+/** Times one run of asynchronous work (after a full GC, untimed): its result, wall and CPU ms. */
+export const timeAsync = async <A>(
+  fn: () => Promise<A>
+): Promise<{ value: A; wall: number; cpu: number }> => {
+  collectGarbage()
+  const cpuStart = cpuMillis()
+  const start = performance.now()
+  const value = await fn()
+  return { value, wall: performance.now() - start, cpu: cpuMillis() - cpuStart }
 }
 
 /** Median wall and CPU milliseconds of a figure. */

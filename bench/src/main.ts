@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: runs the planning, execution and start-up benchmarks one after the other, prints
- * each section and whether each goal is met, and overwrites bench/RESULTS.md with the machine
- * description and one table per benchmark.
+ * `npm run bench`: runs the planning, execution, start-up, SQLite store, `materia plan` and disk
+ * benchmarks one after the other, prints each section and whether each goal is met, and overwrites
+ * bench/RESULTS.md with the machine description and one table per benchmark.
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -9,8 +9,11 @@ import os from "node:os"
 import { fileURLToPath } from "node:url"
 import { ROOT } from "./Child.ts"
 import { executeBench } from "./ExecuteBench.ts"
+import { ioBench } from "./IOBench.ts"
 import { type Goal, renderSection, type Section, verdict } from "./Measure.ts"
 import { planBench } from "./PlanBench.ts"
+import { planCliBench } from "./PlanCliBench.ts"
+import { sqliteBench } from "./SqliteBench.ts"
 import { startupBench } from "./StartupBench.ts"
 
 const RESULTS = fileURLToPath(new URL("../RESULTS.md", import.meta.url))
@@ -85,7 +88,8 @@ const main = async () => {
     `Materia benchmarks on ${cpuModel()}, ${os.cpus().length} cores, Node.js ${process.version}; load average ${loadText(loadAtStart)}\n`
   )
   const sections: Array<Section> = []
-  for (const bench of [async () => planBench(), executeBench, startupBench]) {
+  const benches = [async () => planBench(), executeBench, startupBench, sqliteBench, planCliBench, ioBench]
+  for (const bench of benches) {
     const sectionStart = performance.now()
     const section = await bench()
     print(section)
