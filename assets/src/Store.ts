@@ -9,6 +9,7 @@ import { join } from "node:path"
 import {
   type Driver,
   type IOManager,
+  lazyIOManager,
   makeMemoryIOManager,
   makeMemoryStorage,
   type StorageApi
@@ -44,13 +45,13 @@ export const materiaDir = (root: string): string => join(root, ".materia")
  * values under `.materia/storage/`. SQLite and the fs IO manager load only here, when used.
  */
 export const openLocalStore = async (root: string): Promise<MaterializeStore> => {
-  const [{ makeSqliteStorage }, { makeFsIOManager }] = await Promise.all([
-    import("@materia/core/sqlite"),
-    import("@materia/io-managers/fs")
-  ])
+  const { makeSqliteStorage } = await import("@materia/core/sqlite")
   const dir = materiaDir(root)
   const storage = await Effect.runPromise(makeSqliteStorage({ path: join(dir, "materia.db") }))
-  const fs = makeFsIOManager({ root: join(dir, "storage"), name: "fs" })
+  // Loaded with the first value stored or read: planning and listing never load Arrow.
+  const fs = lazyIOManager("fs", async () =>
+    (await import("@materia/io-managers/fs")).makeFsIOManager({ root: join(dir, "storage"), name: "fs" })
+  )
   return {
     storage,
     defaultIOManager: fs,
