@@ -27,6 +27,7 @@ import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
 import { makeEventBuffer } from "./EventBuffer.ts"
 import { ExecutionState, type Limits, Status } from "./ExecutionState.ts"
+import { type Level, LiveContext } from "./LiveContext.ts"
 import {
   drainStepOutput,
   enterStepOutput,
@@ -37,7 +38,7 @@ import {
 } from "./OutputCapture.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
 import { isSkip } from "./Skip.ts"
-import type { StepContext, StepLogger } from "./StepContext.ts"
+import type { StepContext } from "./StepContext.ts"
 import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
 
 /** An asset ready to run: its spec and its body normalized to an Effect. */
@@ -147,55 +148,6 @@ type AttemptOutcome =
 const noMetadata: Readonly<Record<string, JsonValue>> = {}
 
 const giveUp = (): Effect.Effect<number | undefined> => Effect.succeed(undefined)
-
-type Level = "debug" | "info" | "warn" | "error"
-
-/** A step's logger: each line becomes a StepLog event. */
-class LiveLogger implements StepLogger {
-  constructor(
-    private readonly key: string,
-    private readonly emitLog: (key: string, level: Level, message: string) => void
-  ) {}
-  readonly debug = (message: string): void => this.emitLog(this.key, "debug", message)
-  readonly info = (message: string): void => this.emitLog(this.key, "info", message)
-  readonly warn = (message: string): void => this.emitLog(this.key, "warn", message)
-  readonly error = (message: string): void => this.emitLog(this.key, "error", message)
-}
-
-/** The context of one attempt; its AbortSignal is made only when the body asks for it. */
-class LiveContext implements StepContext {
-  private controller: AbortController | undefined
-  private logger: LiveLogger | undefined
-  constructor(
-    readonly runId: string,
-    readonly assetKey: string,
-    readonly attempt: number,
-    readonly config: unknown,
-    private readonly metadata: Record<string, JsonValue>,
-    private readonly emitLog: (key: string, level: Level, message: string) => void
-  ) {}
-  get log(): StepLogger {
-    this.logger ??= new LiveLogger(this.assetKey, this.emitLog)
-    return this.logger
-  }
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController()
-    return this.controller.signal
-  }
-  readonly addMetadata = (entries: Readonly<Record<string, JsonValue>>): void => {
-    Object.assign(this.metadata, entries)
-  }
-  /** Aborts the signal, if the body asked for it (a timeout or a cancel). */
-  abort(): void {
-    this.controller?.abort()
-  }
-  /** The context a source asset's loader gets while this step loads it. */
-  forSource(key: string): LiveContext {
-    const source = new LiveContext(this.runId, key, this.attempt, undefined, {}, this.emitLog)
-    source.controller = this.controller ??= new AbortController()
-    return source
-  }
-}
 
 /** Runs a plan. Fails only when storage cannot record the run at all. */
 export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
