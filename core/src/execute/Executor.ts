@@ -187,6 +187,13 @@ const runWithClock = <R>(
     const versionOf = (node: number): string =>
       producedVersion[node] ?? snapshot.get(graph.keys[node]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
 
+    // Key path segments by node, validated once per run rather than on every write.
+    const paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
+    const pathOf = (node: number, key: string): ReadonlyArray<string> => {
+      paths[node] ??= assetKeySegments(key)
+      return paths[node]
+    }
+
     const inputVersionsOf = (node: number): Record<string, string> => {
       // A dictionary-mode object: the keys differ for every asset, so a shaped literal would
       // make V8 create a hidden class per asset.
