@@ -28,3 +28,15 @@ export const errorCode = (cause: unknown): string | undefined => {
   const code = (cause as { code?: unknown } | null)?.code
   return typeof code === "string" ? code : undefined
 }
+
+/** How to recover from a stored value that is missing or damaged. */
+export const wipeAdvice = (assetKey: string): string =>
+  `run \`materia wipe --select ${assetKey}\` and re-materialize`
+
+/** `<what> is corrupt: expected sha256 …, found …; run materia wipe …`. */
+export const hashMismatch = (what: string, expected: string, found: string, assetKey: string): string =>
+  `${what} is corrupt: expected sha256 ${expected}, found ${found}; ${wipeAdvice(assetKey)}`
+
+/** `<what> has N bytes, expected M (from its manifest) …; run materia wipe …`. */
+export const sizeMismatch = (what: string, expected: number, found: number, assetKey: string): string =>
+  `${what} has ${found} bytes, expected ${expected} (from its manifest): it changed after it was written; ${wipeAdvice(assetKey)}`

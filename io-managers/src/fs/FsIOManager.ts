@@ -19,7 +19,15 @@ import {
 } from "@materia/core"
 import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
 import { Effect, Exit, type Scope, Stream } from "effect"
-import { errorCode, isSafeSegment, isValueFormat, MANIFEST } from "../ValueLocation.ts"
+import {
+  errorCode,
+  hashMismatch,
+  isSafeSegment,
+  isValueFormat,
+  MANIFEST,
+  sizeMismatch,
+  wipeAdvice
+} from "../ValueLocation.ts"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
 import { parquetBatches, readParquetTable } from "./Parquet.ts"
 import {
@@ -179,7 +187,7 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     cause?: unknown
   ) => new IOManagerError({ ioManager: name, assetKey, operation, location, reason, cause })
 
-  const advice = (assetKey: string) => `run \`materia wipe --select ${assetKey}\` and re-materialize`
+  const advice = wipeAdvice
 
   /** A filesystem call as an effect; failures name what was done to which path, with the OS code. */
   const attempt =
@@ -433,20 +441,10 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     })
 
   const corrupt = (assetKey: string, location: string, path: string, manifest: Manifest, found: string) =>
-    failure(
-      "load",
-      assetKey,
-      location,
-      `value file ${path} is corrupt: expected sha256 ${manifest.sha256}, found ${found}; ${advice(assetKey)}`
-    )
+    failure("load", assetKey, location, hashMismatch(`value file ${path}`, manifest.sha256, found, assetKey))
 
   const resized = (assetKey: string, location: string, path: string, manifest: Manifest, found: number) =>
-    failure(
-      "load",
-      assetKey,
-      location,
-      `value file ${path} has ${found} bytes, expected ${manifest.bytes} (from its manifest): it changed after it was written; ${advice(assetKey)}`
-    )
+    failure("load", assetKey, location, sizeMismatch(`value file ${path}`, manifest.bytes, found, assetKey))
 
   /**
    * A Parquet file checked against its manifest before parquet-wasm reads a byte of it: the file is

@@ -39,7 +39,15 @@ import {
   type TableFormat,
   tableFormats
 } from "../fs/ValueEncoding.ts"
-import { errorCode, isSafeSegment, isValueFormat, MANIFEST } from "../ValueLocation.ts"
+import {
+  errorCode,
+  hashMismatch,
+  isSafeSegment,
+  isValueFormat,
+  MANIFEST,
+  sizeMismatch,
+  wipeAdvice
+} from "../ValueLocation.ts"
 
 /**
  * Options of `makeS3IOManager`. Without `client`, the manager makes its own S3 client; `region` and
@@ -390,7 +398,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
     cause?: unknown
   ) => new IOManagerError({ ioManager: name, assetKey, operation, location, reason, cause })
 
-  const advice = (assetKey: string) => `run \`materia wipe --select ${assetKey}\` and re-materialize`
+  const advice = wipeAdvice
 
   /** How to fix what S3 (or the network) answered, when we know. */
   const remedy = (cause: unknown): string => {
@@ -695,20 +703,10 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
   }
 
   const corrupt = (assetKey: string, key: string, manifest: Manifest, found: string) =>
-    failure(
-      "load",
-      assetKey,
-      uri(key),
-      `the value object is corrupt: expected sha256 ${manifest.sha256}, found ${found}; ${advice(assetKey)}`
-    )
+    failure("load", assetKey, uri(key), hashMismatch("the value object", manifest.sha256, found, assetKey))
 
   const resized = (assetKey: string, key: string, manifest: Manifest, found: number) =>
-    failure(
-      "load",
-      assetKey,
-      uri(key),
-      `the value object has ${found} bytes, expected ${manifest.bytes} (from its manifest): it changed after it was written; ${advice(assetKey)}`
-    )
+    failure("load", assetKey, uri(key), sizeMismatch("the value object", manifest.bytes, found, assetKey))
 
   /** A whole value object, read while hashed and checked against its manifest. */
   const readVerified = (handle: ValueHandle, assetKey: string) =>
