@@ -25,7 +25,8 @@ import {
   Utf8,
   vectorFromArray
 } from "apache-arrow"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 
 /** A manager under test and how to dispose of what it stored. */

@@ -17,8 +17,11 @@ import {
   type StoredValue,
   type ValueHandle
 } from "@materia/core"
-import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
-import { Effect, Exit, type Scope, Stream } from "effect"
+import { type RecordBatch, tableFromIPC } from "apache-arrow"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import {
   errorCode,
   hashMismatch,
@@ -28,6 +31,7 @@ import {
   sizeMismatch,
   wipeAdvice
 } from "../ValueLocation.ts"
+import { verifiedArrowBatches } from "../VerifiedBatches.ts"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
 import { parquetBatches, readParquetTable } from "./Parquet.ts"
 import {
@@ -523,32 +527,17 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     )
 
   /** The record batches of a stored Arrow stream; the file is verified once the reader reaches its end. */
-  async function* verifiedBatches(
+  const verifiedBatches = (
     file: FileHandle,
     manifest: Manifest,
     path: string,
     assetKey: string,
     location: string
-  ): AsyncGenerator<RecordBatch> {
-    const source = new HashingReader(file)
-    const verified = () => {
-      if (source.bytesRead !== manifest.bytes)
-        return resized(assetKey, location, path, manifest, source.bytesRead)
-      const found = source.digest()
-      return found === manifest.sha256 ? undefined : corrupt(assetKey, location, path, manifest, found)
-    }
-    try {
-      const reader = await RecordBatchReader.from(source)
-      for await (const batch of reader) yield batch
-    } catch (cause) {
-      // A corrupt file usually breaks decoding first: report the hash mismatch, which says why.
-      try {
-        await source.drain()
-      } catch {
-        throw cause
-      }
-      throw (
-        verified() ??
+  ): AsyncGenerator<RecordBatch> =>
+    verifiedArrowBatches(new HashingReader(file), manifest, {
+      resized: (found) => resized(assetKey, location, path, manifest, found),
+      corrupt: (found) => corrupt(assetKey, location, path, manifest, found),
+      undecodable: (cause) =>
         failure(
           "load",
           assetKey,
@@ -556,12 +545,7 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
           `value file ${path} does not decode as an Arrow IPC stream (${describeCause(cause)}); ${advice(assetKey)}`,
           cause
         )
-      )
-    }
-    await source.drain()
-    const problem = verified()
-    if (problem !== undefined) throw problem
-  }
+    })
 
   const loadBatches = (
     handle: ValueHandle,

@@ -2,7 +2,7 @@
  * The manifest stored beside every value the fs IO manager writes: its format, size and sha256,
  * and for tables the row count and a schema summary. Loads check the value file against it.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** The stored formats, each in its own file inside the attempt folder. */
 export const ValueFormat = Schema.Literals(["arrow", "parquet", "bytes", "json"])

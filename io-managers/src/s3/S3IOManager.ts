@@ -25,7 +25,7 @@ import {
   type StoredValue,
   type ValueHandle
 } from "@materia/core"
-import { type RecordBatch, RecordBatchReader, tableFromIPC } from "apache-arrow"
+import { type RecordBatch, tableFromIPC } from "apache-arrow"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -48,6 +48,7 @@ import {
   sizeMismatch,
   wipeAdvice
 } from "../ValueLocation.ts"
+import { verifiedArrowBatches } from "../VerifiedBatches.ts"
 
 /**
  * Options of `makeS3IOManager`. Without `client`, the manager makes its own S3 client; `region` and
@@ -784,25 +785,11 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
     key: string,
     assetKey: string
   ): AsyncGenerator<RecordBatch> {
-    const source = new HashingSource(body)
-    const verified = () => {
-      if (source.bytesRead !== manifest.bytes) return resized(assetKey, key, manifest, source.bytesRead)
-      const found = source.digest()
-      return found === manifest.sha256 ? undefined : corrupt(assetKey, key, manifest, found)
-    }
     try {
-      try {
-        const reader = await RecordBatchReader.from(source)
-        for await (const batch of reader) yield batch
-      } catch (cause) {
-        // A corrupt object usually breaks decoding first: report the hash mismatch, which says why.
-        try {
-          await source.drain()
-        } catch {
-          throw cause
-        }
-        throw (
-          verified() ??
+      yield* verifiedArrowBatches(new HashingSource(body), manifest, {
+        resized: (found) => resized(assetKey, key, manifest, found),
+        corrupt: (found) => corrupt(assetKey, key, manifest, found),
+        undecodable: (cause) =>
           failure(
             "load",
             assetKey,
@@ -810,11 +797,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
             `the value object does not decode as an Arrow IPC stream (${describeCause(cause)}); ${advice(assetKey)}`,
             cause
           )
-        )
-      }
-      await source.drain()
-      const problem = verified()
-      if (problem !== undefined) throw problem
+      })
     } finally {
       body.destroy()
     }

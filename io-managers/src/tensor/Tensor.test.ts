@@ -16,7 +16,7 @@ import {
   tableFromIPC,
   tableToIPC
 } from "apache-arrow"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest"
 import { makeFsIOManager } from "../fs/FsIOManager.ts"
 import {
