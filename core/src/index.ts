@@ -4,6 +4,7 @@
  * implementations. The DSL users write lives in @materia/assets.
  */
 
+export * from "./backfill/BackfillRecord.ts"
 export * from "./check/Check.ts"
 export * from "./check/RunChecks.ts"
 export * from "./events/RunEvent.ts"
@@ -18,6 +19,7 @@ export * from "./execute/StepErrors.ts"
 export * from "./graph/AssetGraph.ts"
 export * from "./graph/AssetKey.ts"
 export * from "./graph/AssetSpec.ts"
+export * from "./graph/ChangedSince.ts"
 export * from "./graph/GraphErrors.ts"
 export * from "./graph/Selection.ts"
 export * from "./graph/Suggest.ts"

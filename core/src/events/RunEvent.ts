@@ -25,17 +25,27 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   at: Schema.Number,
   project: Schema.String,
   targets: Schema.Array(Schema.String),
-  steps: Schema.Array(Schema.Struct({ key: Schema.String, reasons: Schema.Array(Schema.String) })),
+  steps: Schema.Array(
+    Schema.Struct({
+      key: Schema.String,
+      partition: Schema.optionalKey(Schema.String),
+      reasons: Schema.Array(Schema.String)
+    })
+  ),
   /** The process driving the run, so that a later process can tell it died. */
   driver: Schema.optionalKey(Schema.Struct({ host: Schema.String, pid: Schema.Number })),
   /** The run this one re-executes, if any. */
-  parentRunId: Schema.optionalKey(Schema.String)
+  parentRunId: Schema.optionalKey(Schema.String),
+  /** The backfill this run belongs to, if any. */
+  backfillId: Schema.optionalKey(Schema.String)
 })
 
 export const StepStarted = Schema.TaggedStruct("StepStarted", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   attempt: Schema.Number
 })
 
@@ -43,6 +53,8 @@ export const StepLog = Schema.TaggedStruct("StepLog", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   level: Schema.Literals(["debug", "info", "warn", "error"]),
   message: Schema.String,
   /** Set for lines the body printed (captured stdout / stderr) rather than logged with ctx.log. */
@@ -53,6 +65,8 @@ export const StepRetrying = Schema.TaggedStruct("StepRetrying", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   attempt: Schema.Number,
   delayMillis: Schema.Number,
   error: ErrorInfo
@@ -63,6 +77,8 @@ export const Materialization = Schema.TaggedStruct("Materialization", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   attempt: Schema.Number,
   dataVersion: Schema.String,
   codeVersion: Schema.String,
@@ -76,6 +92,8 @@ export const StepSucceeded = Schema.TaggedStruct("StepSucceeded", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   attempt: Schema.Number,
   durationMillis: Schema.Number,
   /** `unchanged`: a conditional step whose upstream data did not change; the stored value stays. */
@@ -86,6 +104,8 @@ export const StepFailed = Schema.TaggedStruct("StepFailed", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   attempt: Schema.Number,
   durationMillis: Schema.Number,
   error: ErrorInfo
@@ -95,6 +115,8 @@ export const StepSkipped = Schema.TaggedStruct("StepSkipped", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   reason: Schema.String,
   /**
    * Set when the step's own body chose to skip (a conditional branch): the versions it saw, so the
@@ -108,6 +130,8 @@ export const CheckEvaluated = Schema.TaggedStruct("CheckEvaluated", {
   runId: Schema.String,
   at: Schema.Number,
   key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
   check: Schema.String,
   passed: Schema.Boolean,
   severity: Schema.Literals(["warn", "error"]),
@@ -124,7 +148,9 @@ export const CheckEvaluated = Schema.TaggedStruct("CheckEvaluated", {
 export const StepCanceled = Schema.TaggedStruct("StepCanceled", {
   runId: Schema.String,
   at: Schema.Number,
-  key: Schema.String
+  key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String)
 })
 
 /** A source asset's observed data version, recorded by the run that observed it. */
@@ -141,6 +167,7 @@ export const AlertSent = Schema.TaggedStruct("AlertSent", {
   at: Schema.Number,
   /** The step it is about; absent for a run alert. */
   key: Schema.optionalKey(Schema.String),
+  partition: Schema.optionalKey(Schema.String),
   alert: Schema.String,
   ok: Schema.Boolean,
   attempts: Schema.Number,

@@ -3,6 +3,8 @@
  * without the body. The DSL (`@materia/assets`) produces one per asset; compute lives beside it.
  */
 
+import type { PartitionsSpec } from "../partition/PartitionsDefinition.ts"
+
 /** A JSON value: what specs, metadata and events may carry. */
 export type JsonValue =
   | string
@@ -16,7 +18,25 @@ export type JsonValue =
 export interface AssetInput {
   readonly name: string
   readonly key: string
+  /** `stream`: the body receives the upstream table as an async iterable of record batches. */
+  readonly mode?: "value" | "stream" | undefined
+  /** How this asset's partitions map to the upstream's; unset: the default for the two definitions. */
+  readonly mapping?: PartitionMappingSpec | undefined
 }
+
+/**
+ * How a downstream partition depends on upstream partitions (JSON, so specs stay data):
+ * `identity` (same key), `all` (every upstream partition), `timeWindow` (the upstream windows that
+ * overlap the downstream window: daily → monthly and back), `offset` (the partition `offset` windows
+ * earlier or later: -1 is yesterday), `dimension` (one dimension of a multi-partitioned upstream or
+ * downstream matches the other side's key).
+ */
+export type PartitionMappingSpec =
+  | { readonly kind: "identity" }
+  | { readonly kind: "all" }
+  | { readonly kind: "timeWindow" }
+  | { readonly kind: "offset"; readonly offset: number }
+  | { readonly kind: "dimension"; readonly dimension: string }
 
 /** How a failing step is retried. `attempts` counts every attempt (1 = no retry). */
 export interface RetrySpec {
@@ -62,6 +82,12 @@ export interface AssetSpec {
   readonly hasConfig: boolean
   /** The freshness policy: the latest materialization should be at most this old. */
   readonly freshnessMillis?: number | undefined
+  /** How the asset is partitioned (a `PartitionsDefinition` spec); unset: not partitioned. */
+  readonly partitions?: PartitionsSpec | undefined
+  /** One step receives a whole partition range (`ctx.partitionRange`) instead of one step per partition. */
+  readonly singleRunBackfill?: boolean | undefined
+  /** The source file (absolute path) whose code defined the asset, for `changed-since:` selections. */
+  readonly definedIn?: string | undefined
 }
 
 /** The default group and pool of an asset that names none. */

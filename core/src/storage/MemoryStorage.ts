@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { BackfillRecord } from "../backfill/BackfillRecord.ts"
 import type { RunEvent } from "../events/RunEvent.ts"
 import {
   checkRecordOf,
@@ -11,14 +12,44 @@ import {
   Storage,
   type StorageApi,
   type StoredAssetState,
-  type StoredEvent
+  type StoredEvent,
+  type StoredPartitionState
 } from "./Storage.ts"
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Makes an empty in-memory store. */
 export const makeMemoryStorage = (): StorageApi => {
   const assets = new Map<string, Map<string, StoredAssetState>>()
+  // project -> asset key -> partition -> state
+  const partitionStates = new Map<string, Map<string, Map<string, StoredAssetState>>>()
   const runs = new Map<string, RunRecord>()
   const events = new Map<string, Array<StoredEvent>>()
+  const dynamic = new Map<string, Array<string>>()
+  const backfills = new Map<string, BackfillRecord>()
+
+  const partitionsOf = (project: string, key: string) => {
+    let byKey = partitionStates.get(project)
+    if (byKey === undefined) {
+      byKey = new Map()
+      partitionStates.set(project, byKey)
+    }
+    let m = byKey.get(key)
+    if (m === undefined) {
+      m = new Map()
+      byKey.set(key, m)
+    }
+    return m
+  }
+  const dynamicOf = (project: string, definition: string) => {
+    const id = `${project}\u0000${definition}`
+    let list = dynamic.get(id)
+    if (list === undefined) {
+      list = []
+      dynamic.set(id, list)
+    }
+    return list
+  }
 
   const assetsOf = (project: string) => {
     let m = assets.get(project)
@@ -36,7 +67,11 @@ export const makeMemoryStorage = (): StorageApi => {
       events.set(event.runId, log)
     }
     log.push({ seq: log.length + 1, event })
-    const projectAssets = assetsOf(project)
+    // A partitioned step's projection lives per partition; the same rules apply to both.
+    const projectAssets: Map<string, StoredAssetState> =
+      "partition" in event && event.partition !== undefined && "key" in event && event.key !== undefined
+        ? new PartitionView(partitionsOf(project, event.key), event.partition)
+        : assetsOf(project)
     switch (event._tag) {
       case "RunStarted":
         runs.set(event.runId, { runId: event.runId, project, status: "running", startedAt: event.at })
@@ -104,6 +139,69 @@ export const makeMemoryStorage = (): StorageApi => {
   }
 
   return {
+    partitions: (project, key, query) =>
+      Effect.sync(() => {
+        const states = partitionsOf(project, key)
+        const keys =
+          query?.only !== undefined
+            ? [...new Set(query.only)].filter((p) => states.has(p)).sort(byText)
+            : [...states.keys()].sort(byText)
+        const after = query?.after
+        const out: Array<StoredPartitionState> = []
+        for (const partition of keys) {
+          if (after !== undefined && partition <= after) continue
+          if (query?.limit !== undefined && out.length >= query.limit) break
+          out.push({ ...states.get(partition)!, partition })
+        }
+        return out
+      }),
+    partitionCounts: (project, key) =>
+      Effect.sync(() => {
+        let materialized = 0
+        let failed = 0
+        const states = partitionsOf(project, key)
+        for (const state of states.values()) {
+          if (state.latest !== undefined) materialized++
+          if (state.lastFailed) failed++
+        }
+        return { stored: states.size, materialized, failed }
+      }),
+    dynamicPartitions: (project, definition) => Effect.sync(() => [...dynamicOf(project, definition)]),
+    addDynamicPartitions: (project, definition, keys) =>
+      Effect.sync(() => {
+        const list = dynamicOf(project, definition)
+        const have = new Set(list)
+        let added = 0
+        for (const k of keys)
+          if (!have.has(k)) {
+            have.add(k)
+            list.push(k)
+            added++
+          }
+        return added
+      }),
+    deleteDynamicPartitions: (project, definition, keys) =>
+      Effect.sync(() => {
+        const list = dynamicOf(project, definition)
+        const drop = new Set(keys)
+        const kept = list.filter((k) => !drop.has(k))
+        const removed = list.length - kept.length
+        list.splice(0, list.length, ...kept)
+        return removed
+      }),
+    saveBackfill: (record) =>
+      Effect.sync(() => {
+        backfills.delete(record.backfillId)
+        backfills.set(record.backfillId, record)
+      }),
+    backfill: (backfillId) => Effect.sync(() => backfills.get(backfillId)),
+    backfills: (project, options) =>
+      Effect.sync(() => {
+        const list = [...backfills.values()]
+          .filter((b) => b.project === project)
+          .sort((a, b) => b.createdAt - a.createdAt)
+        return options?.limit === undefined ? list : list.slice(0, options.limit)
+      }),
     append: (project, batch) =>
       Effect.sync(() => {
         for (const event of batch) apply(project, event)
@@ -135,9 +233,36 @@ export const makeMemoryStorage = (): StorageApi => {
       Effect.sync(() => {
         const projectAssets = assetsOf(project)
         let removed = 0
-        for (const key of keys) if (projectAssets.delete(key)) removed++
+        for (const key of keys) {
+          if (projectAssets.delete(key)) removed++
+          const parts = partitionStates.get(project)?.get(key)
+          if (parts !== undefined) {
+            removed += parts.size
+            partitionStates.get(project)!.delete(key)
+          }
+        }
         return removed
       })
+  }
+}
+
+/**
+ * The states of one asset's partitions seen as the map of one project's assets, keyed by the asset
+ * key: lets `apply` project a partitioned event with the same code as an unpartitioned one.
+ */
+class PartitionView extends Map<string, StoredAssetState> {
+  constructor(
+    private readonly states: Map<string, StoredAssetState>,
+    private readonly partition: string
+  ) {
+    super()
+  }
+  override get(_key: string): StoredAssetState | undefined {
+    return this.states.get(this.partition)
+  }
+  override set(_key: string, value: StoredAssetState): this {
+    this.states.set(this.partition, value)
+    return this
   }
 }
 

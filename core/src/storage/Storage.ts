@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type { BackfillRecord } from "../backfill/BackfillRecord.ts"
 import type { CheckEvaluatedEvent, RunEvent, RunStatus } from "../events/RunEvent.ts"
 import type { JsonValue } from "../graph/AssetSpec.ts"
 import type { ValueHandle } from "../io/IOManager.ts"
@@ -58,6 +59,20 @@ export interface StoredAssetState extends AssetState {
   readonly checks?: ReadonlyArray<CheckRecord> | undefined
 }
 
+/** Stored state of one partition of a partitioned asset. */
+export interface StoredPartitionState extends StoredAssetState {
+  readonly partition: string
+}
+
+/** Which stored partitions of an asset to read: some keys, or a page in key order. */
+export interface PartitionQuery {
+  /** Only these partition keys (absent ones are not returned). */
+  readonly only?: ReadonlyArray<string> | undefined
+  /** Keys strictly after this one, in key (text) order. */
+  readonly after?: string | undefined
+  readonly limit?: number | undefined
+}
+
 export interface RunRecord {
   readonly runId: string
   readonly project: string
@@ -98,8 +113,47 @@ export interface StorageApi {
     runId: string,
     options?: { readonly afterSeq?: number; readonly limit?: number }
   ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
-  /** Forgets the materializations and failures of these assets; returns how many were recorded. */
+  /** Forgets the materializations and failures of these assets (and their partitions); returns how many were recorded. */
   readonly wipe: (project: string, keys: ReadonlyArray<string>) => Effect.Effect<number, StorageError>
+  /** Stored state of the partitions of one asset, in partition key order. */
+  readonly partitions: (
+    project: string,
+    key: string,
+    query?: PartitionQuery
+  ) => Effect.Effect<ReadonlyArray<StoredPartitionState>, StorageError>
+  /** How many partitions of the asset have stored state, and how many of them are materialized. */
+  readonly partitionCounts: (
+    project: string,
+    key: string
+  ) => Effect.Effect<
+    { readonly stored: number; readonly materialized: number; readonly failed: number },
+    StorageError
+  >
+  /** The keys of a dynamic partitions definition, in the order they were added. */
+  readonly dynamicPartitions: (
+    project: string,
+    definition: string
+  ) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Adds keys (those already there are left alone); returns how many were new. */
+  readonly addDynamicPartitions: (
+    project: string,
+    definition: string,
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<number, StorageError>
+  /** Deletes keys; returns how many were there. Stored values of those partitions stay recorded. */
+  readonly deleteDynamicPartitions: (
+    project: string,
+    definition: string,
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<number, StorageError>
+  /** Creates or replaces a backfill record. */
+  readonly saveBackfill: (record: BackfillRecord) => Effect.Effect<void, StorageError>
+  readonly backfill: (backfillId: string) => Effect.Effect<BackfillRecord | undefined, StorageError>
+  /** Backfills of a project, newest first. */
+  readonly backfills: (
+    project: string,
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<BackfillRecord>, StorageError>
 }
 
 /** The metadata store service. */

@@ -5,6 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { BackfillRecord } from "../backfill/BackfillRecord.ts"
 import type { ErrorInfo, MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { ValueHandle } from "../io/IOManager.ts"
 import { type StorageApi, StorageError, type StoredAssetState } from "./Storage.ts"
@@ -564,6 +565,159 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
       it("accepts an empty batch", async () => {
         await run(storage.append("p", []))
         expect(await run(storage.runs("p"))).toEqual([])
+      })
+    })
+
+    describe("partitions", () => {
+      const inPartition = <E extends RunEvent>(event: E, partition: string): E => ({ ...event, partition })
+
+      it("keeps each partition's latest materialization apart from the unpartitioned state", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            inPartition(materialized("r1", "daily", 2, { dataVersion: "d1" }), "2026-01-01"),
+            inPartition(materialized("r1", "daily", 3, { dataVersion: "d2" }), "2026-01-02"),
+            inPartition(materialized("r1", "daily", 4, { dataVersion: "d1b" }), "2026-01-01"),
+            materialized("r1", "plain", 5)
+          ])
+        )
+        const snapshot = await run(storage.snapshot("p"))
+        expect(snapshot.has("daily")).toBe(false)
+        expect(snapshot.has("plain")).toBe(true)
+        const parts = await run(storage.partitions("p", "daily"))
+        expect(parts.map((s) => [s.partition, s.latest?.dataVersion])).toEqual([
+          ["2026-01-01", "d1b"],
+          ["2026-01-02", "d2"]
+        ])
+        expect(await run(storage.partitions("other", "daily"))).toEqual([])
+      })
+
+      it("records failures and skip decisions per partition", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            inPartition(materialized("r1", "daily", 2), "2026-01-01"),
+            inPartition(
+              failedStep("r1", "daily", 3, { tag: "UserCodeError", message: "boom" }),
+              "2026-01-01"
+            ),
+            inPartition(
+              failedStep("r1", "daily", 3, { tag: "UserCodeError", message: "boom" }),
+              "2026-01-02"
+            ),
+            inPartition(
+              {
+                _tag: "StepSkipped",
+                runId: "r1",
+                at: 4,
+                key: "daily",
+                reason: "nothing today",
+                decision: { codeVersion: "v1", inputVersions: {} }
+              },
+              "2026-01-03"
+            )
+          ])
+        )
+        const parts = await run(storage.partitions("p", "daily"))
+        expect(
+          parts.map((s) => [s.partition, s.lastFailed, s.latest !== undefined, s.skipped !== undefined])
+        ).toEqual([
+          ["2026-01-01", true, true, false],
+          ["2026-01-02", true, false, false],
+          ["2026-01-03", false, false, true]
+        ])
+        expect(await run(storage.partitionCounts("p", "daily"))).toEqual({
+          stored: 3,
+          materialized: 1,
+          failed: 2
+        })
+      })
+
+      it("pages partitions in key order and reads only the keys asked for", async () => {
+        const events: Array<RunEvent> = [started("r1", 1)]
+        for (let d = 1; d <= 25; d++)
+          events.push(
+            inPartition(materialized("r1", "daily", d + 1), `2026-01-${String(d).padStart(2, "0")}`)
+          )
+        await run(storage.append("p", events))
+        const first = await run(storage.partitions("p", "daily", { limit: 10 }))
+        expect(first.map((s) => s.partition)).toEqual(
+          Array.from({ length: 10 }, (_, i) => `2026-01-${String(i + 1).padStart(2, "0")}`)
+        )
+        const next = await run(storage.partitions("p", "daily", { after: first[9]!.partition, limit: 10 }))
+        expect(next[0]!.partition).toBe("2026-01-11")
+        expect(next.length).toBe(10)
+        const last = await run(storage.partitions("p", "daily", { after: "2026-01-20", limit: 10 }))
+        expect(last.length).toBe(5)
+        const some = await run(
+          storage.partitions("p", "daily", { only: ["2026-01-03", "2026-02-01", "2026-01-02"] })
+        )
+        expect(some.map((s) => s.partition)).toEqual(["2026-01-02", "2026-01-03"])
+      })
+
+      it("wipe forgets an asset's partitions too", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            inPartition(materialized("r1", "daily", 2), "2026-01-01"),
+            inPartition(materialized("r1", "daily", 3), "2026-01-02")
+          ])
+        )
+        expect(await run(storage.wipe("p", ["daily"]))).toBe(2)
+        expect(await run(storage.partitions("p", "daily"))).toEqual([])
+      })
+    })
+
+    describe("dynamic partitions", () => {
+      it("adds keys once, in order, and deletes them", async () => {
+        expect(await run(storage.dynamicPartitions("p", "customers"))).toEqual([])
+        expect(await run(storage.addDynamicPartitions("p", "customers", ["acme", "globex"]))).toBe(2)
+        expect(await run(storage.addDynamicPartitions("p", "customers", ["globex", "initech"]))).toBe(1)
+        expect(await run(storage.dynamicPartitions("p", "customers"))).toEqual(["acme", "globex", "initech"])
+        expect(await run(storage.dynamicPartitions("other", "customers"))).toEqual([])
+        expect(await run(storage.deleteDynamicPartitions("p", "customers", ["globex", "nope"]))).toBe(1)
+        expect(await run(storage.dynamicPartitions("p", "customers"))).toEqual(["acme", "initech"])
+      })
+    })
+
+    describe("backfills", () => {
+      const backfill = (
+        backfillId: string,
+        createdAt: number,
+        overrides: Partial<BackfillRecord> = {}
+      ): BackfillRecord => ({
+        backfillId,
+        project: "p",
+        status: "running",
+        select: "daily",
+        partitions: "2026-01-01...2026-01-31",
+        onlyStale: false,
+        concurrency: 4,
+        createdAt,
+        updatedAt: createdAt,
+        heartbeatAt: createdAt,
+        runIds: [],
+        progress: { total: 31, succeeded: 0, failed: 0, skipped: 0, canceled: 0, running: 0, fresh: 0 },
+        ...overrides
+      })
+
+      it("saves, replaces and lists backfill records newest first", async () => {
+        await run(storage.saveBackfill(backfill("b1", 10)))
+        await run(storage.saveBackfill(backfill("b2", 20)))
+        await run(storage.saveBackfill(backfill("b3", 30, { project: "other" })))
+        const updated = backfill("b1", 10, {
+          status: "failed",
+          endedAt: 50,
+          runIds: ["r1", "r2"],
+          driver: { host: "h", pid: 1 },
+          reason: "2 steps failed",
+          progress: { total: 31, succeeded: 29, failed: 2, skipped: 0, canceled: 0, running: 0, fresh: 0 }
+        })
+        await run(storage.saveBackfill(updated))
+        expect(await run(storage.backfill("b1"))).toEqual(updated)
+        expect(await run(storage.backfill("nope"))).toBeUndefined()
+        expect((await run(storage.backfills("p"))).map((b) => b.backfillId)).toEqual(["b2", "b1"])
+        expect((await run(storage.backfills("p", { limit: 1 }))).map((b) => b.backfillId)).toEqual(["b2"])
       })
     })
   })

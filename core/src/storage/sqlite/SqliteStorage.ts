@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { ValueHandle } from "../../io/IOManager.ts"
 import {
@@ -22,7 +23,8 @@ import {
   type StorageApi,
   StorageError,
   type StoredAssetState,
-  type StoredEvent
+  type StoredEvent,
+  type StoredPartitionState
 } from "../Storage.ts"
 import {
   LATEST_SCHEMA_VERSION,
@@ -246,6 +248,24 @@ interface AssetRow {
   readonly skipped: string | null
 }
 
+interface PartitionRow extends AssetRow {
+  readonly partition_key: string
+}
+
+interface CountRow {
+  readonly stored: number
+  readonly materialized: number | null
+  readonly failed: number | null
+}
+
+interface KeyRow {
+  readonly partition_key: string
+}
+
+interface RecordRow {
+  readonly record: string
+}
+
 interface CheckRow {
   readonly asset_key: string
   readonly record: string
@@ -275,6 +295,8 @@ const decodeCheck = (key: string, u: unknown): CheckRecord => {
   }
 }
 const isRunStatus = Schema.is(RunStatus)
+const encodeBackfill = Schema.encodeSync(BackfillRecord)
+const decodeBackfill = Schema.decodeUnknownSync(BackfillRecord)
 
 const keyOf = (event: RunEvent): string | null => ("key" in event ? event.key : null)
 
@@ -361,7 +383,126 @@ export const makeSqliteStorage = (
       "DELETE FROM asset_latest WHERE project = ? AND asset_key = ?"
     )
 
+    // The same projection per partition.
+    const setLatestP = db.prepare<
+      [
+        string,
+        string,
+        string,
+        string,
+        number,
+        string,
+        string,
+        string,
+        string | null,
+        number | bigint,
+        string | null
+      ]
+    >(
+      `INSERT INTO partition_latest
+         (project, asset_key, partition_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, event_id, metadata, skipped)
+       VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (project, asset_key, partition_key) DO UPDATE SET last_failed = 0, run_id = excluded.run_id,
+         at = excluded.at, data_version = excluded.data_version, code_version = excluded.code_version,
+         input_versions = excluded.input_versions, handle = excluded.handle, event_id = excluded.event_id,
+         metadata = excluded.metadata, skipped = NULL`
+    )
+    const setSkippedP = db.prepare<[string, string, string, string]>(
+      `INSERT INTO partition_latest (project, asset_key, partition_key, last_failed, skipped) VALUES (?, ?, ?, 0, ?)
+       ON CONFLICT (project, asset_key, partition_key) DO UPDATE SET last_failed = 0, skipped = excluded.skipped`
+    )
+    const setFailedP = db.prepare<[string, string, string]>(
+      `INSERT INTO partition_latest (project, asset_key, partition_key, last_failed) VALUES (?, ?, ?, 1)
+       ON CONFLICT (project, asset_key, partition_key) DO UPDATE SET last_failed = 1`
+    )
+    const partitionColumns = `partition_key, ${assetColumns}`
+    const pagePartitions = db.prepare<[string, string, string, number], PartitionRow>(
+      `SELECT ${partitionColumns} FROM partition_latest
+       WHERE project = ? AND asset_key = ? AND partition_key > ? ORDER BY partition_key LIMIT ?`
+    )
+    const somePartitions = db.prepare<[string, string, string, string, number], PartitionRow>(
+      `SELECT ${partitionColumns} FROM partition_latest
+       WHERE project = ? AND asset_key = ? AND partition_key IN (SELECT value FROM json_each(?))
+         AND partition_key > ? ORDER BY partition_key LIMIT ?`
+    )
+    const countPartitions = db.prepare<[string, string], CountRow>(
+      `SELECT COUNT(*) AS stored, SUM(run_id IS NOT NULL) AS materialized, SUM(last_failed) AS failed
+       FROM partition_latest WHERE project = ? AND asset_key = ?`
+    )
+    const deletePartitions = db.prepare<[string, string]>(
+      "DELETE FROM partition_latest WHERE project = ? AND asset_key = ?"
+    )
+    const selectDynamic = db.prepare<[string, string], KeyRow>(
+      "SELECT partition_key FROM dynamic_partitions WHERE project = ? AND definition = ? ORDER BY seq"
+    )
+    const insertDynamic = db.prepare<[string, string, string, number]>(
+      `INSERT INTO dynamic_partitions (project, definition, partition_key, added_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (project, definition, partition_key) DO NOTHING`
+    )
+    const deleteDynamic = db.prepare<[string, string, string]>(
+      "DELETE FROM dynamic_partitions WHERE project = ? AND definition = ? AND partition_key = ?"
+    )
+    const upsertBackfill = db.prepare<[string, string, string, number, string]>(
+      `INSERT INTO backfills (backfill_id, project, status, created_at, record) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (backfill_id) DO UPDATE SET project = excluded.project, status = excluded.status,
+         created_at = excluded.created_at, record = excluded.record`
+    )
+    const selectBackfill = db.prepare<[string], RecordRow>(
+      "SELECT record FROM backfills WHERE backfill_id = ?"
+    )
+    const selectBackfills = db.prepare<[string, number], RecordRow>(
+      "SELECT record FROM backfills WHERE project = ? ORDER BY created_at DESC, backfill_id DESC LIMIT ?"
+    )
+
+    const projectPartition = (
+      projectName: string,
+      event: RunEvent,
+      partition: string,
+      eventId: number | bigint
+    ): void => {
+      switch (event._tag) {
+        case "Materialization":
+          setLatestP.run(
+            projectName,
+            event.key,
+            partition,
+            event.runId,
+            event.at,
+            event.dataVersion,
+            event.codeVersion,
+            JSON.stringify(event.inputVersions),
+            event.handle === null ? null : JSON.stringify(event.handle),
+            eventId,
+            JSON.stringify(event.metadata)
+          )
+          break
+        case "StepSkipped":
+          if (event.decision !== undefined)
+            setSkippedP.run(projectName, event.key, partition, JSON.stringify(event.decision))
+          break
+        case "CheckEvaluated":
+          // The latest result of each check of the asset, whichever partition it saw.
+          ensureAsset.run(projectName, event.key)
+          setCheck.run(projectName, event.key, event.check, JSON.stringify(checkRecordOf(event)))
+          break
+        case "StepFailed":
+          setFailedP.run(projectName, event.key, partition)
+          break
+        default:
+          break
+      }
+    }
+
     const project = (projectName: string, event: RunEvent, eventId: number | bigint): void => {
+      if (
+        "partition" in event &&
+        event.partition !== undefined &&
+        "key" in event &&
+        event.key !== undefined
+      ) {
+        projectPartition(projectName, event, event.partition, eventId)
+        return
+      }
       switch (event._tag) {
         case "RunStarted":
           startRun.run(event.runId, projectName, event.at)
@@ -439,10 +580,34 @@ export const makeSqliteStorage = (
       let removed = 0
       for (const key of keys) {
         removed += deleteAsset.run(projectName, key).changes
+        removed += deletePartitions.run(projectName, key).changes
         deleteChecks.run(projectName, key)
       }
       return removed
     })
+
+    const addDynamicTx = db.transaction(
+      (projectName: string, definition: string, keys: ReadonlyArray<string>, at: number) => {
+        let added = 0
+        for (const key of keys) added += insertDynamic.run(projectName, definition, key, at).changes
+        return added
+      }
+    )
+    const deleteDynamicTx = db.transaction(
+      (projectName: string, definition: string, keys: ReadonlyArray<string>) => {
+        let removed = 0
+        for (const key of keys) removed += deleteDynamic.run(projectName, definition, key).changes
+        return removed
+      }
+    )
+
+    const toBackfill = (row: RecordRow): BackfillRecord => {
+      try {
+        return decodeBackfill(JSON.parse(row.record))
+      } catch (cause) {
+        throw corrupt("a stored backfill record", cause)
+      }
+    }
 
     const corrupt = (what: string, cause: unknown): StorageError =>
       new StorageError({
@@ -574,7 +739,70 @@ export const makeSqliteStorage = (
       wipe: (projectName, keys) =>
         keys.length === 0
           ? Effect.succeed(0)
-          : attempt(path, "wipe", () => wipeTx.immediate(projectName, keys))
+          : attempt(path, "wipe", () => wipeTx.immediate(projectName, keys)),
+
+      partitions: (projectName, key, query) =>
+        attempt(path, "partitions", () => {
+          const after = query?.after ?? ""
+          const limit = query?.limit ?? -1
+          const rows =
+            query?.only === undefined
+              ? pagePartitions.all(projectName, key, after, limit)
+              : query.only.length === 0
+                ? []
+                : somePartitions.all(projectName, key, JSON.stringify(query.only), after, limit)
+          return rows.map(
+            (row): StoredPartitionState => ({
+              ...toState(projectName, row, undefined),
+              partition: row.partition_key
+            })
+          )
+        }),
+
+      partitionCounts: (projectName, key) =>
+        attempt(path, "partition counts", () => {
+          const row = countPartitions.get(projectName, key)!
+          return { stored: row.stored, materialized: row.materialized ?? 0, failed: row.failed ?? 0 }
+        }),
+
+      dynamicPartitions: (projectName, definition) =>
+        attempt(path, "dynamic partitions", () =>
+          selectDynamic.all(projectName, definition).map((row) => row.partition_key)
+        ),
+
+      addDynamicPartitions: (projectName, definition, keys) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          attempt(path, "add dynamic partitions", () =>
+            addDynamicTx.immediate(projectName, definition, keys, at)
+          )
+        ),
+
+      deleteDynamicPartitions: (projectName, definition, keys) =>
+        attempt(path, "delete dynamic partitions", () =>
+          deleteDynamicTx.immediate(projectName, definition, keys)
+        ),
+
+      saveBackfill: (record) =>
+        attempt(path, "save backfill", () => {
+          upsertBackfill.run(
+            record.backfillId,
+            record.project,
+            record.status,
+            record.createdAt,
+            JSON.stringify(encodeBackfill(record))
+          )
+        }),
+
+      backfill: (backfillId) =>
+        attempt(path, "backfill", () => {
+          const row = selectBackfill.get(backfillId)
+          return row === undefined ? undefined : toBackfill(row)
+        }),
+
+      backfills: (projectName, options) =>
+        attempt(path, "backfills", () =>
+          selectBackfills.all(projectName, options?.limit ?? -1).map(toBackfill)
+        )
     }
     return storage
   })

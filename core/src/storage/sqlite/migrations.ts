@@ -93,6 +93,49 @@ CREATE TABLE asset_checks (
   PRIMARY KEY (project, asset_key, check_name)
 );
 `
+  },
+  {
+    version: 3,
+    description: "partitions: the latest state of every partition, dynamic partition keys, backfills",
+    sql: `
+-- Projection: asset_latest per partition of a partitioned asset (same columns, same rules).
+CREATE TABLE partition_latest (
+  project TEXT NOT NULL,
+  asset_key TEXT NOT NULL,
+  partition_key TEXT NOT NULL,
+  last_failed SMALLINT NOT NULL,
+  run_id TEXT,
+  at DOUBLE PRECISION,
+  data_version TEXT,
+  code_version TEXT,
+  input_versions TEXT,
+  handle TEXT,
+  event_id INTEGER,
+  metadata TEXT,
+  skipped TEXT,
+  PRIMARY KEY (project, asset_key, partition_key)
+);
+
+-- The keys of dynamic partitions definitions; seq keeps the order they were added in.
+CREATE TABLE dynamic_partitions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  partition_key TEXT NOT NULL,
+  added_at DOUBLE PRECISION NOT NULL,
+  UNIQUE (project, definition, partition_key)
+);
+
+-- Backfills: record is a BackfillRecord as JSON; the columns are what listings filter and sort on.
+CREATE TABLE backfills (
+  backfill_id TEXT PRIMARY KEY,
+  project TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX backfills_by_project ON backfills (project, created_at);
+`
   }
 ]
 
