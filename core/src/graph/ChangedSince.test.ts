@@ -10,7 +10,8 @@ const graph = AssetGraph.make([
   testSpec("model", ["features"], { definedIn: "/repo/ml/model.ts" }),
   testSpec("legacy", [])
 ])
-const keys = (files: ReadonlyArray<string>) => assetsDefinedIn(graph, new Set(files)).map((i) => graph.keys[i])
+const keys = (files: ReadonlyArray<string>) =>
+  assetsDefinedIn(graph, new Set(files)).map((i) => graph.keys[i])
 
 describe("assetsDefinedIn", () => {
   it("selects every asset defined in a changed file, in index order", () => {
