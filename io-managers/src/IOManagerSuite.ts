@@ -42,6 +42,11 @@ export interface IOManagerSuiteOptions {
    * logical version for them (code version + input versions), so different content may share one.
    */
   readonly contentVersionsForObjects: boolean
+  /**
+   * What a stored stream of record batches becomes: `stored`, a table any number of consumers load
+   * (fs, S3, DuckDB); `single-consumer`, the stream itself, handed to the first `loadBatches` (memory).
+   */
+  readonly streams: "stored" | "single-consumer"
 }
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
@@ -69,6 +74,34 @@ const batchedTable = (batches = 3, rowsPerBatch = 1000): Table => {
     })
   )
   return parts.slice(1).reduce((table, part) => table.concat(part), parts[0]!)
+}
+
+/** A body's `async function*` of `table`'s batches; `state` says how far it got and whether it was closed. */
+const streamOf = (
+  items: ReadonlyArray<unknown>,
+  state: { yielded: number; closed: boolean; fail?: Error } = { yielded: 0, closed: false }
+): AsyncIterable<unknown> => ({
+  async *[Symbol.asyncIterator]() {
+    try {
+      for (const item of items) {
+        await Promise.resolve()
+        state.yielded++
+        yield item
+      }
+      if (state.fail !== undefined) throw state.fail
+    } finally {
+      state.closed = true
+    }
+  }
+})
+
+/** Batches that share one string dictionary (slices of one batch), which the IPC writer sends once. */
+const slicedTable = (): Table => {
+  const whole = tableFromArrays({
+    id: Int32Array.from({ length: 900 }, (_, i) => i),
+    city: Array.from({ length: 900 }, (_, i) => ["Paris", "Oslo", "Lima"][i % 3]!)
+  }).batches[0]!
+  return new Table([whole.slice(0, 300), whole.slice(300, 600), whole.slice(600, 900)])
 }
 
 const fieldsOf = (table: Table) =>
@@ -226,6 +259,109 @@ export const ioManagerSuite = (
         const error = await failureOf(Stream.runCollect(io().loadBatches(stored.handle, input("asset"))))
         expect(error).toBeInstanceOf(IOManagerError)
       }
+    })
+
+    describe("streams of record batches", () => {
+      const loadRows = async (handle: ValueHandle, assetKey = "asset") =>
+        rowsOf(
+          (await run(
+            Stream.runCollect(io().loadBatches(handle, input(assetKey)))
+          )) as unknown as ReadonlyArray<RecordBatch>
+        )
+
+      it("stores a body's async iterable of record batches (dictionaries per batch or shared) with the table's metadata", async () => {
+        for (const table of [batchedTable(4, 500), slicedTable(), sampleTable()]) {
+          const state = { yielded: 0, closed: false }
+          const stored = await write(streamOf(table.batches, state), "ml/streamed")
+          if (options.streams === "single-consumer") {
+            expect(await loadRows(stored.handle, "ml/streamed")).toEqual(rowsOf([table]))
+            continue
+          }
+          expect(state).toEqual({ yielded: table.batches.length, closed: true })
+          expect(stored.metadata.rows).toBe(table.numRows)
+          const whole = await write(table, "ml/streamed")
+          expect(stored.metadata.schema).toEqual(whole.metadata.schema)
+          // Same batches, same bytes: a stream and its table share a data version.
+          expect(stored.dataVersion).toBe(whole.dataVersion)
+          expectSameTable(await load(stored.handle, "ml/streamed"), table)
+          // Any number of consumers re-read it from storage.
+          expect(await loadRows(stored.handle, "ml/streamed")).toEqual(rowsOf([table]))
+          expect(await loadRows(stored.handle, "ml/streamed")).toEqual(rowsOf([table]))
+        }
+      })
+
+      it("accepts tables among the items, and a stream of zero-row batches as an empty table", async () => {
+        const table = batchedTable(3, 100)
+        const parts = table.batches.map((batch) => new Table([batch]))
+        const stored = await write(streamOf(parts))
+        expect(await loadRows(stored.handle)).toEqual(rowsOf([table]))
+        if (options.streams === "stored") {
+          expect(stored.metadata.rows).toBe(300)
+          const empty = table.batches[0]!.slice(0, 0)
+          const none = await write(streamOf([empty]))
+          expect(none.metadata.rows).toBe(0)
+          const loaded = (await load(none.handle)) as Table
+          expect(loaded.numRows).toBe(0)
+          expect(fieldsOf(loaded)).toEqual(fieldsOf(table))
+        }
+      })
+
+      it("hands a memory stream to one consumer, or re-reads a stored one from storage", async () => {
+        const table = batchedTable(2, 10)
+        const stored = await write(streamOf(table.batches), "ml/once")
+        expect(await loadRows(stored.handle, "ml/once")).toEqual(rowsOf([table]))
+        if (options.streams === "stored") {
+          expect(await loadRows(stored.handle, "ml/once")).toEqual(rowsOf([table]))
+          return
+        }
+        const again = await failureOf(Stream.runCollect(io().loadBatches(stored.handle, input("ml/once"))))
+        expect(again).toBeInstanceOf(IOManagerError)
+        expect(again.message).toContain('"ml/once"')
+        expect(again.message).toContain("already consumed")
+        const whole = await failureOf(io().load(stored.handle, input("ml/once")))
+        expect(whole).toBeInstanceOf(IOManagerError)
+        expect(whole.message).toContain('"ml/once"')
+      })
+
+      it("fails a stream that is not one table's record batches, naming the asset, and closes the body's generator", async () => {
+        const table = batchedTable(2, 10)
+        const other = tableFromArrays({ other: Float64Array.of(1, 2) })
+        const boom = { yielded: 0, closed: false, fail: new Error("the source went away") }
+        const cases: ReadonlyArray<readonly [ReadonlyArray<unknown>, string, typeof boom | undefined]> = [
+          [[table.batches[0], { rows: [1, 2] }], "expected an Apache Arrow RecordBatch", undefined],
+          [[table.batches[0], other.batches[0]], "same column names, types and nullability", undefined],
+          [[], "ended without a batch", undefined],
+          [table.batches, "the source went away", boom]
+        ]
+        for (const [items, expected, given] of cases) {
+          const state = given ?? { yielded: 0, closed: false }
+          if (options.streams === "single-consumer") {
+            // Kept unread: the consumer meets the source's own failure.
+            if (given === undefined) continue
+            const stored = await write(streamOf(items, state), "ml/bad")
+            const error = await failureOf(Stream.runCollect(io().loadBatches(stored.handle, input("ml/bad"))))
+            expect(error).toBeInstanceOf(IOManagerError)
+            expect(error.message).toContain(expected)
+            continue
+          }
+          const error = await failureOf(io().write(streamOf(items, state), output("ml/bad")))
+          expect(error).toBeInstanceOf(IOManagerError)
+          expect(error.message).toContain('"ml/bad"')
+          expect(error.message).toContain(expected)
+          expect(state.closed).toBe(true)
+        }
+      })
+
+      it("stops pulling the body's stream once a consumer stops early", async () => {
+        const table = batchedTable(4, 50)
+        const stored = await write(streamOf(table.batches), "ml/partial")
+        const first = await run(
+          Stream.runCollect(Stream.take(io().loadBatches(stored.handle, input("ml/partial")), 1))
+        )
+        expect(first.length).toBe(1)
+        if (options.streams === "stored")
+          expect(await loadRows(stored.handle, "ml/partial")).toEqual(rowsOf([table]))
+      })
     })
 
     it("fails with IOManagerError naming the asset and location for a deleted or unknown handle", async () => {

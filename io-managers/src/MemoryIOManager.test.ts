@@ -5,5 +5,5 @@ ioManagerSuite(
   "memory",
   async () => ({ io: makeMemoryIOManager(), cleanup: async () => {} }),
   // Plain values get a logical version (code version + input versions), not a content hash.
-  { contentVersionsForObjects: false }
+  { contentVersionsForObjects: false, streams: "single-consumer" }
 )

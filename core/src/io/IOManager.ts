@@ -69,10 +69,23 @@ export interface RecordBatchLike {
   readonly schema: unknown
 }
 
+/** A table produced or consumed batch by batch: what a streaming body returns (`async function*`). */
+export type RecordBatchStream = AsyncIterable<RecordBatchLike>
+
+/** Whether a value is a stream of record batches (an async iterable), as a streaming body returns. */
+export const isRecordBatchStream = (value: unknown): value is RecordBatchStream =>
+  typeof value === "object" &&
+  value !== null &&
+  typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+
 /** Stores and loads asset values. Implementations: memory here; fs, S3 and DuckDB in @materia/io-managers. */
 export interface IOManager {
   readonly name: string
-  /** Writes `value` to a new location that nothing else uses; hashes while writing. */
+  /**
+   * Writes `value` to a new location that nothing else uses; hashes while writing. `value` may be a
+   * `RecordBatchStream` (a body's `async function*` of Arrow record batches): a table then written
+   * batch by batch with bounded memory, with the same metadata (rows, schema, bytes) as a whole table.
+   */
   readonly write: (value: unknown, context: OutputContext) => Effect.Effect<StoredValue, IOManagerError>
   /** Loads a whole value. */
   readonly load: (handle: ValueHandle, context: InputContext) => Effect.Effect<unknown, IOManagerError>
@@ -83,4 +96,16 @@ export interface IOManager {
   ) => Stream.Stream<RecordBatchLike, IOManagerError>
   /** Deletes a location (retention); never called on a committed current value. */
   readonly delete: (handle: ValueHandle) => Effect.Effect<void, IOManagerError>
+  /**
+   * Called once the materialization that stored `handle` is committed, for IO managers whose
+   * storage has a "current value" of its own (the DuckDB IO manager switches the asset's view).
+   * Optional; a failure is reported but does not undo the commit (the next load retries it).
+   */
+  readonly promote?: (handle: ValueHandle, context: PromoteContext) => Effect.Effect<void, IOManagerError>
+}
+
+/** What an IO manager knows when a stored value becomes its asset's current value. */
+export interface PromoteContext {
+  readonly assetKey: string
+  readonly runId: string
 }

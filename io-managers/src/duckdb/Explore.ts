@@ -17,7 +17,7 @@ import {
 } from "@duckdb/node-api"
 import { tableFromIPC } from "apache-arrow"
 import * as Data from "effect/Data"
-import { parquetChunks } from "../fs/Parquet.ts"
+import { parquetChunksOfTable } from "../fs/Parquet.ts"
 
 /** A JSON value: what every cell of a result becomes (a 64-bit integer too large for a number is a string). */
 export type JsonSafe =
@@ -123,7 +123,7 @@ export const cachedParquet = async (arrowPath: string, dataVersion: string, cach
   const table = tableFromIPC(await readFile(arrowPath))
   const file = await open(tmp, "wx")
   try {
-    for await (const group of parquetChunks(table)) await file.writev([...group])
+    for await (const group of parquetChunksOfTable(table)) await file.writev([...group])
     await file.sync()
     await file.close()
     await rename(tmp, target)

@@ -42,12 +42,24 @@ class ChunkSink extends AsyncByteQueue {
 const hasDictionary = (type: DataType): boolean =>
   type instanceof Dictionary || (type.children ?? []).some((field: Field) => hasDictionary(field.type))
 
-/** The table's schema and batches with dictionary ids 0, 1, … in field order (zero-copy: buffers are shared). */
-const withCanonicalDictionaryIds = (
-  table: Table
-): { schema: Schema; batches: ReadonlyArray<RecordBatch> } => {
-  if (!table.schema.fields.some((field) => hasDictionary(field.type)))
-    return { schema: table.schema, batches: table.batches }
+/** Maps batches of one schema to that schema with dictionary ids 0, 1, … in field order. */
+export interface CanonicalSchema {
+  readonly schema: Schema
+  /** The batch with the canonical types (zero-copy: buffers are shared). */
+  readonly batch: (batch: RecordBatch) => RecordBatch
+}
+
+/**
+ * The canonical form of `schema`; every batch given to `batch` must have the same structure
+ * (names, types, nullability), with any dictionary ids.
+ */
+export const canonicalSchema = (original: Schema): CanonicalSchema => {
+  if (!original.fields.some((field) => hasDictionary(field.type)))
+    return {
+      schema: original,
+      batch: (batch) =>
+        batch.schema === original ? batch : new RecordBatch(original, batch.data, batch.metadata)
+    }
   const ids = new Map<number, number>()
   const idFor = (old: number): number => {
     const known = ids.get(old)
@@ -83,13 +95,60 @@ const withCanonicalDictionaryIds = (
         : data.dictionary
     return new Data(type, data.offset, data.length, data.nullCount, data, children, dictionary)
   }
-  const fields = table.schema.fields.map((field) => field.clone({ type: mapType(field.type) }))
-  const schema = new Schema(fields, table.schema.metadata, undefined, table.schema.metadataVersion)
+  const fields = original.fields.map((field) => field.clone({ type: mapType(field.type) }))
+  const schema = new Schema(fields, original.metadata, undefined, original.metadataVersion)
   const struct = new Struct(fields)
-  const batches = table.batches.map(
-    (batch) => new RecordBatch(schema, mapData(batch.data, struct) as Data<Struct>, batch.metadata)
-  )
-  return { schema, batches }
+  return {
+    schema,
+    batch: (batch) => new RecordBatch(schema, mapData(batch.data, struct) as Data<Struct>, batch.metadata)
+  }
+}
+
+/**
+ * An Arrow IPC stream encoder that hands out the bytes of each batch as soon as it is written (the
+ * Arrow writer itself has no backpressure: its caller writes the bytes before the next batch).
+ */
+export interface IpcStreamEncoder {
+  /** The schema message. */
+  readonly header: () => ReadonlyArray<Uint8Array>
+  /** The batch's dictionaries (new or changed ones) and body; chunks are views of its buffers. */
+  readonly write: (batch: RecordBatch) => ReadonlyArray<Uint8Array>
+  /** The end-of-stream marker. */
+  readonly finish: () => ReadonlyArray<Uint8Array>
+}
+
+/** An IPC stream encoder for batches of `schema` (given in its canonical form, see `canonicalSchema`). */
+export const ipcStreamEncoder = (schema: Schema): IpcStreamEncoder => {
+  const sink = new ChunkSink()
+  // The stream format, unlike the file format, allows a new dictionary per batch, as in tables
+  // concatenated from several `tableFromArrays` results.
+  const writer = new RecordBatchStreamWriter()
+  return {
+    header: () => {
+      writer.reset(sink, schema)
+      return sink.take()
+    },
+    write: (batch) => {
+      writer.write(batch)
+      // The writer closes itself, silently dropping later batches, when a batch's schema differs.
+      if (sink.isClosed)
+        throw new Error("the Arrow writer stopped: a record batch's schema differs from its table's")
+      return sink.take()
+    },
+    finish: () => {
+      writer.finish()
+      return sink.take()
+    }
+  }
+}
+
+/**
+ * One batch as a complete IPC stream of its own (schema, its dictionaries, the batch, end marker):
+ * what parquet-wasm decodes, which must not depend on dictionaries sent with earlier batches.
+ */
+export const standaloneIpc = (schema: Schema, batch: RecordBatch): ReadonlyArray<Uint8Array> => {
+  const encoder = ipcStreamEncoder(schema)
+  return [...encoder.header(), ...encoder.write(batch), ...encoder.finish()]
 }
 
 /**
@@ -97,20 +156,9 @@ const withCanonicalDictionaryIds = (
  * (its dictionaries and body; chunks are views of the table's buffers), then the end marker.
  */
 export function* arrowIpcChunks(table: Table): Generator<ReadonlyArray<Uint8Array>> {
-  const { schema, batches } = withCanonicalDictionaryIds(table)
-  const sink = new ChunkSink()
-  // The stream format, unlike the file format, allows a new dictionary per batch, as in tables
-  // concatenated from several `tableFromArrays` results.
-  const writer = new RecordBatchStreamWriter()
-  writer.reset(sink, schema)
-  yield sink.take()
-  for (const batch of batches) {
-    writer.write(batch)
-    // The writer closes itself, silently dropping later batches, when a batch's schema differs.
-    if (sink.isClosed)
-      throw new Error("the Arrow writer stopped: a record batch's schema differs from its table's")
-    yield sink.take()
-  }
-  writer.finish()
-  yield sink.take()
+  const canonical = canonicalSchema(table.schema)
+  const encoder = ipcStreamEncoder(canonical.schema)
+  yield encoder.header()
+  for (const batch of table.batches) yield encoder.write(canonical.batch(batch))
+  yield encoder.finish()
 }

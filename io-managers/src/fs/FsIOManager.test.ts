@@ -17,7 +17,7 @@ ioManagerSuite(
     const root = await mkdtemp(join(tmpdir(), "materia-fs-suite-"))
     return { io: makeFsIOManager({ root }), cleanup: () => rm(root, { recursive: true, force: true }) }
   },
-  { contentVersionsForObjects: true }
+  { contentVersionsForObjects: true, streams: "stored" }
 )
 
 // Tables go to Parquet; bytes and JSON are stored as they are.
@@ -30,7 +30,7 @@ ioManagerSuite(
       cleanup: () => rm(root, { recursive: true, force: true })
     }
   },
-  { contentVersionsForObjects: true }
+  { contentVersionsForObjects: true, streams: "stored" }
 )
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)

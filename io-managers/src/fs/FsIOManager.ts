@@ -362,21 +362,24 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
           (handle) => Effect.promise(() => handle.close().catch(() => undefined))
         )
         yield* fs("rename", tmp, () => rename(tmp, path))
+        // Known now that every chunk was produced (a stream's rows and schema only at its end).
+        const table = encoded.summary?.()
         const manifest: Manifest = {
           version: 1,
           format: encoded.format,
           file,
           bytes,
           sha256,
-          ...(encoded.rows === undefined ? {} : { rows: encoded.rows }),
-          ...(encoded.schema === undefined ? {} : { schema: encoded.schema })
+          ...(table === undefined ? {} : { rows: table.rows, schema: table.schema })
         }
         yield* writeSmallFile(join(folder, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, fs)
         yield* syncFolder(folder, fs)
         yield* syncFolder(parent, fs)
         const metadata: Record<string, JsonValue> = { bytes }
-        if (encoded.rows !== undefined) metadata.rows = encoded.rows
-        if (encoded.schema !== undefined) metadata.schema = { ...encoded.schema }
+        if (table !== undefined) {
+          metadata.rows = table.rows
+          metadata.schema = { ...table.schema }
+        }
         return {
           handle: { ioManager: name, location, format: encoded.format },
           dataVersion: sha256.slice(0, 32),

@@ -5,7 +5,7 @@
  */
 import { type RecordBatch, type Schema, Table, tableFromIPC } from "apache-arrow"
 import type * as ParquetWasm from "parquet-wasm"
-import { arrowIpcChunks } from "./ArrowIpc.ts"
+import { canonicalSchema, ipcStreamEncoder, standaloneIpc } from "./ArrowIpc.ts"
 
 /** Rows in one row group at most (parquet-rs's default). */
 const ROW_GROUP_ROWS = 1024 * 1024
@@ -13,8 +13,6 @@ const ROW_GROUP_ROWS = 1024 * 1024
 const ROW_GROUP_BYTES = 64 * 1024 * 1024
 /** Rows in each record batch read back. */
 const READ_BATCH_ROWS = 64 * 1024
-/** The end-of-stream marker of an Arrow IPC stream. */
-const END_OF_STREAM = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)
 
 let loading: Promise<typeof ParquetWasm> | undefined
 /** parquet-wasm compiles a ~6 MB wasm module on import: only when a Parquet value is written or read. */
@@ -41,42 +39,73 @@ const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
+/** Record batches to write as Parquet, from a table (sync) or a stream (async). */
+export type BatchSource = Iterable<RecordBatch> | AsyncIterable<RecordBatch>
+
+const iteratorOf = (batches: BatchSource): AsyncIterator<RecordBatch> | Iterator<RecordBatch> =>
+  Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : batches[Symbol.iterator]()
+
 /**
- * The Parquet file of `table` as groups of chunks, one group per row group written (then the
- * footer). Equal tables give equal bytes. The schema travels in the file's `ARROW:schema` metadata,
- * so types parquet has no word for (dictionaries, unsigned and small ints, timestamps with their
- * unit and zone, Float16, field and schema metadata) come back as they were.
+ * The Parquet file of `batches` as groups of chunks, one group per row group written (then the
+ * footer), row group by row group: memory holds at most one row group in wasm and one batch in
+ * JS. Equal batches give equal bytes. The schema is the first batch's (`schemaOf`, asked once the
+ * source ended, only serves a source with no batch; every batch must have the first's structure) and travels in the file's
+ * `ARROW:schema` metadata, so types parquet has no word for (dictionaries, unsigned and small ints,
+ * timestamps with their unit and zone, Float16, field and schema metadata) come back as they were.
  */
-export async function* parquetChunks(table: Table): AsyncGenerator<ReadonlyArray<Uint8Array>> {
+export async function* parquetChunks(
+  batches: BatchSource,
+  schemaOf: () => Schema | undefined
+): AsyncGenerator<ReadonlyArray<Uint8Array>> {
   const wasm = await parquetWasm()
-  const ipc = arrowIpcChunks(table)
+  const source = iteratorOf(batches)
+  // Stopping early (the caller or a failure) also closes the source, freeing what it holds.
+  let sourceDone = false
+  const nextBatch = async (): Promise<RecordBatch | undefined> => {
+    if (sourceDone) return undefined
+    const next = await source.next()
+    if (next.done === true) {
+      sourceDone = true
+      return undefined
+    }
+    return next.value
+  }
   try {
-    const first = ipc.next()
-    const schema = first.done === true ? [] : first.value
-    const batches = table.batches.length
-    if (batches === 0) {
+    const first = await nextBatch()
+    if (first === undefined) {
+      const schema = schemaOf()
+      if (schema === undefined) throw new Error("no record batch and no schema to write as Parquet")
       // parquet-wasm's stream writer needs a first batch to learn the schema; a file with no row groups.
-      const empty = wasm.Table.fromIPCStream(concatBytes([...schema, END_OF_STREAM]))
+      const canonical = canonicalSchema(schema)
+      const encoder = ipcStreamEncoder(canonical.schema)
+      const empty = wasm.Table.fromIPCStream(concatBytes([...encoder.header(), ...encoder.finish()]))
       yield [wasm.writeParquet(empty, writerProperties(wasm))]
       return
     }
+    const canonical = canonicalSchema(first.schema)
+    let pendingFirst: RecordBatch | undefined = first
     // The writer ends quietly, with a valid but short file, when its source fails: remember why.
     let failed: { readonly cause: unknown } | undefined
     let stopped = false
-    let sent = 0
-    const source = new ReadableStream<ParquetWasm.RecordBatch>(
+    const input = new ReadableStream<ParquetWasm.RecordBatch>(
       {
-        pull: (controller) => {
-          if (stopped || sent >= batches) {
+        pull: async (controller) => {
+          if (stopped) {
             controller.close()
             return
           }
-          sent++
           try {
-            const next = ipc.next()
-            if (next.done === true)
-              throw new Error("the Arrow IPC encoder ended before the table's last batch")
-            const decoded = wasm.Table.fromIPCStream(concatBytes([...schema, ...next.value, END_OF_STREAM]))
+            const batch = pendingFirst ?? (await nextBatch())
+            pendingFirst = undefined
+            if (batch === undefined) {
+              controller.close()
+              return
+            }
+            // Each batch crosses alone (with its own dictionaries): a dictionary the IPC writer
+            // sent with an earlier batch is not repeated, and wasm decodes each batch by itself.
+            const decoded = wasm.Table.fromIPCStream(
+              concatBytes(standaloneIpc(canonical.schema, canonical.batch(batch)))
+            )
             let parts: Array<ParquetWasm.RecordBatch>
             try {
               parts = decoded.recordBatches()
@@ -106,7 +135,7 @@ export async function* parquetChunks(table: Table): AsyncGenerator<ReadonlyArray
       { highWaterMark: 0 }
     )
     const output = (await wasm.transformParquetStream(
-      source,
+      input,
       writerProperties(wasm)
     )) as ReadableStream<unknown>
     try {
@@ -121,9 +150,16 @@ export async function* parquetChunks(table: Table): AsyncGenerator<ReadonlyArray
     }
     if (failed !== undefined) throw failed.cause
   } finally {
-    ipc.return(undefined)
+    if (!sourceDone) {
+      sourceDone = true
+      await source.return?.(undefined)
+    }
   }
 }
+
+/** The Parquet file of `table` (see `parquetChunks`). */
+export const parquetChunksOfTable = (table: Table): AsyncGenerator<ReadonlyArray<Uint8Array>> =>
+  parquetChunks(table.batches, () => table.schema)
 
 /** The Arrow schema stored in a Parquet file. */
 const schemaOf = (file: ParquetWasm.ParquetFile): Schema => tableFromIPC(file.schema().intoIPCStream()).schema

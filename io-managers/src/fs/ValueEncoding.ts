@@ -1,16 +1,16 @@
 /**
  * How the fs IO manager turns a value into bytes: an Arrow table into an Arrow IPC stream (see
- * ArrowIpc) or a Parquet file (see Parquet), a `Uint8Array` as is, anything else as JSON after
+ * ArrowIpc) or a Parquet file (see Parquet), a stream of record batches likewise (see BatchStream), a `Uint8Array` as is, anything else as JSON after
  * checking that JSON represents it exactly. Encoding is lazy so that the writer hashes and writes chunk by chunk.
  */
 import { isArrowTable } from "@materia/core"
 import { Table } from "apache-arrow"
+import { encodeBatchStream, isBatchStream, schemaSummary, type TableFormat } from "../BatchStream.ts"
 import { arrowIpcChunks } from "./ArrowIpc.ts"
 import type { ValueFormat } from "./Manifest.ts"
-import { parquetChunks } from "./Parquet.ts"
+import { parquetChunksOfTable } from "./Parquet.ts"
 
-/** How a table is stored: an Arrow IPC stream or a Parquet file. */
-export type TableFormat = "arrow" | "parquet"
+export type { TableFormat } from "../BatchStream.ts"
 
 /** The table formats, for checking a format given at run time. */
 export const tableFormats: ReadonlyArray<TableFormat> = ["arrow", "parquet"]
@@ -23,9 +23,8 @@ export interface EncodedValue {
    * throw while iterating. Parquet is produced asynchronously (in wasm).
    */
   readonly chunks: Iterable<ReadonlyArray<Uint8Array>> | AsyncIterable<ReadonlyArray<Uint8Array>>
-  readonly rows?: number
-  /** Field name → Arrow type, for tables. */
-  readonly schema?: Readonly<Record<string, string>>
+  /** For tables, once `chunks` ended: rows and field name → Arrow type (a stream's are known only then). */
+  readonly summary?: () => { readonly rows: number; readonly schema: Readonly<Record<string, string>> }
 }
 
 /** Slices of at most this many bytes are written (and hashed) one at a time. */
@@ -125,18 +124,18 @@ export const encodeValue = (
 ): EncodedValue | { readonly problem: string } => {
   const tableFormat = options.tableFormat ?? "arrow"
   if (value instanceof Table) {
-    const schema: Record<string, string> = {}
-    for (const field of value.schema.fields) schema[field.name] = String(field.type)
+    const summary = { rows: value.numRows, schema: schemaSummary(value.schema) }
     return {
       format: tableFormat,
       chunks:
         tableFormat === "parquet"
-          ? { [Symbol.asyncIterator]: () => parquetChunks(value) }
+          ? { [Symbol.asyncIterator]: () => parquetChunksOfTable(value) }
           : { [Symbol.iterator]: () => arrowIpcChunks(value) },
-      rows: value.numRows,
-      schema
+      summary: () => summary
     }
   }
+  // A body's `async function*` of record batches: stored batch by batch (see BatchStream).
+  if (isBatchStream(value)) return encodeBatchStream(value, tableFormat)
   if (isArrowTable(value))
     return {
       problem:

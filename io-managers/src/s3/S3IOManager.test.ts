@@ -87,7 +87,8 @@ const makeIO = (options: Partial<S3IOManagerOptions> = {}): { io: IOManager; pre
 }
 
 ioManagerSuite("s3", async () => ({ io: makeIO().io, cleanup: async () => {} }), {
-  contentVersionsForObjects: true
+  contentVersionsForObjects: true,
+  streams: "stored"
 })
 
 // Tables go to Parquet; bytes and JSON are stored as they are.
@@ -95,7 +96,8 @@ ioManagerSuite(
   "s3 (parquet)",
   async () => ({ io: makeIO({ format: "parquet" }).io, cleanup: async () => {} }),
   {
-    contentVersionsForObjects: true
+    contentVersionsForObjects: true,
+    streams: "stored"
   }
 )
 

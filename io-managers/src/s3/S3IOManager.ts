@@ -4,7 +4,11 @@
  * lib-storage's multipart `Upload` while its sha256 (the data version) is computed, then `manifest.json`.
  */
 import { AsyncLocalStorage } from "node:async_hooks"
-import { createHash } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
+import { openAsBlob } from "node:fs"
+import { mkdir, mkdtemp, open, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Readable } from "node:stream"
 import {
   AbortMultipartUploadCommand,
@@ -84,6 +88,12 @@ export interface S3IOManagerOptions {
   readonly partSize?: number
   /** Parts uploaded at once (default 4); memory use is about `partSize × queueSize`. */
   readonly queueSize?: number
+  /**
+   * Where a Parquet object is downloaded (and verified) to be streamed row group by row group:
+   * Parquet is read footer first, so it cannot be decoded while it arrives. Default: the OS's
+   * temporary folder. The file is removed when the stream ends.
+   */
+  readonly tempDir?: string
 }
 
 /** `makeS3IOManager` was given an option it cannot work with. */
@@ -369,6 +379,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
   const partSize = options.partSize ?? 8 * 1024 * 1024
   const queueSize = options.queueSize ?? 4
   const defaultFormat = options.format ?? "arrow"
+  const tempRoot = options.tempDir ?? tmpdir()
   const client =
     options.client ??
     new S3Client({
@@ -579,14 +590,15 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
           (outcome) => uploaded(valueKey, outcome)
         )
         created.push(valueKey)
+        // Known now that every chunk was produced (a stream's rows and schema only at its end).
+        const table = encoded.summary?.()
         const manifest: Manifest = {
           version: 1,
           format: encoded.format,
           file,
           bytes,
           sha256,
-          ...(encoded.rows === undefined ? {} : { rows: encoded.rows }),
-          ...(encoded.schema === undefined ? {} : { schema: encoded.schema })
+          ...(table === undefined ? {} : { rows: table.rows, schema: table.schema })
         }
         const text = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, "utf8")
         created.unshift(manifestKey)
@@ -602,8 +614,10 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
           }
         )
         const metadata: Record<string, JsonValue> = { bytes }
-        if (encoded.rows !== undefined) metadata.rows = encoded.rows
-        if (encoded.schema !== undefined) metadata.schema = { ...encoded.schema }
+        if (table !== undefined) {
+          metadata.rows = table.rows
+          metadata.schema = { ...table.schema }
+        }
         return {
           handle: { ioManager: name, location, format: encoded.format },
           dataVersion: sha256.slice(0, 32),
@@ -741,15 +755,20 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
       cause
     )
 
-  /**
-   * A verified Parquet object, held in memory: Parquet is read footer first, so it cannot be decoded
-   * while it streams in (nor hashed as it is decoded).
-   */
-  const parquetBlob = (bytes: Uint8Array) => new Blob([bytes])
-
   const load = (handle: ValueHandle, context: InputContext): Effect.Effect<unknown, IOManagerError> =>
     Effect.gen(function* () {
       const assetKey = context.assetKey
+      if (handle.format === "parquet")
+        // Downloaded to a file first: the object's bytes never sit in memory beside the table.
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { valueKey, path } = yield* downloadVerified(handle, assetKey)
+            return yield* Effect.tryPromise({
+              try: async () => readParquetTable(await openAsBlob(path)),
+              catch: (cause) => undecodable(assetKey, valueKey, "parquet", cause)
+            })
+          })
+        )
       const { manifest, valueKey, bytes } = yield* readVerified(handle, assetKey)
       const format: string = manifest.format
       const decoded = (decode: () => unknown) =>
@@ -761,11 +780,6 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
           return yield* decoded(() => tableFromIPC(bytes))
         case "json":
           return yield* decoded(() => decodeJson(bytes))
-        case "parquet":
-          return yield* Effect.tryPromise({
-            try: () => readParquetTable(parquetBlob(bytes)),
-            catch: (cause) => undecodable(assetKey, valueKey, format, cause)
-          })
         default:
           return yield* Effect.fail(
             failure(
@@ -803,6 +817,49 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
     }
   }
 
+  /**
+   * A value object downloaded to a temporary file while hashed, checked against its manifest; the
+   * file is removed with the scope. Memory holds one body chunk at a time.
+   */
+  const downloadVerified = (handle: ValueHandle, assetKey: string) =>
+    Effect.gen(function* () {
+      const { manifest, valueKey } = yield* readManifest(handle, assetKey)
+      const folder = yield* Effect.acquireRelease(
+        request("load", assetKey)("make a temporary folder for", valueKey, async () => {
+          await mkdir(tempRoot, { recursive: true })
+          return mkdtemp(join(tempRoot, "materia-s3-"))
+        }),
+        (made) => Effect.promise(() => rm(made, { recursive: true, force: true }).catch(() => undefined))
+      )
+      const path = join(folder, `${randomUUID()}.${extensionOf[manifest.format]}`)
+      const read = yield* request("load", assetKey)("download the value", valueKey, async (signal) => {
+        const body = await openValue(valueKey, manifest, signal, assetKey)
+        const onAbort = () => body.destroy()
+        signal.addEventListener("abort", onAbort, { once: true })
+        const file = await open(path, "wx")
+        try {
+          const hash = createHash("sha256")
+          let found = 0
+          for await (const chunk of body as AsyncIterable<Uint8Array>) {
+            const pending = file.write(chunk, 0, chunk.byteLength, found)
+            hash.update(chunk)
+            found += chunk.byteLength
+            await pending
+          }
+          return { found, sha256: hash.digest("hex") }
+        } finally {
+          signal.removeEventListener("abort", onAbort)
+          body.destroy()
+          await file.close()
+        }
+      })
+      if (read.found !== manifest.bytes)
+        return yield* Effect.fail(resized(assetKey, valueKey, manifest, read.found))
+      if (read.sha256 !== manifest.sha256)
+        return yield* Effect.fail(corrupt(assetKey, valueKey, manifest, read.sha256))
+      return { manifest, valueKey, path }
+    })
+
   const loadBatches = (
     handle: ValueHandle,
     context: InputContext
@@ -811,8 +868,11 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
       Effect.gen(function* () {
         const assetKey = context.assetKey
         if (handle.format === "parquet") {
-          const { valueKey, bytes } = yield* readVerified(handle, assetKey)
-          return Stream.fromAsyncIterable(parquetBatches(parquetBlob(bytes)), (cause) =>
+          const { valueKey, path } = yield* downloadVerified(handle, assetKey)
+          const blob = yield* request("load", assetKey)("open the downloaded copy", valueKey, () =>
+            openAsBlob(path)
+          )
+          return Stream.fromAsyncIterable(parquetBatches(blob), (cause) =>
             undecodable(assetKey, valueKey, "parquet", cause)
           )
         }
