@@ -1,11 +1,12 @@
 /**
  * SQL exploration of stored table values with an in-memory DuckDB: one view per table asset (over
- * its Parquet file, or over a Parquet copy of its Arrow IPC file cached by data version), then the
+ * its Parquet file, or over a Parquet copy cached by data version of an Arrow IPC file or of a
+ * value fetched from S3 or a DuckDB file through its IO manager), then the
  * database is confined (allowed folders, no external access, locked settings) and only read-only
  * SELECT / EXPLAIN statements run, with a row limit and a timeout.
  */
 import { randomUUID } from "node:crypto"
-import { mkdir, open, readFile, realpath, rename, rm, stat } from "node:fs/promises"
+import { mkdir, open, realpath, rename, rm, stat } from "node:fs/promises"
 import { join } from "node:path"
 import {
   type DuckDBConnection,
@@ -15,9 +16,11 @@ import {
   JsonDuckDBValueConverter,
   StatementType
 } from "@duckdb/node-api"
-import { tableFromIPC } from "apache-arrow"
+import type { IOManager, ValueHandle } from "@materia/core"
+import { RecordBatchReader } from "apache-arrow"
 import * as Data from "effect/Data"
-import { parquetChunksOfTable } from "../fs/Parquet.ts"
+import * as Stream from "effect/Stream"
+import { encodeBatchStream } from "../BatchStream.ts"
 
 /** A JSON value: what every cell of a result becomes (a 64-bit integer too large for a number is a string). */
 export type JsonSafe =
@@ -28,8 +31,11 @@ export type JsonSafe =
   | ReadonlyArray<JsonSafe>
   | { readonly [key: string]: JsonSafe }
 
-/** One stored table value to explore. */
-export interface ExploreTable {
+/** One stored table value to explore: a local file, or fetched (S3, DuckDB) into the cache. */
+export type ExploreTable = ExploreFile | ExploreFetched
+
+/** A table value in a local file (the fs IO manager). */
+export interface ExploreFile {
   /** The view's name, usually the asset key (`ml/model`); a key with `/` also gets a `ml__model` view. */
   readonly name: string
   /** How the value is stored; other formats (`json`, `bytes`) are skipped. */
@@ -39,6 +45,36 @@ export interface ExploreTable {
   /** The value's data version: names its Parquet copy in the cache. */
   readonly dataVersion: string
 }
+
+/**
+ * A table value stored elsewhere (S3, a DuckDB file), streamed once into a Parquet copy in the
+ * cache, named by its data version and reused while the value stays current.
+ */
+export interface ExploreFetched {
+  readonly name: string
+  readonly dataVersion: string
+  /** The value's record batches (e.g. from `IOManager.loadBatches`); read only when not cached. */
+  readonly batches: () => AsyncIterable<unknown>
+}
+
+/**
+ * The explore entry of a value stored by `io` (S3, DuckDB): its batches come through
+ * `io.loadBatches`, so the value is verified as it is fetched. Values that are not tables are skipped.
+ */
+export const fetchedTable = (
+  io: IOManager,
+  name: string,
+  handle: ValueHandle,
+  dataVersion: string
+): ExploreFetched | undefined =>
+  handle.format === "arrow" || handle.format === "parquet" || handle.format === "duckdb"
+    ? {
+        name,
+        dataVersion,
+        batches: () =>
+          Stream.toAsyncIterable(io.loadBatches(handle, { assetKey: name, consumerKey: "explore" }))
+      }
+    : undefined
 
 export interface ExploreOptions {
   /** The folder holding every value; queries may read only here and in the cache. */
@@ -106,11 +142,12 @@ const exists = (path: string): Promise<boolean> =>
     () => false
   )
 
-/**
- * The Parquet copy of an Arrow IPC value at `<cache>/<dataVersion>.parquet`, written once (under a
- * temporary name, then renamed) and reused for the same data version.
- */
-export const cachedParquet = async (arrowPath: string, dataVersion: string, cacheDir: string) => {
+/** Writes the Parquet file of `batches` at `<cache>/<dataVersion>.parquet` once (temporary name, then rename). */
+const cacheParquet = async (
+  batches: () => AsyncIterable<unknown>,
+  dataVersion: string,
+  cacheDir: string
+): Promise<string> => {
   if (!SAFE_VERSION.test(dataVersion))
     throw new ExploreError({
       reason: "Setup",
@@ -120,10 +157,10 @@ export const cachedParquet = async (arrowPath: string, dataVersion: string, cach
   if (await exists(target)) return target
   await mkdir(cacheDir, { recursive: true })
   const tmp = `${target}.${randomUUID()}.tmp`
-  const table = tableFromIPC(await readFile(arrowPath))
   const file = await open(tmp, "wx")
   try {
-    for await (const group of parquetChunksOfTable(table)) await file.writev([...group])
+    // Batch by batch, row group by row group: a value larger than memory is cached too.
+    for await (const group of encodeBatchStream(batches(), "parquet").chunks) await file.writev([...group])
     await file.sync()
     await file.close()
     await rename(tmp, target)
@@ -134,6 +171,26 @@ export const cachedParquet = async (arrowPath: string, dataVersion: string, cach
   }
   return target
 }
+
+/**
+ * The Parquet copy of an Arrow IPC value at `<cache>/<dataVersion>.parquet`, written once (under a
+ * temporary name, then renamed) and reused for the same data version; read batch by batch.
+ */
+export const cachedParquet = (arrowPath: string, dataVersion: string, cacheDir: string): Promise<string> =>
+  cacheParquet(
+    () => ({
+      async *[Symbol.asyncIterator]() {
+        const handle = await open(arrowPath, "r")
+        try {
+          yield* await RecordBatchReader.from(handle)
+        } finally {
+          await handle.close()
+        }
+      }
+    }),
+    dataVersion,
+    cacheDir
+  )
 
 /** Top-level 64-bit integers come as strings from DuckDB's JSON conversion: numbers when exact. */
 const toSafeInteger = (value: JsonSafe): JsonSafe => {
@@ -155,10 +212,13 @@ export const openExplorer = async (options: ExploreOptions): Promise<Explorer> =
   try {
     await setup.run("SET autoinstall_known_extensions=false")
     for (const table of options.tables) {
-      if (table.format !== "parquet" && table.format !== "arrow") continue
-      const source = await realpath(table.path)
-      const file =
-        table.format === "parquet" ? source : await cachedParquet(source, table.dataVersion, cacheDir)
+      let file: string
+      if ("batches" in table) file = await cacheParquet(table.batches, table.dataVersion, cacheDir)
+      else {
+        if (table.format !== "parquet" && table.format !== "arrow") continue
+        const source = await realpath(table.path)
+        file = table.format === "parquet" ? source : await cachedParquet(source, table.dataVersion, cacheDir)
+      }
       const names = [table.name]
       const alias = table.name.replaceAll("/", "__")
       if (alias !== table.name && !options.tables.some((t) => t.name === alias)) names.push(alias)

@@ -5,9 +5,12 @@
 export {
   cachedParquet,
   ExploreError,
+  type ExploreFetched,
+  type ExploreFile,
   type ExploreOptions,
   type Explorer,
   type ExploreTable,
+  fetchedTable,
   type JsonSafe,
   openExplorer,
   type QueryOptions,

@@ -7,7 +7,7 @@
  * replace an existing key (s3rver ignores `If-None-Match` on writes).
  */
 import { createHash, randomUUID } from "node:crypto"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { type AddressInfo, connect, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
@@ -489,6 +489,48 @@ describe("S3 IO manager", () => {
       const error = await failureOf(io.delete({ ioManager: "s3", location, format: "json" }))
       expect(error).toBeInstanceOf(IOManagerError)
       expect(error.message).toContain("expected a location <asset key path>/<attempt id>")
+    }
+  })
+})
+
+describe("exploring values stored on S3", () => {
+  it("fetches Arrow and Parquet values into the Parquet cache by data version, then serves them from it", async () => {
+    const { openExplorer, fetchedTable } = await import("../duckdb/Explore.ts")
+    const { io } = makeIO()
+    const arrow = await run(io.write(floats(2, 1000), context("ml/features")))
+    const parquet = await run(io.write(floats(3, 100), { ...context("orders"), format: "parquet" }))
+    const notTable = await run(io.write({ not: "a table" }, context("notes")))
+    expect(fetchedTable(io, "notes", notTable.handle, notTable.dataVersion)).toBeUndefined()
+    const dir = await mkdtemp(join(tmpdir(), "materia-s3-explore-"))
+    const cacheDir = join(dir, "cache")
+    const tables = [
+      fetchedTable(io, "ml/features", arrow.handle, arrow.dataVersion)!,
+      fetchedTable(io, "orders", parquet.handle, parquet.dataVersion)!
+    ]
+    try {
+      const explorer = await openExplorer({ storageRoot: dir, cacheDir, tables })
+      try {
+        expect(explorer.views).toEqual(["ml/features", "ml__features", "orders"])
+        const result = await explorer.query(
+          'select (select count(*) from "ml/features") as a, (select count(*) from orders) as b'
+        )
+        expect(result.rows).toEqual([{ a: 2000, b: 300 }])
+      } finally {
+        explorer.close()
+      }
+      expect((await readdir(cacheDir)).sort()).toEqual(
+        [`${arrow.dataVersion}.parquet`, `${parquet.dataVersion}.parquet`].sort()
+      )
+      // The same data versions are served from the cache: S3 is not read again.
+      await run(io.delete(arrow.handle))
+      const again = await openExplorer({ storageRoot: dir, cacheDir, tables })
+      try {
+        expect((await again.query('select count(*) as n from "ml/features"')).rows).toEqual([{ n: 2000 }])
+      } finally {
+        again.close()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
