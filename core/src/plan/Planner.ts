@@ -5,6 +5,7 @@
  */
 import * as Data from "effect/Data"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
+import { type PartitionPlanInput, planPartitioned } from "./PartitionPlanner.ts"
 import { type SkipDecision, type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
 
 /** Why a step is in the plan. */
@@ -51,7 +52,20 @@ export interface PlanStep {
   /** Indices (into `Plan.steps`) of the planned steps this one waits for. */
   readonly upstream: ReadonlyArray<number>
   readonly pool: string
+  /** A partitioned asset's step: its partition key, or `first...last` for a single-run range. */
+  readonly partition?: string | undefined
+  /** The partitions the step materializes (one, or the range of a single-run backfill). */
+  readonly partitions?: ReadonlyArray<string> | undefined
+  /**
+   * For each parent (in `graph.parents[node]` order), the upstream partitions the step reads, or
+   * null for an unpartitioned parent. Set when the plan involves partitions.
+   */
+  readonly inputPartitions?: ReadonlyArray<ReadonlyArray<string> | null> | undefined
 }
+
+/** How a step is named to people: `key`, or `key[partition]`. */
+export const stepLabel = (step: { readonly key: string; readonly partition?: string | undefined }): string =>
+  step.partition === undefined ? step.key : `${step.key}[${step.partition}]`
 
 /** The stale-only, topologically ordered steps of a selection. */
 export interface Plan {
@@ -59,6 +73,8 @@ export interface Plan {
   readonly targets: ReadonlyArray<string>
   /** Fresh assets whose stored values planned steps load as inputs (ordering-only deps excluded). */
   readonly loaded: ReadonlyArray<string>
+  /** For partitioned assets: node → partition → index of the step that materializes it. */
+  readonly partitionSteps?: ReadonlyMap<number, ReadonlyMap<string, number>> | undefined
 }
 
 export interface PlanOptions {
@@ -71,7 +87,11 @@ export interface PlanOptions {
    * upstream is loaded as stored, never planned.
    */
   readonly reexecuteFrom?: string | undefined
+  /** Partitions: their keys, mappings and stored state, and the partitions asked for. */
+  readonly partitions?: PartitionPlanInput | undefined
 }
+
+export type { PartitionPlanInput }
 
 /** `upstream: "load-only"` found stale upstream assets. */
 export class StaleUpstream extends Data.TaggedError("StaleUpstream")<{
@@ -111,6 +131,11 @@ export const plan = (
         stack.push(p)
       }
   }
+  const partitions = options.partitions
+  if (partitions !== undefined && partitions.universe.any)
+    for (let i = 0; i < n; i++)
+      if (inClosure[i] && partitions.universe.definitionOf(i) !== undefined)
+        return planPartitioned(graph, isTarget, inClosure, snapshot, partitions, options)
 
   const stepOfNode = new Int32Array(n).fill(-1)
   const needsValue = new Uint8Array(n)

@@ -34,3 +34,6 @@ export type Snapshot = ReadonlyMap<string, AssetState>
 
 /** The data version of a source asset that was never observed (or has no observe function). */
 export const UNOBSERVED_VERSION = "unobserved"
+
+/** Latest state of each partition of the partitioned assets: asset key → partition key → state. */
+export type PartitionSnapshot = ReadonlyMap<string, ReadonlyMap<string, AssetState>>

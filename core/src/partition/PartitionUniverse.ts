@@ -1,0 +1,89 @@
+/**
+ * The partitions of one graph at one moment: each node's definition, its keys (time windows closed
+ * before `now`, dynamic keys as stored) and the mapping of each edge, computed once and cached.
+ * The planner and the executor of one run share it, so both see the same keys.
+ */
+import type { AssetGraph } from "../graph/AssetGraph.ts"
+import { fastHash128 } from "../io/FastHash.ts"
+import { type ResolvedMapping, resolveMapping } from "./PartitionMapping.ts"
+import {
+  type PartitionOptions,
+  type PartitionsDefinition,
+  partitionsFromSpec
+} from "./PartitionsDefinition.ts"
+
+export interface PartitionUniverse {
+  readonly options: PartitionOptions
+  /** Whether any node is partitioned. */
+  readonly any: boolean
+  readonly definitionOf: (node: number) => PartitionsDefinition | undefined
+  /** Every key of a partitioned node, in order (empty for an unpartitioned one). */
+  readonly keysOf: (node: number) => ReadonlyArray<string>
+  /** How partitions of `node` depend on those of its parent `parent` (both partitioned). */
+  readonly mapping: (node: number, parent: number) => ResolvedMapping
+}
+
+/** Builds the universe; definitions are parsed now, keys and mappings on first use. */
+export const makePartitionUniverse = (graph: AssetGraph, options: PartitionOptions): PartitionUniverse => {
+  const n = graph.size
+  const definitions = new Array<PartitionsDefinition | undefined>(n)
+  let any = false
+  for (let i = 0; i < n; i++) {
+    const spec = graph.specs[i]!.partitions
+    if (spec !== undefined) {
+      definitions[i] = partitionsFromSpec(spec)
+      any = true
+    }
+  }
+  const keys = new Array<ReadonlyArray<string> | undefined>(n)
+  const mappings = new Map<number, ResolvedMapping>()
+  const keysOf = (node: number): ReadonlyArray<string> => {
+    const definition = definitions[node]
+    if (definition === undefined) return []
+    keys[node] ??= definition.keys(options)
+    return keys[node]
+  }
+  return {
+    options,
+    any,
+    definitionOf: (node) => definitions[node],
+    keysOf,
+    mapping: (node, parent) => {
+      const id = node * n + parent
+      let m = mappings.get(id)
+      if (m === undefined) {
+        const spec = graph.specs[node]!
+        const parentKey = graph.keys[parent]!
+        const input = spec.inputs.find((i) => i.key === parentKey)
+        m = resolveMapping(
+          { downstream: spec.key, upstream: parentKey },
+          definitions[node]!,
+          definitions[parent]!,
+          keysOf(parent),
+          input?.mapping,
+          options
+        )
+        mappings.set(id, m)
+      }
+      return m
+    }
+  }
+}
+
+/**
+ * The version an input slot stands for: one upstream partition's data version, or, when a step
+ * reads several (a month of days, all partitions), one hash of all of theirs in key order.
+ */
+export const combinedVersion = (
+  keys: ReadonlyArray<string>,
+  versionOf: (partition: string) => string
+): string => {
+  if (keys.length === 1) return versionOf(keys[0]!)
+  let text = `${keys.length}`
+  for (const k of keys) text += `\n${k}=${versionOf(k)}`
+  return `partitions:${fastHash128(text)}`
+}
+
+/** The label of a step over several partitions (a single-run backfill): `first...last`. */
+export const rangeLabel = (keys: ReadonlyArray<string>): string =>
+  keys.length === 1 ? keys[0]! : `${keys[0]!}...${keys[keys.length - 1]!}`

@@ -1,0 +1,314 @@
+/**
+ * Planning with partitions: the same staleness rules as for unpartitioned assets, applied to each
+ * (asset × partition) slot. Pure, like the planner: the partition keys, the mappings and the stored
+ * state of each partition come in through the `PartitionUniverse` and the `PartitionSnapshot`.
+ *
+ * 1. From the targets (their requested partitions, or all their keys) walk upstream through the
+ *    mappings to the slots each needs.
+ * 2. In topological order of assets, then key order, decide each needed slot: fresh, or a step
+ *    with its reasons. An upstream slot is compared by the version of what the step reads: one
+ *    partition's data version, or one hash of all it reads (a month of days).
+ * 3. An asset with `singleRunBackfill` gets one step for all its stale slots (`partitions`).
+ */
+import type { AssetGraph } from "../graph/AssetGraph.ts"
+import { combinedVersion, type PartitionUniverse, rangeLabel } from "../partition/PartitionUniverse.ts"
+import {
+  formatReason,
+  type Plan,
+  type PlanOptions,
+  type PlanStep,
+  type StaleReason,
+  StaleUpstream
+} from "./Planner.ts"
+import { type AssetState, type PartitionSnapshot, type Snapshot, UNOBSERVED_VERSION } from "./Snapshot.ts"
+
+/** What the planner needs to plan partitioned assets. */
+export interface PartitionPlanInput {
+  readonly universe: PartitionUniverse
+  readonly states: PartitionSnapshot
+  /** Partitions requested per target node; a partitioned target not listed gets all its keys. */
+  readonly requested?: ReadonlyMap<number, ReadonlyArray<string>> | undefined
+}
+
+const NO_STATES: ReadonlyMap<string, AssetState> = new Map()
+
+export const planPartitioned = (
+  graph: AssetGraph,
+  isTarget: Uint8Array,
+  inClosure: Uint8Array,
+  snapshot: Snapshot,
+  input: PartitionPlanInput,
+  options: PlanOptions
+): Plan => {
+  const { universe, states } = input
+  const n = graph.size
+  const order = graph.topologicalOrder
+  const partitioned = (node: number) => universe.definitionOf(node) !== undefined
+
+  // 1. The slots each node must be fresh for: a set of keys, or a flag for an unpartitioned node.
+  const needKeys = new Array<Set<string> | undefined>(n)
+  const needFlag = new Uint8Array(n)
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k]!
+    if (!inClosure[node]) continue
+    if (isTarget[node]) {
+      if (partitioned(node)) {
+        const requested = input.requested?.get(node) ?? universe.keysOf(node)
+        const set = (needKeys[node] ??= new Set())
+        for (const key of requested) set.add(key)
+      } else needFlag[node] = 1
+    }
+    const mine = needKeys[node]
+    const needed = partitioned(node) ? mine !== undefined && mine.size > 0 : needFlag[node] === 1
+    if (!needed) continue
+    for (const parent of graph.parents[node]!) {
+      if (!partitioned(parent)) {
+        needFlag[parent] = 1
+        continue
+      }
+      const set = (needKeys[parent] ??= new Set())
+      if (!partitioned(node)) for (const key of universe.keysOf(parent)) set.add(key)
+      else {
+        const mapping = universe.mapping(node, parent)
+        for (const key of mine!) for (const up of mapping.upstreamOf(key)) set.add(up)
+      }
+    }
+  }
+
+  // 2. Decide every needed slot, in topological order.
+  const steps: Array<PlanStep> = []
+  const stale: Array<{ key: string; reasons: ReadonlyArray<string> }> = []
+  const stepOfNode = new Int32Array(n).fill(-1)
+  const stepOfPartition = new Map<number, Map<string, number>>()
+  const skippedSlots = new Map<number, Set<string>>()
+  const skippedNode = new Uint8Array(n)
+  const needsValue = new Uint8Array(n)
+  const force = options.force === true
+
+  const stateOf = (node: number, partition: string | undefined): AssetState | undefined =>
+    partition === undefined
+      ? snapshot.get(graph.keys[node]!)
+      : (states.get(graph.keys[node]!) ?? NO_STATES).get(partition)
+  const stepOf = (node: number, partition: string | undefined): number =>
+    partition === undefined ? stepOfNode[node]! : (stepOfPartition.get(node)?.get(partition) ?? -1)
+  const currentVersion = (node: number, partition: string | undefined): string =>
+    stateOf(node, partition)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+  /** The upstream partitions a slot reads of a parent; null when the parent is unpartitioned. */
+  const upstreamKeys = (node: number, partition: string | undefined, parent: number) =>
+    !partitioned(parent)
+      ? null
+      : partition === undefined
+        ? universe.keysOf(parent)
+        : universe.mapping(node, parent).upstreamOf(partition)
+  const isSkipped = (node: number, partition: string | undefined) =>
+    partition === undefined ? skippedNode[node] === 1 : skippedSlots.get(node)?.has(partition) === true
+
+  interface Decision {
+    readonly reasons: ReadonlyArray<StaleReason>
+    readonly conditional: boolean
+    readonly upstream: ReadonlyArray<number>
+    readonly inputs: ReadonlyArray<ReadonlyArray<string> | null>
+  }
+
+  /** Undefined: fresh (or a standing skip); otherwise why the slot runs and what it waits for. */
+  const decide = (node: number, partition: string | undefined): Decision | "skip" | undefined => {
+    const spec = graph.specs[node]!
+    const parents = graph.parents[node]!
+    const inputs: Array<ReadonlyArray<string> | null> = []
+    const upstream = new Set<number>()
+    const changed: Array<string> = []
+    const planned: Array<string> = []
+    const state = stateOf(node, partition)
+    const latest = state?.latest
+    let skipStands =
+      state?.skipped !== undefined && state.skipped.codeVersion === spec.codeVersion && !state.lastFailed
+    let lacksSkipped = false
+    for (let j = 0; j < parents.length; j++) {
+      const parent = parents[j]!
+      const parentKey = graph.keys[parent]!
+      const keys = upstreamKeys(node, partition, parent)
+      inputs.push(keys)
+      let anyPlanned = false
+      if (keys === null) {
+        const s = stepOf(parent, undefined)
+        if (s >= 0) {
+          upstream.add(s)
+          anyPlanned = true
+        }
+        if (isSkipped(parent, undefined) && stateOf(parent, undefined)?.latest === undefined)
+          lacksSkipped = true
+      } else
+        for (const k of keys) {
+          const s = stepOf(parent, k)
+          if (s >= 0) {
+            upstream.add(s)
+            anyPlanned = true
+          }
+          if (isSkipped(parent, k) && stateOf(parent, k)?.latest === undefined) lacksSkipped = true
+        }
+      const version =
+        keys === null
+          ? currentVersion(parent, undefined)
+          : combinedVersion(keys, (k) => currentVersion(parent, k))
+      if (anyPlanned) {
+        planned.push(parentKey)
+        skipStands = false
+      } else {
+        if (latest !== undefined && latest.inputVersions[parentKey] !== version) changed.push(parentKey)
+        if (state?.skipped !== undefined && state.skipped.inputVersions[parentKey] !== version)
+          skipStands = false
+      }
+    }
+    if (options.reexecuteFrom !== undefined)
+      return {
+        reasons: [{ _tag: "ReExecution", runId: options.reexecuteFrom }],
+        conditional: false,
+        upstream: [...upstream],
+        inputs
+      }
+    const forced = force && isTarget[node] === 1
+    const valueInputs = spec.inputs.length > 0
+    if (!forced && !state?.lastFailed && (skipStands || (valueInputs && lacksSkipped))) return "skip"
+    const reasons: Array<StaleReason> = []
+    let conditional = false
+    if (forced) reasons.push({ _tag: "Forced" })
+    if (latest === undefined) reasons.push({ _tag: "Missing" })
+    else {
+      if (latest.codeVersion !== spec.codeVersion)
+        reasons.push({ _tag: "CodeVersionChanged", from: latest.codeVersion, to: spec.codeVersion })
+      if (state!.lastFailed) reasons.push({ _tag: "FailedLastTime" })
+      if (changed.length > 0) reasons.push({ _tag: "UpstreamDataChanged", upstream: changed })
+      if (planned.length > 0) {
+        conditional = reasons.length === 0
+        reasons.push({ _tag: "UpstreamPlanned", upstream: planned })
+      }
+    }
+    if (reasons.length === 0) return undefined
+    return { reasons, conditional, upstream: [...upstream].sort((a, b) => a - b), inputs }
+  }
+
+  const markLoaded = (node: number, decision: Decision) => {
+    const parents = graph.parents[node]!
+    const spec = graph.specs[node]!
+    for (const inputSpec of spec.inputs) {
+      const parent = graph.indexOf(inputSpec.key)
+      const j = parents.indexOf(parent)
+      const keys = decision.inputs[j]
+      const plannedAll =
+        keys === null
+          ? stepOf(parent, undefined) >= 0
+          : keys.length > 0 && keys.every((k) => stepOf(parent, k) >= 0)
+      if (!plannedAll) needsValue[parent] = 1
+    }
+  }
+
+  for (let k = 0; k < order.length; k++) {
+    const node = order[k]!
+    if (!inClosure[node]) continue
+    const spec = graph.specs[node]!
+    if (spec.kind === "source") continue
+    if (options.reexecuteFrom !== undefined && !isTarget[node]) continue
+    if (!partitioned(node)) {
+      if (!needFlag[node]) continue
+      const decision = decide(node, undefined)
+      if (decision === "skip") {
+        skippedNode[node] = 1
+        continue
+      }
+      if (decision === undefined) continue
+      if (!isTarget[node] && options.upstream === "load-only") {
+        stale.push({ key: spec.key, reasons: decision.reasons.map(formatReason) })
+        continue
+      }
+      markLoaded(node, decision)
+      stepOfNode[node] = steps.length
+      steps.push({
+        key: spec.key,
+        node,
+        reasons: decision.reasons,
+        conditional: decision.conditional,
+        upstream: decision.upstream,
+        pool: spec.pool,
+        inputPartitions: decision.inputs
+      })
+      continue
+    }
+    const needed = needKeys[node]
+    if (needed === undefined || needed.size === 0) continue
+    const byPartition = new Map<string, number>()
+    stepOfPartition.set(node, byPartition)
+    const single = spec.singleRunBackfill === true
+    const range: Array<{ partition: string; decision: Decision }> = []
+    for (const partition of universe.keysOf(node)) {
+      if (!needed.has(partition)) continue
+      const decision = decide(node, partition)
+      if (decision === "skip") {
+        let set = skippedSlots.get(node)
+        if (set === undefined) skippedSlots.set(node, (set = new Set()))
+        set.add(partition)
+        continue
+      }
+      if (decision === undefined) continue
+      if (!isTarget[node] && options.upstream === "load-only") {
+        stale.push({ key: `${spec.key}[${partition}]`, reasons: decision.reasons.map(formatReason) })
+        continue
+      }
+      if (single) {
+        range.push({ partition, decision })
+        continue
+      }
+      markLoaded(node, decision)
+      byPartition.set(partition, steps.length)
+      steps.push({
+        key: spec.key,
+        node,
+        partition,
+        partitions: [partition],
+        reasons: decision.reasons,
+        conditional: decision.conditional,
+        upstream: decision.upstream,
+        pool: spec.pool,
+        inputPartitions: decision.inputs
+      })
+    }
+    if (range.length > 0) {
+      // One step for the whole range: it waits for everything any of its partitions waits for.
+      const keys = range.map((r) => r.partition)
+      const upstream = new Set<number>()
+      const inputs = graph.parents[node]!.map((parent): ReadonlyArray<string> | null => {
+        if (!partitioned(parent)) return null
+        const all = new Set<string>()
+        for (const r of range) for (const up of upstreamKeys(node, r.partition, parent)!) all.add(up)
+        return universe.keysOf(parent).filter((key) => all.has(key))
+      })
+      for (const r of range) for (const s of r.decision.upstream) upstream.add(s)
+      const decision: Decision = {
+        reasons: range[0]!.decision.reasons,
+        conditional: range.every((r) => r.decision.conditional),
+        upstream: [...upstream].sort((a, b) => a - b),
+        inputs
+      }
+      markLoaded(node, decision)
+      for (const key of keys) byPartition.set(key, steps.length)
+      steps.push({
+        key: spec.key,
+        node,
+        partition: rangeLabel(keys),
+        partitions: keys,
+        reasons: decision.reasons,
+        conditional: decision.conditional,
+        upstream: decision.upstream,
+        pool: spec.pool,
+        inputPartitions: inputs
+      })
+    }
+  }
+  if (stale.length > 0) throw new StaleUpstream({ stale })
+
+  const loaded: Array<string> = []
+  for (let i = 0; i < n; i++)
+    if (needsValue[i] && graph.specs[i]!.kind === "asset") loaded.push(graph.keys[i]!)
+  const targets: Array<string> = []
+  for (let i = 0; i < n; i++) if (isTarget[i]) targets.push(graph.keys[i]!)
+  return { steps, targets, loaded, partitionSteps: stepOfPartition }
+}
