@@ -1,0 +1,399 @@
+/**
+ * One run: a step timeline and the logs (ctx.log lines and captured stdout/stderr), updated live
+ * from the run's event stream (`/runs/:id/stream`, which replays the stored events first, then
+ * follows, then sends `end`). Events are folded by sequence number, so a reconnect that replays
+ * them changes nothing. Cancel a running run; re-execute a failed one from its failure.
+ */
+import { useEffect, useMemo, useReducer, useRef, useState } from "react"
+import { api, type Run, runStreamUrl, type Step, type StepStatus, type StoredEvent } from "./Api.ts"
+import { ErrorBanner } from "./ErrorView.tsx"
+import { formatDuration, formatTime } from "./Format.ts"
+import { assetPath, Link, navigate, runPath } from "./Router.tsx"
+import { StatusBadge, statusColor } from "./Status.tsx"
+
+interface LogLine {
+  readonly seq: number
+  /** The line's index within its event (a StepOutput event may carry several). */
+  readonly line?: number
+  readonly at: number
+  readonly step: string | null
+  readonly level: string
+  readonly message: string
+}
+
+interface State {
+  readonly run: Run | undefined
+  /** Steps in plan order, by step id (`key` or `key[partition]`). */
+  readonly steps: ReadonlyMap<string, Step>
+  readonly logs: ReadonlyArray<LogLine>
+  readonly lastSeq: number
+  readonly ended: boolean
+}
+
+type Action =
+  | { readonly _tag: "loaded"; readonly run: Run; readonly steps: ReadonlyArray<Step> }
+  | { readonly _tag: "event"; readonly stored: StoredEvent }
+  | { readonly _tag: "ended" }
+
+const stepId = (key: string, partition: string | null | undefined): string =>
+  partition == null ? key : `${key}[${partition}]`
+
+const blankStep = (key: string, partition: string | null): Step => ({
+  key,
+  partition,
+  status: "pending",
+  startedAt: null,
+  endedAt: null,
+  attempts: 0,
+  error: null
+})
+
+const STEP_ENDS: Readonly<Record<string, StepStatus>> = {
+  StepFailed: "failed",
+  StepSkipped: "skipped",
+  StepCanceled: "canceled"
+}
+
+const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
+  if (seq <= state.lastSeq) return state
+  const next = { ...state, lastSeq: seq }
+  const id = event.key === undefined ? null : stepId(event.key, event.partition)
+  const update = (patch: (step: Step) => Step): State => {
+    if (id === null || event.key === undefined) return next
+    const steps = new Map(state.steps)
+    steps.set(id, patch(steps.get(id) ?? blankStep(event.key, event.partition ?? null)))
+    return { ...next, steps }
+  }
+  switch (event._tag) {
+    case "RunStarted": {
+      const steps = new Map(state.steps)
+      for (const s of event.steps ?? [])
+        if (!steps.has(stepId(s.key, s.partition)))
+          steps.set(stepId(s.key, s.partition), blankStep(s.key, s.partition ?? null))
+      return { ...next, steps }
+    }
+    case "StepStarted":
+      return update((s) => ({
+        ...s,
+        status: "running",
+        startedAt: s.startedAt ?? event.at,
+        endedAt: null,
+        attempts: Math.max(s.attempts, event.attempt ?? s.attempts + 1)
+      }))
+    case "StepRetrying":
+      return {
+        ...update((s) => ({ ...s, error: event.error?.message ?? s.error })),
+        logs: [
+          ...state.logs,
+          { seq, at: event.at, step: id, level: "warn", message: `retrying: ${event.error?.message ?? ""}` }
+        ]
+      }
+    case "StepSucceeded":
+      return update((s) => ({
+        ...s,
+        status: event.outcome === "unchanged" ? "unchanged" : "succeeded",
+        endedAt: event.at
+      }))
+    case "StepFailed":
+    case "StepSkipped":
+    case "StepCanceled": {
+      const message = event.error?.message ?? event.reason ?? null
+      const updated = update((s) => ({
+        ...s,
+        status: STEP_ENDS[event._tag]!,
+        endedAt: event.at,
+        error: message ?? s.error
+      }))
+      return message === null || event._tag === "StepCanceled"
+        ? updated
+        : {
+            ...updated,
+            logs: [
+              ...state.logs,
+              { seq, at: event.at, step: id, level: event._tag === "StepFailed" ? "error" : "info", message }
+            ]
+          }
+    }
+    case "StepLog":
+    case "StepOutput": {
+      const lines = event.lines ?? [event.message ?? event.text ?? ""]
+      const level = event.stream ?? event.level ?? "info"
+      return {
+        ...next,
+        logs: [
+          ...state.logs,
+          ...lines.map((message, line) => ({ seq, line, at: event.at, step: id, level, message }))
+        ]
+      }
+    }
+    case "CheckEvaluated":
+      return {
+        ...next,
+        logs: [
+          ...state.logs,
+          {
+            seq,
+            at: event.at,
+            step: id,
+            level: event.passed === true ? "info" : "error",
+            message: `check ${event.check ?? ""} ${event.passed === true ? "passed" : "failed"}${event.message === undefined ? "" : `: ${event.message}`}`
+          }
+        ]
+      }
+    case "RunFinished":
+      return state.run === undefined
+        ? next
+        : {
+            ...next,
+            run: {
+              ...state.run,
+              status: (event.status as Run["status"] | undefined) ?? state.run.status,
+              endedAt: event.at
+            },
+            logs:
+              event.reason === undefined
+                ? state.logs
+                : [...state.logs, { seq, at: event.at, step: null, level: "warn", message: event.reason }]
+          }
+    default:
+      return next
+  }
+}
+
+const reducer = (state: State, action: Action): State => {
+  switch (action._tag) {
+    case "loaded": {
+      // The snapshot wins for steps it knows; events already folded stay (they are newer or equal).
+      const steps = new Map<string, Step>()
+      for (const s of action.steps) steps.set(stepId(s.key, s.partition), s)
+      for (const [id, s] of state.steps) if (!steps.has(id) || s.status !== "pending") steps.set(id, s)
+      const run =
+        state.run !== undefined && state.run.status !== "running" && action.run.status === "running"
+          ? state.run
+          : action.run
+      return { ...state, run, steps }
+    }
+    case "event":
+      return foldEvent(state, action.stored)
+    case "ended":
+      return { ...state, ended: true }
+  }
+}
+
+const initial: State = { run: undefined, steps: new Map(), logs: [], lastSeq: -1, ended: false }
+
+const Timeline = (props: {
+  readonly steps: ReadonlyArray<[string, Step]>
+  readonly start: number
+  readonly end: number
+  readonly onPick: (id: string) => void
+  readonly picked: string | null
+}) => {
+  const span = Math.max(1, props.end - props.start)
+  return (
+    <div className="timeline" data-testid="timeline">
+      {props.steps.map(([id, step]) => {
+        const from = step.startedAt === null ? null : (step.startedAt - props.start) / span
+        const to = step.startedAt === null ? null : ((step.endedAt ?? props.end) - props.start) / span
+        return (
+          <div
+            key={id}
+            className={`timeline-row${props.picked === id ? " picked" : ""}`}
+            data-step={id}
+            data-status={step.status}
+          >
+            <button
+              type="button"
+              className="link"
+              onClick={() => props.onPick(id)}
+              title="Show this step's logs"
+            >
+              {id}
+            </button>
+            <StatusBadge status={step.status} />
+            <span className="timeline-track">
+              {from === null || to === null ? null : (
+                <span
+                  className={`timeline-bar status-${step.status}`}
+                  style={{
+                    left: `${(from * 100).toFixed(2)}%`,
+                    width: `${Math.max(0.5, (to - from) * 100).toFixed(2)}%`,
+                    background: statusColor(step.status)
+                  }}
+                />
+              )}
+            </span>
+            <span className="timeline-duration">
+              {step.startedAt === null ? "" : formatDuration((step.endedAt ?? props.end) - step.startedAt)}
+              {step.attempts > 1 ? ` · ${step.attempts} attempts` : ""}
+            </span>
+            {step.error === null ? null : <span className="timeline-error">{step.error}</span>}
+          </div>
+        )
+      })}
+    </div>
+  )
+}
+
+const useNow = (active: boolean): number => {
+  const [now, setNow] = useState(Date.now)
+  useEffect(() => {
+    if (!active) return
+    const timer = window.setInterval(() => setNow(Date.now()), 500)
+    return () => window.clearInterval(timer)
+  }, [active])
+  return now
+}
+
+export const RunPage = (props: { readonly runId: string }) => {
+  const [state, dispatch] = useReducer(reducer, initial)
+  const [loadError, setLoadError] = useState<unknown>()
+  const [streamNote, setStreamNote] = useState<string | null>(null)
+  const [actionError, setActionError] = useState<unknown>()
+  const [picked, setPicked] = useState<string | null>(null)
+  const logEnd = useRef<HTMLDivElement>(null)
+
+  useEffect(() => {
+    let alive = true
+    const load = () =>
+      api.run(props.runId).then(
+        (r) => {
+          if (alive) {
+            setLoadError(undefined)
+            dispatch({ _tag: "loaded", run: r.run, steps: r.steps })
+          }
+        },
+        (error: unknown) => {
+          if (alive) setLoadError(error)
+        }
+      )
+    void load()
+    const source = new EventSource(runStreamUrl(props.runId), { withCredentials: true })
+    source.addEventListener("run-event", (message) => {
+      try {
+        dispatch({ _tag: "event", stored: JSON.parse((message as MessageEvent<string>).data) as StoredEvent })
+        setStreamNote(null)
+      } catch (error) {
+        setStreamNote(`a live event could not be read: ${String(error)}`)
+      }
+    })
+    source.addEventListener("end", () => {
+      source.close()
+      dispatch({ _tag: "ended" })
+      void load()
+    })
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED)
+        setStreamNote("the live event stream closed; reload to follow the run")
+      else setStreamNote("the live event stream was interrupted; reconnecting…")
+    })
+    return () => {
+      alive = false
+      source.close()
+    }
+  }, [props.runId])
+
+  const run = state.run?.runId === props.runId ? state.run : undefined
+  const now = useNow(run?.status === "running")
+  const steps = useMemo(() => [...state.steps], [state.steps])
+  const logs = picked === null ? state.logs : state.logs.filter((l) => l.step === picked)
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: follow the end of the logs as lines arrive
+  useEffect(() => {
+    logEnd.current?.scrollIntoView({ block: "nearest" })
+  }, [logs.length])
+
+  const act = async (action: () => Promise<{ runId: string }>, open: boolean) => {
+    setActionError(undefined)
+    try {
+      const result = await action()
+      if (open) navigate(runPath(result.runId))
+    } catch (error) {
+      setActionError(error)
+    }
+  }
+
+  if (run === undefined)
+    return (
+      <div className="page">
+        <h1>Run {props.runId}</h1>
+        {loadError === undefined ? <p className="muted">Loading…</p> : null}
+        <ErrorBanner error={loadError} />
+      </div>
+    )
+
+  const counts: Record<string, number> = {}
+  for (const [, s] of steps) counts[s.status] = (counts[s.status] ?? 0) + 1
+  const end = run.endedAt ?? Math.max(now, ...steps.map(([, s]) => s.endedAt ?? 0))
+
+  return (
+    <div className="page run-page" data-run-status={run.status}>
+      <header className="page-header">
+        <h1>Run {run.runId}</h1>
+        <StatusBadge status={run.status} />
+        {run.status === "running" ? (
+          <button type="button" onClick={() => void act(() => api.cancel(run.runId), false)}>
+            Cancel
+          </button>
+        ) : null}
+        {run.status === "failed" || run.status === "canceled" ? (
+          <button type="button" onClick={() => void act(() => api.reexecute(run.runId), true)}>
+            Re-execute from failure
+          </button>
+        ) : null}
+      </header>
+      <ErrorBanner error={actionError} />
+      <ErrorBanner error={loadError} />
+      {streamNote === null || state.ended ? null : <div className="note">{streamNote}</div>}
+      <p className="muted">
+        Started {formatTime(run.startedAt)} · {run.endedAt === null ? "running for" : "took"}{" "}
+        {formatDuration(end - run.startedAt)} · targets{" "}
+        {run.targets.map((t) => (
+          <Link key={t} to={assetPath(t)} className="tag">
+            {t}
+          </Link>
+        ))}{" "}
+        ·{" "}
+        {Object.entries(counts)
+          .map(([s, n]) => `${n} ${s}`)
+          .join(", ")}
+      </p>
+      <section>
+        <h2>Steps</h2>
+        {steps.length === 0 ? (
+          <p className="muted">No steps: everything selected was fresh.</p>
+        ) : (
+          <Timeline
+            steps={steps}
+            start={run.startedAt}
+            end={end}
+            picked={picked}
+            onPick={(id) => setPicked((p) => (p === id ? null : id))}
+          />
+        )}
+      </section>
+      <section>
+        <h2>
+          Logs{picked === null ? "" : ` of ${picked}`}{" "}
+          {picked === null ? null : (
+            <button type="button" onClick={() => setPicked(null)}>
+              Show all
+            </button>
+          )}
+        </h2>
+        <div className="logs" data-testid="logs">
+          {logs.length === 0 ? <span className="muted">No log lines.</span> : null}
+          {logs.map((l) => (
+            <div key={`${l.seq}.${l.line ?? 0}`} className={`log-line level-${l.level}`}>
+              <span className="log-time">{formatTime(l.at).slice(11)}</span>
+              <span className="log-step">{l.step ?? "run"}</span>
+              <span className="log-level">{l.level}</span>
+              <span className="log-message">{l.message}</span>
+            </div>
+          ))}
+          <div ref={logEnd} />
+        </div>
+      </section>
+    </div>
+  )
+}

@@ -1,0 +1,28 @@
+/**
+ * Builds the web UI (a single-page app) to `server/ui/dist`, which `materia dev` serves. `vite dev`
+ * with this config proxies `/api` and `/auth` to a running `materia dev` (MATERIA_URL, default
+ * http://127.0.0.1:3000) for working on the UI by hand.
+ */
+import react from "@vitejs/plugin-react"
+import { defineConfig } from "vite"
+
+const api = process.env.MATERIA_URL ?? "http://127.0.0.1:3000"
+
+export default defineConfig({
+  root: import.meta.dirname,
+  base: "/",
+  plugins: [react()],
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    // Not `assets/`: that prefix would shadow nothing today, but keeps file URLs apart from app routes.
+    assetsDir: "static",
+    chunkSizeWarningLimit: 2500
+  },
+  server: {
+    proxy: { "/api": { target: api, changeOrigin: false }, "/auth": { target: api } }
+  },
+  preview: {
+    proxy: { "/api": { target: api }, "/auth": { target: api } }
+  }
+})
