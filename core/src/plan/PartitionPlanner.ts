@@ -48,13 +48,21 @@ export const planPartitioned = (
   // 1. The slots each node must be fresh for: a set of keys, or a flag for an unpartitioned node.
   const needKeys = new Array<Set<string> | undefined>(n)
   const needFlag = new Uint8Array(n)
+  const needOf = (node: number): Set<string> => {
+    let set = needKeys[node]
+    if (set === undefined) {
+      set = new Set()
+      needKeys[node] = set
+    }
+    return set
+  }
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k]!
     if (!inClosure[node]) continue
     if (isTarget[node]) {
       if (partitioned(node)) {
         const requested = input.requested?.get(node) ?? universe.keysOf(node)
-        const set = (needKeys[node] ??= new Set())
+        const set = needOf(node)
         for (const key of requested) set.add(key)
       } else needFlag[node] = 1
     }
@@ -66,7 +74,7 @@ export const planPartitioned = (
         needFlag[parent] = 1
         continue
       }
-      const set = (needKeys[parent] ??= new Set())
+      const set = needOf(parent)
       if (!partitioned(node)) for (const key of universe.keysOf(parent)) set.add(key)
       else {
         const mapping = universe.mapping(node, parent)
@@ -243,8 +251,8 @@ export const planPartitioned = (
       if (!needed.has(partition)) continue
       const decision = decide(node, partition)
       if (decision === "skip") {
-        let set = skippedSlots.get(node)
-        if (set === undefined) skippedSlots.set(node, (set = new Set()))
+        const set = skippedSlots.get(node) ?? new Set<string>()
+        skippedSlots.set(node, set)
         set.add(partition)
         continue
       }
