@@ -14,8 +14,17 @@
  *   02:30 summer time in Europe/Berlin). Schedules finer than an hour (`*\/30 * * * *`) follow real
  *   time and also run in the repeated hour.
  */
-import { CronExpressionParser } from "cron-parser"
+import { createRequire } from "node:module"
+import type * as CronParser from "cron-parser"
 import * as Data from "effect/Data"
+
+// cron-parser (and luxon under it) costs ~15 ms to load: load it with the first cron string, so a
+// project without schedules never pays for it. It is CommonJS, so `require` is synchronous.
+let parser: typeof CronParser.CronExpressionParser | undefined
+const cronParser = (): typeof CronParser.CronExpressionParser => {
+  parser ??= (createRequire(import.meta.url)("cron-parser") as typeof CronParser).CronExpressionParser
+  return parser
+}
 
 /** A cron string or timezone that cannot work: names its owner, the expression and what is wrong. */
 export class InvalidCron extends Data.TaggedError("InvalidCron")<{
@@ -124,7 +133,7 @@ export const parseCron = (expression: string, options: CronOptions = {}): Cron =
   }
   // `H` is random unless seeded: seed it with the owner so every load picks the same time.
   const parse = (currentDate: number) =>
-    CronExpressionParser.parse(text, { tz: timezone, currentDate, hashSeed: owner })
+    cronParser().parse(text, { tz: timezone, currentDate, hashSeed: owner })
   let iterator: ReturnType<typeof parse>
   try {
     iterator = parse(Date.UTC(2000, 0, 1))
