@@ -46,8 +46,8 @@ export class UnknownGitRef extends Data.TaggedError("UnknownGitRef")<{
   override get message(): string {
     const head = `changed-since:${this.ref}: git knows no commit "${this.ref}" in ${this.root}`
     return this.shallow
-      ? `${head}; this is a shallow clone, which lacks other branches and history: fetch the history ` +
-          `(actions/checkout with fetch-depth: 0) or at least the ref (${this.fetch})`
+      ? `${head}; this is a shallow clone, which lacks other branches and the history: fetch them ` +
+          `(actions/checkout with fetch-depth: 0, or ${this.fetch})`
       : `${head}; fetch it (${this.fetch}) or check its spelling (git branch -a lists the branches)`
   }
 }
@@ -136,18 +136,24 @@ const ensure = (
         })
       )
 
-const run = (cwd: string, args: ReadonlyArray<string>) => Effect.flatMap(git(cwd, args), (o) => ensure(o, cwd, args))
+const run = (cwd: string, args: ReadonlyArray<string>) =>
+  Effect.flatMap(git(cwd, args), (o) => ensure(o, cwd, args))
 
 const isShallow = (root: string) =>
   Effect.map(git(root, ["rev-parse", "--is-shallow-repository"]), (o) => o.stdout.trim() === "true")
 
-/** The command that fetches `ref`: `git fetch <remote> <branch>` for a remote-tracking ref. */
-const fetchCommand = (root: string, ref: string) =>
+/**
+ * The command that fetches `ref` (with its history when `shallow`). A remote-tracking ref gets an
+ * explicit refspec: `git fetch origin main` alone does not create `origin/main` in a single-branch
+ * clone (what a shallow clone is by default).
+ */
+const fetchCommand = (root: string, ref: string, shallow: boolean) =>
   Effect.map(git(root, ["remote"]), (o) => {
     const remotes = o.stdout.split("\n").filter((r) => r !== "")
+    const fetch = shallow ? "git fetch --unshallow" : "git fetch"
     const remote = remotes.find((r) => ref.startsWith(`${r}/`))
-    if (remote !== undefined) return `git fetch ${remote} ${ref.slice(remote.length + 1)}`
-    return `git fetch ${remotes.includes("origin") ? "origin" : (remotes[0] ?? "<remote>")} ${ref}`
+    if (remote !== undefined) return `${fetch} ${remote} ${ref.slice(remote.length + 1)}:refs/remotes/${ref}`
+    return `${fetch} ${remotes.includes("origin") ? "origin" : (remotes[0] ?? "<remote>")} ${ref}`
   })
 
 /**
@@ -174,14 +180,17 @@ export const changedFilesSince = (
     })
     if (ref === "" || ref.startsWith("-"))
       return yield* new UnknownGitRef({ ref, root, shallow: false, fetch: "a ref such as origin/main" })
-    const commit = yield* git(root, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`])
-    if (commit.code !== 0)
-      return yield* new UnknownGitRef({
-        ref,
-        root,
-        shallow: yield* isShallow(root),
-        fetch: yield* fetchCommand(root, ref)
-      })
+    const commit = yield* git(root, [
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      "--end-of-options",
+      `${ref}^{commit}`
+    ])
+    if (commit.code !== 0) {
+      const shallow = yield* isShallow(root)
+      return yield* new UnknownGitRef({ ref, root, shallow, fetch: yield* fetchCommand(root, ref, shallow) })
+    }
     const base = yield* git(root, ["merge-base", commit.stdout.trim(), "HEAD"])
     if (base.code !== 0) return yield* new NoMergeBase({ ref, root, shallow: yield* isShallow(root) })
     const mergeBase = base.stdout.trim()
