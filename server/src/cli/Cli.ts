@@ -7,6 +7,7 @@ import { ExitCode, UsageError } from "./CliError.ts"
 import type { Command, CommandContext } from "./Command.ts"
 import { assetsCommand } from "./commands/AssetsCommand.ts"
 import { checkCommand } from "./commands/CheckCommand.ts"
+import { devCommand } from "./commands/DevCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
 import { queryCommand } from "./commands/QueryCommand.ts"
@@ -20,7 +21,8 @@ export const commands: ReadonlyArray<Command> = [
   checkCommand,
   runsCommand,
   wipeCommand,
-  queryCommand
+  queryCommand,
+  devCommand
 ]
 
 const help = (): string =>

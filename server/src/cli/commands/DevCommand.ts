@@ -1,0 +1,56 @@
+/**
+ * `materia dev [--host H] [--port P] [--project FILE]`: serves the HTTP API and the web UI of a
+ * project until Ctrl-C. The project's code runs in a child process that restarts when its files
+ * change. Prints the URL with the token (MATERIA_TOKEN, or a generated one).
+ */
+import { dirname } from "node:path"
+import { ExitCode, UsageError } from "../CliError.ts"
+import { type Command, parseOptions, positiveInt } from "../Command.ts"
+import { findConfig } from "../ProjectLoader.ts"
+
+export const devCommand: Command = {
+  name: "dev",
+  summary: "serve the HTTP API and the web UI; reloads the project's code when it changes",
+  usage: `materia dev [--host H] [--port P] [--project FILE]
+
+  --host H             the address to listen on (default 127.0.0.1)
+  --port P             the port (default 3000; 0 picks a free one)
+  --query-timeout MS   SQL queries running longer are interrupted (default 30000)
+  --project FILE       the project module (default: the nearest materia.config.ts)
+
+The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the printed URL
+(/auth?token=…) gives a browser the cookie. Runs use the project's .materia/ store.`,
+  run: async (args, context) => {
+    const { values } = parseOptions("dev", args, {
+      host: { type: "string" },
+      port: { type: "string" },
+      "query-timeout": { type: "string" },
+      project: { type: "string" }
+    })
+    const port = values.port === "0" ? 0 : (positiveInt("dev", "port", values.port) ?? 3000)
+    if (port > 65_535)
+      throw new UsageError({
+        message: `materia dev: --port expects a port (0–65535), found "${values.port}"`
+      })
+    const queryTimeoutMillis = positiveInt("dev", "query-timeout", values["query-timeout"])
+    const configFile = findConfig(values.project, context.cwd)
+    const { startDevServer } = await import("../../dev/DevServer.ts")
+    const server = await startDevServer({
+      configFile,
+      host: values.host ?? "127.0.0.1",
+      port,
+      token: process.env.MATERIA_TOKEN || undefined,
+      queryTimeoutMillis,
+      log: (line) => context.output.err(line)
+    })
+    context.output.out(`materia dev: serving ${dirname(configFile)} at ${server.url}`)
+    context.output.out(`Open ${server.authUrl}`)
+    await new Promise<void>((resolve) => {
+      if (context.signal.aborted) resolve()
+      context.signal.addEventListener("abort", () => resolve(), { once: true })
+    })
+    context.output.err("materia dev: stopping (runs in flight are canceled)")
+    await server.close()
+    return ExitCode.Ok
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The code server: the child process of `materia dev` that loads the project's code (which the
+ * server itself never imports, since ES modules cannot be unloaded) and answers the server's
+ * requests over IPC. Runs execute here; when the project's files change the server starts a new
+ * code server and retires this one, which exits once its runs in flight have finished.
+ *
+ * Started as `node --import tsx CodeServer.ts <CodeServerArgs as JSON>` with an IPC channel.
+ */
+import { dirname } from "node:path"
+import { pathToFileURL } from "node:url"
+import { loadProject } from "../cli/ProjectLoader.ts"
+import { type ApiErrorData, isApiErrorData } from "../http/ApiError.ts"
+import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
+import { loadErrorOf } from "./LoadError.ts"
+import { makeProjectService, type ProjectService } from "./ProjectService.ts"
+
+const send = (message: FromChild): void => {
+  if (process.connected) process.send?.(message)
+}
+
+const errorData = (error: unknown): ApiErrorData => {
+  if (isApiErrorData(error)) return { status: error.status, code: error.code, message: error.message }
+  return { status: 500, code: "Internal", message: error instanceof Error ? error.message : String(error) }
+}
+
+const handle = (service: ProjectService, request: Request): Promise<unknown> => {
+  switch (request.method) {
+    case "catalog":
+      return service.catalog()
+    case "launch":
+      return service.launch(request.body)
+    case "reexecute":
+      return service.reexecute(request.runId)
+    case "cancel":
+      return service.cancel(request.runId)
+    case "query":
+      return service.query(request.body)
+  }
+}
+
+const main = async () => {
+  const args = JSON.parse(process.argv[2] ?? "{}") as CodeServerArgs
+  const root = dirname(args.configFile)
+  let service: ProjectService
+  try {
+    const loaded = await loadProject(args.configFile)
+    service = await makeProjectService({
+      project: loaded.project,
+      root: loaded.root,
+      queryTimeoutMillis: args.queryTimeoutMillis,
+      emit: (event) => send({ type: "event", event })
+    })
+    send({ type: "ready", name: service.name, root: loaded.root, codeVersion: service.codeVersion })
+  } catch (error) {
+    // The loader wraps the import's failure; importing again gives the original error and its stack.
+    const original = await import(pathToFileURL(args.configFile).href).then(
+      () => error,
+      (cause: unknown) => cause
+    )
+    // Nothing else to do here: exit once the message is out, whatever the project's code left running.
+    process.send?.(
+      { type: "load-error", error: loadErrorOf(args.configFile, root, original) } satisfies FromChild,
+      undefined,
+      {},
+      () => process.exit(0)
+    )
+    return
+  }
+  let retired = false
+  const retire = async () => {
+    if (retired) return
+    retired = true
+    await service.drained()
+    process.disconnect?.()
+    process.exit(0)
+  }
+  process.on("message", (message: ToChild) => {
+    if (message.type === "retire") {
+      void retire()
+      return
+    }
+    const { id, request } = message
+    handle(service, request).then(
+      (value) => send({ type: "response", id, ok: true, value }),
+      (error: unknown) => send({ type: "response", id, ok: false, error: errorData(error) })
+    )
+  })
+  // The server is gone: cancel what runs here (so runs end `canceled`, not dead) and exit.
+  process.on("disconnect", () => {
+    if (retired) return
+    void service.close().finally(() => process.exit(0))
+  })
+}
+
+await main()

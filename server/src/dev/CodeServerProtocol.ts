@@ -1,0 +1,33 @@
+/**
+ * The messages between `materia dev` and its code server child, over Node's IPC channel (advanced
+ * serialization). Requests carry an id; the child answers each once. Run events and the load
+ * outcome are sent unasked.
+ */
+import type { ApiErrorData } from "../http/ApiError.ts"
+import type { LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
+import type { SeqEvent } from "../http/Backend.ts"
+
+export type Request =
+  | { readonly method: "catalog" }
+  | { readonly method: "launch"; readonly body: LaunchBody }
+  | { readonly method: "reexecute"; readonly runId: string }
+  | { readonly method: "cancel"; readonly runId: string }
+  | { readonly method: "query"; readonly body: QueryBody }
+
+export type ToChild =
+  | { readonly type: "request"; readonly id: number; readonly request: Request }
+  /** No more requests will come: finish the runs in flight, then exit. */
+  | { readonly type: "retire" }
+
+export type FromChild =
+  | { readonly type: "ready"; readonly name: string; readonly root: string; readonly codeVersion: string }
+  | { readonly type: "load-error"; readonly error: LoadError }
+  | { readonly type: "response"; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: "response"; readonly id: number; readonly ok: false; readonly error: ApiErrorData }
+  | { readonly type: "event"; readonly event: SeqEvent }
+
+/** How the child is started: `node --import tsx CodeServer.ts <config file> <options JSON>`. */
+export interface CodeServerArgs {
+  readonly configFile: string
+  readonly queryTimeoutMillis: number
+}

@@ -1,0 +1,218 @@
+/**
+ * The Backend of `materia dev`: the catalog, launches and SQL come from the project's code (a
+ * ProjectApi: the code server, or the project itself in process), run history from the local store
+ * read directly (StoreReader). The catalog is cached per code generation and store watermark, and
+ * its JSON kept, so repeated reads of a large graph cost a string copy; steps running now overlay
+ * the `running` status from the live events.
+ */
+import { nearest } from "@materia/core"
+import { ApiError, notFound } from "../http/ApiError.ts"
+import type { AssetDetail, AssetSummary, Lineage, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
+import type { Backend, LiveMessage } from "../http/Backend.ts"
+import type { Catalog, CatalogAsset, ProjectApi } from "./ProjectApi.ts"
+import { openStoreReader, type StoreReader } from "./StoreReader.ts"
+
+export interface DevBackend extends Backend {
+  readonly close: () => Promise<void>
+}
+
+interface CatalogView {
+  readonly key: string
+  readonly name: string
+  readonly byKey: ReadonlyMap<string, CatalogAsset>
+  readonly catalog: Catalog
+  /** Serialized answers, by running-overlay version. */
+  readonly json: Map<string, string>
+}
+
+const summaryOf = (asset: CatalogAsset, running: boolean): AssetSummary => ({
+  key: asset.key,
+  kind: asset.kind,
+  group: asset.group,
+  tags: asset.tags,
+  pool: asset.pool,
+  description: asset.description,
+  partitions: asset.partitions,
+  status: running ? "running" : asset.status,
+  reasons: asset.reasons,
+  upstream: asset.upstream,
+  latest: asset.latest
+})
+
+/** Makes the backend over `project` (its code) and the store under `root`. */
+export const makeDevBackend = (project: ProjectApi, root: string): DevBackend => {
+  const reader: StoreReader = openStoreReader(root)
+  /** Running steps: asset key → how many runs run it now; `version` grows with every change. */
+  const running = new Map<string, Set<string>>()
+  let runningVersion = 0
+  const stepDone = (runId: string, key: string) => {
+    const runs = running.get(key)
+    if (runs?.delete(runId)) {
+      if (runs.size === 0) running.delete(key)
+      runningVersion++
+    }
+  }
+  const unsubscribe = project.subscribe((message: LiveMessage) => {
+    if (message.type !== "run-event") return
+    const event = message.data.event
+    const key = typeof event.key === "string" ? event.key : undefined
+    switch (event._tag) {
+      case "StepStarted":
+        if (key !== undefined) {
+          const runs = running.get(key) ?? new Set<string>()
+          running.set(key, runs.add(event.runId))
+          runningVersion++
+        }
+        break
+      case "StepSucceeded":
+      case "StepFailed":
+      case "StepSkipped":
+      case "StepCanceled":
+        if (key !== undefined) stepDone(event.runId, key)
+        break
+      case "RunFinished":
+        for (const key of [...running.keys()]) stepDone(event.runId, key)
+        break
+    }
+  })
+
+  let cached: CatalogView | undefined
+  let loading: { key: string; promise: Promise<CatalogView> } | undefined
+  const view = async (): Promise<CatalogView> => {
+    const state = await project.state()
+    const key = `${state.generation}:${reader.watermark()}`
+    if (cached?.key === key) return cached
+    if (loading?.key === key) return loading.promise
+    const promise = project.catalog().then((catalog): CatalogView => {
+      const result = {
+        key,
+        name: state.name,
+        catalog,
+        byKey: new Map(catalog.assets.map((a) => [a.key, a])),
+        json: new Map<string, string>()
+      }
+      cached = result
+      return result
+    })
+    loading = { key, promise }
+    try {
+      return await promise
+    } finally {
+      if (loading?.promise === promise) loading = undefined
+    }
+  }
+
+  const assetOf = async (key: string): Promise<{ view: CatalogView; asset: CatalogAsset }> => {
+    const v = await view()
+    const asset = v.byKey.get(key)
+    if (asset === undefined) {
+      const near = nearest(key, v.byKey.keys())
+      throw notFound(
+        `no asset "${key}" in project "${v.name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}`
+      )
+    }
+    return { view: v, asset }
+  }
+
+  const summaries = (v: CatalogView): Array<AssetSummary> =>
+    v.catalog.assets.map((a) => summaryOf(a, running.has(a.key)))
+
+  const lineage = (v: CatalogView): Lineage => ({
+    nodes: v.catalog.assets.map((a) => ({
+      key: a.key,
+      group: a.group,
+      status: running.has(a.key) ? "running" : a.status
+    })),
+    edges: v.catalog.assets.flatMap((a) => a.downstream.map((to) => ({ from: a.key, to })))
+  })
+
+  /** The JSON of an answer derived from the catalog, kept until the catalog or the overlay changes. */
+  const memo = (v: CatalogView, name: string, make: () => unknown): string => {
+    const key = `${name}:${runningVersion}`
+    let text = v.json.get(key)
+    if (text === undefined) {
+      for (const k of v.json.keys()) if (k.startsWith(`${name}:`)) v.json.delete(k)
+      text = JSON.stringify(make())
+      v.json.set(key, text)
+    }
+    return text
+  }
+
+  const projectName = async (): Promise<string> => (await project.state()).name
+
+  return {
+    project: async (): Promise<ProjectInfo> => {
+      const state = await project.state()
+      return {
+        name: state.name,
+        root: state.root,
+        codeVersion: state.codeVersion,
+        loadError: state.loadError
+      }
+    },
+    assets: async () => summaries(await view()),
+    assetsJson: async () => {
+      const v = await view()
+      return memo(v, "assets", () => ({ assets: summaries(v) }))
+    },
+    asset: async (key): Promise<AssetDetail> => {
+      const { asset } = await assetOf(key)
+      return running.has(key) ? { ...asset, status: "running" } : asset
+    },
+    history: async (key, options) => {
+      const { view: v } = await assetOf(key)
+      return reader.history(v.name, key, options)
+    },
+    partitions: async (key, _options): Promise<PartitionPage> => {
+      const { asset } = await assetOf(key)
+      if (asset.partitions === null) return { items: [], next: null, total: 0 }
+      throw new ApiError({
+        status: 409,
+        code: "PartitionsUnavailable",
+        message: `asset "${key}" is partitioned (${asset.partitions.description}), but this server cannot list partition status yet`
+      })
+    },
+    lineage: async () => lineage(await view()),
+    lineageJson: async () => {
+      const v = await view()
+      return memo(v, "lineage", () => lineage(v))
+    },
+    runs: async (options) => reader.runs(await projectName(), options),
+    run: async (runId) => reader.run(runId),
+    events: async (runId, options) => reader.events(runId, options),
+    launch: (body) => project.launch(body),
+    cancel: async (runId) => {
+      const answer = await project.cancel(runId)
+      if (answer !== null) return answer
+      const { run } = reader.run(runId) // 404 for an unknown run
+      if (run.status !== "running")
+        throw new ApiError({
+          status: 409,
+          code: "RunFinished",
+          message: `run "${runId}" already finished: ${run.status}`
+        })
+      throw new ApiError({
+        status: 409,
+        code: "RunElsewhere",
+        message: `run "${runId}" is driven by another process (not this server): cancel it there (Ctrl-C in its terminal)`
+      })
+    },
+    reexecute: async (runId) => {
+      const { run } = reader.run(runId) // 404 for an unknown run
+      if (run.status === "running")
+        throw new ApiError({
+          status: 409,
+          code: "RunRunning",
+          message: `run "${runId}" is still running; re-execute it once it has finished (or cancel it first)`
+        })
+      return project.reexecute(runId)
+    },
+    query: (body) => project.query(body),
+    subscribe: (listener) => project.subscribe(listener),
+    close: async () => {
+      unsubscribe()
+      reader.close()
+      await project.close()
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `materia dev` as a function: starts the code server of a project, the backend over it and its
+ * local store, and one HTTP server (hono on @hono/node-server) for the API and the UI. Tests and
+ * the bench start it in process; the CLI command wraps it.
+ */
+import type { AddressInfo } from "node:net"
+import { dirname } from "node:path"
+import { fileURLToPath } from "node:url"
+import { serve } from "@hono/node-server"
+import type { Hono } from "hono"
+import { makeApp } from "../http/App.ts"
+import { generateToken } from "../http/Security.ts"
+import { makeDevBackend } from "./DevBackend.ts"
+import { startSupervisor } from "./Supervisor.ts"
+
+/** Where the UI engineer's build puts the UI. */
+export const UI_DIST = fileURLToPath(new URL("../../ui/dist", import.meta.url))
+
+export interface DevServerOptions {
+  /** The project's module (`materia.config.ts`). */
+  readonly configFile: string
+  /** Default 127.0.0.1. */
+  readonly host?: string | undefined
+  /** Default 3000; 0 picks a free port. */
+  readonly port?: number | undefined
+  /** Default: a random one (the caller prints the URL). */
+  readonly token?: string | undefined
+  readonly uiDir?: string
+  readonly queryTimeoutMillis?: number | undefined
+  readonly log?: ((line: string) => void) | undefined
+}
+
+export interface DevServer {
+  readonly host: string
+  readonly port: number
+  /** `http://host:port` */
+  readonly url: string
+  readonly token: string
+  /** The URL that gives a browser the token cookie. */
+  readonly authUrl: string
+  readonly reload: () => Promise<void>
+  /** Stops the HTTP server and the code servers (their runs are canceled). */
+  readonly close: () => Promise<void>
+}
+
+const urlHost = (host: string): string => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host)
+
+/** Starts the server; resolves once it listens. */
+export const startDevServer = async (options: DevServerOptions): Promise<DevServer> => {
+  const host = options.host ?? "127.0.0.1"
+  const token = options.token ?? generateToken()
+  const supervisor = startSupervisor({
+    configFile: options.configFile,
+    queryTimeoutMillis: options.queryTimeoutMillis,
+    log: options.log
+  })
+  const backend = makeDevBackend(supervisor, dirname(options.configFile))
+  let app: Hono | undefined
+  const server = serve({
+    fetch: (request, env) => app!.fetch(request, env),
+    hostname: host,
+    port: options.port ?? 3000
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve)
+    server.once("error", reject)
+  }).catch(async (error: unknown) => {
+    await backend.close()
+    throw error
+  })
+  const port = (server.address() as AddressInfo).port
+  app = makeApp({ backend, token, host, port, uiDir: options.uiDir ?? UI_DIST })
+  const url = `http://${urlHost(host)}:${port}`
+  return {
+    host,
+    port,
+    url,
+    token,
+    authUrl: `${url}/auth?token=${encodeURIComponent(token)}`,
+    reload: supervisor.reload,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // SSE clients hold connections open: end them so that close completes.
+      ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+      await Promise.all([closed, backend.close()])
+    }
+  }
+}

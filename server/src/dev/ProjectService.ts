@@ -1,0 +1,304 @@
+/**
+ * The project side of `materia dev`, in the process that loaded the project's code (the code
+ * server): the catalog (specs, statuses, checks, latest metadata), launches and re-executions in
+ * the project's local store, cancellation through each run's AbortSignal, and SQL through the
+ * confined DuckDB exploration. Runs execute here, so a run keeps the code it started with.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import {
+  type AnyProject,
+  assetStatuses,
+  explore,
+  type MaterializeStore,
+  materializeEffect,
+  reexecuteEffect,
+  resolveStore
+} from "@materia/assets"
+import { type AssetSpec, nearest, type RunEvent, resolveSelection } from "@materia/core"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { ApiError, badRequest } from "../http/ApiError.ts"
+import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import type { SeqEvent } from "../http/Backend.ts"
+import type { Accepted, Catalog, CatalogAsset } from "./ProjectApi.ts"
+
+export interface ProjectServiceOptions {
+  readonly project: AnyProject
+  readonly root: string
+  /** Every run event of the runs launched here, with its seq in the run's log. */
+  readonly emit: (event: SeqEvent) => void
+  /** A query running longer is interrupted (504); default 30 s. */
+  readonly queryTimeoutMillis?: number | undefined
+}
+
+export interface ProjectService {
+  readonly name: string
+  readonly codeVersion: string
+  readonly catalog: () => Promise<Catalog>
+  readonly launch: (body: LaunchBody) => Promise<Accepted>
+  readonly reexecute: (runId: string) => Promise<Accepted>
+  readonly cancel: (
+    runId: string
+  ) => Promise<{ runId: string; status: "running" | "succeeded" | "failed" | "canceled" } | null>
+  readonly query: (body: QueryBody) => Promise<QueryResponse>
+  /** How many runs are still executing here. */
+  readonly activeRuns: () => number
+  /** Resolves once no run executes here. */
+  readonly drained: () => Promise<void>
+  /** Cancels every run and waits for them. */
+  readonly close: () => Promise<void>
+}
+
+interface ActiveRun {
+  readonly controller: AbortController
+  readonly done: Promise<"succeeded" | "failed" | "canceled">
+}
+
+/** A run id like the CLI's: a sortable UTC timestamp and a random suffix. */
+const newRunId = (): string =>
+  `${new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "")}-${randomBytes(3).toString("hex")}`
+
+/** The project's code version: a hash of every asset's key and code version. */
+const projectCodeVersion = (project: AnyProject): string => {
+  const hash = createHash("sha256")
+  for (const spec of project.graph.specs) hash.update(`${spec.key}\0${spec.codeVersion}\n`)
+  return hash.digest("hex").slice(0, 16)
+}
+
+/** The partitions of a spec, once specs carry them (read defensively: the field is being added). */
+const partitionsOf = (spec: AssetSpec): CatalogAsset["partitions"] => {
+  const p = (spec as { readonly partitions?: unknown }).partitions
+  if (typeof p !== "object" || p === null) return null
+  const kind = (p as { kind?: unknown; _tag?: unknown }).kind ?? (p as { _tag?: unknown })._tag
+  const description = (p as { description?: unknown }).description
+  return {
+    kind: typeof kind === "string" ? kind : "partitioned",
+    description:
+      typeof description === "string" ? description : typeof kind === "string" ? kind : "partitioned"
+  }
+}
+
+const USER_INPUT_TAGS = new Set(["SelectionError", "StaleUpstream", "ConfigError"])
+
+/** A launch failure as an API error: the user's input is a 400 naming the problem. */
+const apiErrorOf = (error: unknown): ApiError => {
+  if (error instanceof ApiError) return error
+  const tag = (error as { _tag?: unknown } | null)?._tag
+  const message = error instanceof Error ? error.message : String(error)
+  if (typeof tag === "string" && USER_INPUT_TAGS.has(tag))
+    return new ApiError({ status: 400, code: tag, message })
+  if (tag === "StorageError") return new ApiError({ status: 503, code: tag, message })
+  return new ApiError({ status: 500, code: typeof tag === "string" ? tag : "Internal", message })
+}
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
+  if (Exit.isSuccess(exit)) return undefined
+  const reason = exit.cause.reasons[0]
+  if (reason?._tag === "Fail") return reason.error
+  if (reason?._tag === "Die") return reason.defect
+  return new Error("the launch was interrupted")
+}
+
+/** Makes the service of a loaded project. */
+export const makeProjectService = async (options: ProjectServiceOptions): Promise<ProjectService> => {
+  const { project, root, emit } = options
+  const store: MaterializeStore = await Effect.runPromise(resolveStore("local", root))
+  const graph = project.graph
+  const active = new Map<string, ActiveRun>()
+  const keys = graph.keys
+  let idle: Array<() => void> = []
+
+  const catalog = async (): Promise<Catalog> => {
+    const [rows, snapshot] = await Promise.all([
+      Effect.runPromise(assetStatuses(project, store)),
+      Effect.runPromise(store.storage.snapshot(project.name))
+    ])
+    const assets = rows.map((row, i): CatalogAsset => {
+      const spec = graph.specs[i]!
+      const state = snapshot.get(spec.key)
+      return {
+        key: spec.key,
+        kind: spec.kind,
+        group: spec.group,
+        tags: spec.tags,
+        pool: spec.pool,
+        description: spec.description ?? null,
+        partitions: partitionsOf(spec),
+        status: row.status,
+        reasons: row.reasons,
+        upstream: graph.parents[i]!.map((p) => keys[p]!),
+        downstream: graph.children[i]!.map((c) => keys[c]!),
+        latest: row.latest ?? null,
+        codeVersion: spec.codeVersion,
+        checks: (state?.checks ?? []).map((c) => ({
+          check: c.check,
+          passed: c.passed,
+          severity: c.severity,
+          message: c.message ?? null,
+          at: c.at,
+          runId: c.runId
+        })),
+        latestMetadata: (state?.latest?.metadata as CatalogAsset["latestMetadata"] | undefined) ?? null
+      }
+    })
+    return { assets }
+  }
+
+  /**
+   * Starts a run and resolves once it is recorded (its RunStarted event) with its id, or once it
+   * ended without recording anything (nothing stale); rejects with a 400 for bad input found while
+   * planning (unknown config keys, stale upstream refused).
+   */
+  const start = (
+    runId: string,
+    run: (common: {
+      readonly storage: MaterializeStore
+      readonly root: string
+      readonly signal: AbortSignal
+      readonly raiseOnError: false
+      readonly output: "capture"
+      readonly runId: string
+      readonly onEvent: (event: RunEvent) => void
+    }) => Effect.Effect<unknown, unknown>
+  ): Promise<Accepted> =>
+    new Promise<Accepted>((resolve, reject) => {
+      const controller = new AbortController()
+      let seq = 0
+      let accepted = false
+      const onEvent = (event: RunEvent) => {
+        // The executor sends every event to listeners and to storage in the same order: seq matches.
+        if (event.runId === runId) emit({ seq: ++seq, event: event as unknown as SeqEvent["event"] })
+        if (!accepted && event._tag === "RunStarted" && event.runId === runId) {
+          accepted = true
+          resolve({ runId })
+        }
+      }
+      const done = Effect.runPromiseExit(
+        run({
+          storage: store,
+          root,
+          signal: controller.signal,
+          raiseOnError: false,
+          output: "capture",
+          runId,
+          onEvent
+        })
+      ).then((exit) => {
+        active.delete(runId)
+        if (active.size === 0) {
+          for (const wake of idle) wake()
+          idle = []
+        }
+        if (!accepted) {
+          accepted = true
+          if (Exit.isSuccess(exit)) resolve({ runId, nothingToDo: true })
+          else reject(apiErrorOf(failureOf(exit)))
+        }
+        const value = Exit.isSuccess(exit) ? (exit.value as { status?: unknown }) : undefined
+        const status = value?.status
+        return status === "succeeded" || status === "canceled" ? status : ("failed" as const)
+      })
+      active.set(runId, { controller, done })
+    })
+
+  const launch = async (body: LaunchBody): Promise<Accepted> => {
+    if (body.partitions !== undefined)
+      throw badRequest(
+        `"partitions" ("${body.partitions}") cannot be given: this version of Materia launches unpartitioned runs only`
+      )
+    let selected: ReadonlySet<number>
+    try {
+      selected = resolveSelection(graph, body.select)
+    } catch (error) {
+      const near = nearest(body.select.replace(/^[+*\d]+|[+*\d]+$/g, ""), keys)
+      const hint =
+        near.length > 0 && !(error as Error).message.includes("did you mean")
+          ? ` (nearest keys: ${near.join(", ")})`
+          : ""
+      throw new ApiError({
+        status: 400,
+        code: "SelectionError",
+        message: `${(error as Error).message}${hint}`
+      })
+    }
+    if (selected.size === 0)
+      throw new ApiError({
+        status: 400,
+        code: "SelectionError",
+        message: `selection "${body.select}" matches no asset; assets: ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", …" : ""}`
+      })
+    const runId = newRunId()
+    return start(runId, (common) =>
+      materializeEffect(project, [body.select] as ReadonlyArray<string>, {
+        ...common,
+        force: body.force,
+        config: body.config as never
+      })
+    )
+  }
+
+  const reexecute = (parent: string): Promise<Accepted> =>
+    start(newRunId(), (common) => reexecuteEffect(project, { ...common, fromFailure: parent }))
+
+  const cancel = async (runId: string) => {
+    const run = active.get(runId)
+    if (run === undefined) return null
+    run.controller.abort()
+    return { runId, status: await run.done }
+  }
+
+  const query = async (body: QueryBody): Promise<QueryResponse> => {
+    const explorer = await explore(project, { root, storage: store.storage })
+    try {
+      const result = await explorer.query(body.sql, {
+        maxRows: body.limit ?? 1000,
+        timeoutMillis: options.queryTimeoutMillis ?? 30_000
+      })
+      return {
+        columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
+        rows: result.rows.map((row) =>
+          result.columns.map((c) => row[c.name] ?? null)
+        ) as QueryResponse["rows"],
+        truncated: result.truncated
+      }
+    } catch (error) {
+      // Matched by tag: importing ExploreError would load DuckDB with the code server.
+      const explored = error as {
+        readonly _tag?: unknown
+        readonly reason?: unknown
+        readonly message?: unknown
+      }
+      const message = typeof explored?.message === "string" ? explored.message : String(error)
+      if (explored?._tag === "ExploreError") {
+        if (explored.reason === "Timeout") throw new ApiError({ status: 504, code: "QueryTimeout", message })
+        if (explored.reason === "Refused" || explored.reason === "InvalidSql")
+          throw new ApiError({ status: 400, code: `Query${explored.reason}`, message })
+      }
+      throw new ApiError({ status: 500, code: "QueryFailed", message })
+    } finally {
+      explorer.close()
+    }
+  }
+
+  const drained = () =>
+    active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))
+
+  return {
+    name: project.name,
+    codeVersion: projectCodeVersion(project),
+    catalog,
+    launch,
+    reexecute,
+    cancel,
+    query,
+    activeRuns: () => active.size,
+    drained,
+    close: async () => {
+      for (const run of active.values()) run.controller.abort()
+      await Promise.allSettled([...active.values()].map((r) => r.done))
+    }
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The wire shapes of the HTTP API v1, as effect Schemas: the server validates every parameter and
+ * body with them (unknown keys are refused) and generates `/api/v1/openapi.json` from the same
+ * values, so the document cannot drift from what the handlers accept and return.
+ */
+import * as Schema from "effect/Schema"
+
+/** Any JSON value (metadata, run config, query cells). */
+export const Json = Schema.Json
+
+/** `{ error: { code, message } }`: every 4xx/5xx answer. */
+export const ApiErrorBody = Schema.Struct({
+  error: Schema.Struct({ code: Schema.String, message: Schema.String })
+}).annotate({ identifier: "ApiError" })
+
+export const LoadError = Schema.Struct({
+  file: Schema.String,
+  line: Schema.NullOr(Schema.Finite),
+  message: Schema.String
+}).annotate({ identifier: "LoadError" })
+export type LoadError = typeof LoadError.Type
+
+export const ProjectInfo = Schema.Struct({
+  name: Schema.String,
+  root: Schema.String,
+  codeVersion: Schema.String,
+  loadError: Schema.NullOr(LoadError)
+}).annotate({ identifier: "ProjectInfo" })
+export type ProjectInfo = typeof ProjectInfo.Type
+
+export const AssetStatus = Schema.Literals([
+  "fresh",
+  "stale",
+  "missing",
+  "failed",
+  "skipped",
+  "source",
+  "running"
+])
+export type AssetStatus = typeof AssetStatus.Type
+
+export const LatestMaterialization = Schema.Struct({
+  runId: Schema.String,
+  at: Schema.Finite,
+  dataVersion: Schema.String,
+  codeVersion: Schema.String
+})
+
+export const PartitionsInfo = Schema.Struct({ kind: Schema.String, description: Schema.String })
+
+const summaryFields = {
+  key: Schema.String,
+  kind: Schema.Literals(["asset", "source"]),
+  group: Schema.String,
+  tags: Schema.Record(Schema.String, Schema.String),
+  pool: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  partitions: Schema.NullOr(PartitionsInfo),
+  status: AssetStatus,
+  reasons: Schema.Array(Schema.String),
+  upstream: Schema.Array(Schema.String),
+  latest: Schema.NullOr(LatestMaterialization)
+}
+
+export const AssetSummary = Schema.Struct(summaryFields).annotate({ identifier: "AssetSummary" })
+export type AssetSummary = typeof AssetSummary.Type
+
+export const CheckResult = Schema.Struct({
+  check: Schema.String,
+  passed: Schema.Boolean,
+  severity: Schema.String,
+  message: Schema.NullOr(Schema.String),
+  at: Schema.Finite,
+  runId: Schema.String
+})
+export type CheckResult = typeof CheckResult.Type
+
+export const AssetDetail = Schema.Struct({
+  ...summaryFields,
+  downstream: Schema.Array(Schema.String),
+  codeVersion: Schema.String,
+  checks: Schema.Array(CheckResult),
+  latestMetadata: Schema.NullOr(Schema.Record(Schema.String, Json))
+}).annotate({ identifier: "AssetDetail" })
+export type AssetDetail = typeof AssetDetail.Type
+
+export const AssetList = Schema.Struct({ assets: Schema.Array(AssetSummary) })
+export const AssetResponse = Schema.Struct({ asset: AssetDetail })
+
+export const HistoryItem = Schema.Struct({
+  runId: Schema.String,
+  at: Schema.Finite,
+  dataVersion: Schema.String,
+  codeVersion: Schema.String,
+  metadata: Schema.Record(Schema.String, Json),
+  durationMillis: Schema.NullOr(Schema.Finite)
+})
+export type HistoryItem = typeof HistoryItem.Type
+export const HistoryPage = Schema.Struct({
+  items: Schema.Array(HistoryItem),
+  next: Schema.NullOr(Schema.Finite)
+})
+export type HistoryPage = typeof HistoryPage.Type
+
+export const PartitionItem = Schema.Struct({
+  partition: Schema.String,
+  status: Schema.Literals(["materialized", "missing", "failed"]),
+  at: Schema.NullOr(Schema.Finite)
+})
+export const PartitionPage = Schema.Struct({
+  items: Schema.Array(PartitionItem),
+  next: Schema.NullOr(Schema.String),
+  total: Schema.Finite
+})
+export type PartitionPage = typeof PartitionPage.Type
+
+export const Lineage = Schema.Struct({
+  nodes: Schema.Array(Schema.Struct({ key: Schema.String, group: Schema.String, status: AssetStatus })),
+  edges: Schema.Array(Schema.Struct({ from: Schema.String, to: Schema.String }))
+}).annotate({ identifier: "Lineage" })
+export type Lineage = typeof Lineage.Type
+
+export const RunStatus = Schema.Literals(["running", "succeeded", "failed", "canceled"])
+
+export const RunSummary = Schema.Struct({
+  runId: Schema.String,
+  status: RunStatus,
+  startedAt: Schema.Finite,
+  endedAt: Schema.NullOr(Schema.Finite),
+  targets: Schema.Array(Schema.String)
+}).annotate({ identifier: "RunSummary" })
+export type RunSummary = typeof RunSummary.Type
+export const RunList = Schema.Struct({ runs: Schema.Array(RunSummary), next: Schema.NullOr(Schema.Finite) })
+export type RunList = typeof RunList.Type
+
+export const StepSummary = Schema.Struct({
+  key: Schema.String,
+  partition: Schema.NullOr(Schema.String),
+  status: Schema.Literals(["pending", "running", "succeeded", "failed", "skipped", "unchanged", "canceled"]),
+  startedAt: Schema.NullOr(Schema.Finite),
+  endedAt: Schema.NullOr(Schema.Finite),
+  attempts: Schema.Finite,
+  error: Schema.NullOr(Schema.String)
+})
+export type StepSummary = typeof StepSummary.Type
+export const RunResponse = Schema.Struct({ run: RunSummary, steps: Schema.Array(StepSummary) })
+export type RunResponse = typeof RunResponse.Type
+
+/** A stored run event: `_tag`, `runId`, `at`, and `key` for step events (see core's RunEvent). */
+export const StoredRunEvent = Schema.Struct({
+  seq: Schema.Finite,
+  event: Schema.Record(Schema.String, Json)
+}).annotate({ identifier: "StoredRunEvent" })
+export const EventPage = Schema.Struct({
+  events: Schema.Array(StoredRunEvent),
+  next: Schema.NullOr(Schema.Finite)
+})
+
+export const Accepted = Schema.Struct({
+  runId: Schema.String,
+  /** Set when nothing in the selection was stale: no run was recorded. */
+  nothingToDo: Schema.optionalKey(Schema.Boolean)
+})
+export const CancelResponse = Schema.Struct({ runId: Schema.String, status: RunStatus })
+
+export const QueryResponse = Schema.Struct({
+  columns: Schema.Array(Schema.Struct({ name: Schema.String, type: Schema.String })),
+  rows: Schema.Array(Schema.Array(Json)),
+  truncated: Schema.Boolean
+}).annotate({ identifier: "QueryResult" })
+export type QueryResponse = typeof QueryResponse.Type
+
+// ---- requests ---------------------------------------------------------------------------------
+
+/** An integer in a query string, within bounds. */
+const intParam = (minimum: number, maximum: number) =>
+  Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum, maximum }))
+
+/** Asset keys and run ids as path segments: printable, bounded. */
+export const KeyParam = Schema.Struct({
+  key: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
+})
+export const RunIdParam = Schema.Struct({
+  id: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.:-]{1,128}$/))
+})
+
+export const HistoryQuery = Schema.Struct({
+  limit: Schema.optionalKey(intParam(1, 500)),
+  before: Schema.optionalKey(Schema.NumberFromString.check(Schema.isFinite()))
+})
+export const PartitionsQuery = Schema.Struct({
+  limit: Schema.optionalKey(intParam(1, 1000)),
+  after: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512)))
+})
+export const RunsQuery = Schema.Struct({
+  limit: Schema.optionalKey(intParam(1, 500)),
+  before: Schema.optionalKey(Schema.NumberFromString.check(Schema.isFinite()))
+})
+export const EventsQuery = Schema.Struct({
+  after: Schema.optionalKey(intParam(0, Number.MAX_SAFE_INTEGER)),
+  limit: Schema.optionalKey(intParam(1, 5000))
+})
+export const EmptyQuery = Schema.Struct({})
+export const AuthQuery = Schema.Struct({ token: Schema.String.check(Schema.isMaxLength(512)) })
+
+export const LaunchBody = Schema.Struct({
+  select: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)),
+  partitions: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(4096))),
+  force: Schema.optionalKey(Schema.Boolean),
+  config: Schema.optionalKey(Schema.Record(Schema.String, Json))
+}).annotate({ identifier: "LaunchRequest" })
+export type LaunchBody = typeof LaunchBody.Type
+
+export const ReexecuteBody = Schema.Struct({ fromFailure: Schema.Literal(true) }).annotate({
+  identifier: "ReexecuteRequest"
+})
+
+export const QueryBody = Schema.Struct({
+  sql: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100_000)),
+  limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })))
+}).annotate({ identifier: "QueryRequest" })
+export type QueryBody = typeof QueryBody.Type

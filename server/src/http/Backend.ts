@@ -1,0 +1,62 @@
+/**
+ * What the HTTP app needs from the rest of Materia, as one small interface: reads of the catalog
+ * and the run log, launches, cancellation, SQL, and a subscription to live events. `materia dev`
+ * implements it with a code server child process (DevBackend); failures are `ApiError`s.
+ */
+import type {
+  AssetDetail,
+  AssetSummary,
+  HistoryPage,
+  LaunchBody,
+  Lineage,
+  PartitionPage,
+  ProjectInfo,
+  QueryBody,
+  QueryResponse,
+  RunList,
+  RunResponse
+} from "./ApiSchemas.ts"
+
+/** A run event as stored: its position in the run's log and the event (core's RunEvent, encoded). */
+export interface SeqEvent {
+  readonly seq: number
+  readonly event: { readonly _tag: string; readonly runId: string } & Readonly<Record<string, unknown>>
+}
+
+/** What the instance stream carries. */
+export type LiveMessage =
+  | { readonly type: "run-event"; readonly data: SeqEvent }
+  | {
+      readonly type: "project-reloaded"
+      readonly data: { readonly codeVersion: string; readonly loadError: ProjectInfo["loadError"] }
+    }
+
+export interface Backend {
+  readonly project: () => Promise<ProjectInfo>
+  readonly assets: () => Promise<ReadonlyArray<AssetSummary>>
+  /** The list as JSON text, when the backend keeps it serialized (the fast path of `GET /assets`). */
+  readonly assetsJson?: () => Promise<string>
+  readonly asset: (key: string) => Promise<AssetDetail>
+  readonly history: (
+    key: string,
+    options: { limit: number; before?: number | undefined }
+  ) => Promise<HistoryPage>
+  readonly partitions: (
+    key: string,
+    options: { limit: number; after?: string | undefined }
+  ) => Promise<PartitionPage>
+  readonly lineage: () => Promise<Lineage>
+  readonly lineageJson?: () => Promise<string>
+  readonly runs: (options: { limit: number; before?: number | undefined }) => Promise<RunList>
+  readonly run: (runId: string) => Promise<RunResponse>
+  readonly events: (
+    runId: string,
+    options: { after: number; limit: number }
+  ) => Promise<{ readonly events: ReadonlyArray<SeqEvent>; readonly next: number | null }>
+  readonly launch: (body: LaunchBody) => Promise<{ runId: string; nothingToDo?: boolean }>
+  readonly cancel: (runId: string) => Promise<{ runId: string; status: RunResponse["run"]["status"] }>
+  readonly reexecute: (runId: string) => Promise<{ runId: string }>
+  readonly query: (body: QueryBody) => Promise<QueryResponse>
+  /** Live messages for every run and reload; returns the unsubscribe function. */
+  readonly subscribe: (listener: (message: LiveMessage) => void) => () => void
+}
