@@ -1,0 +1,252 @@
+/**
+ * What the daemon keeps: the state of each schedule and sensor (running or stopped, cursor, last
+ * tick), the tick history, the run queue with the run keys already launched, and the lease that lets
+ * one daemon at a time work on a store. One small interface, an in-memory implementation here and
+ * a SQLite one (`SqliteDaemonStore.ts`) in the project's own database file; both pass one suite.
+ */
+import type { RunRequest } from "@materia/assets"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+
+/** What a tick evaluates. */
+export type InstigatorKind = "schedule" | "sensor"
+
+/** The stored state of one schedule or sensor. */
+export interface InstigatorState {
+  readonly kind: InstigatorKind
+  readonly name: string
+  readonly status: "running" | "stopped"
+  /** When it was last started: a schedule never ticks for times before. */
+  readonly startedAt?: number | undefined
+  /** Schedules: the scheduled time of the last recorded tick; sensors: when it was last evaluated. */
+  readonly lastTickAt?: number | undefined
+  /** Sensors: the cursor of the last successful evaluation. */
+  readonly cursor?: string | undefined
+}
+
+/** `requested` launched runs, `skipped` requested none (with a reason), `failed` hit an error. */
+export type TickStatus = "requested" | "skipped" | "failed"
+
+/** One recorded tick. */
+export interface TickRecord {
+  /** The idempotency key: `schedule:<name>@<scheduled time>` or `sensor:<name>@<evaluation time>`. */
+  readonly tickId: string
+  readonly kind: InstigatorKind
+  readonly name: string
+  /** Schedules: the scheduled time; sensors: the evaluation time. */
+  readonly tickAt: number
+  /** When the daemon evaluated it (later than `tickAt` when catching up). */
+  readonly evaluatedAt: number
+  readonly status: TickStatus
+  /** The queued runs this tick created. */
+  readonly runIds: ReadonlyArray<string>
+  readonly skipReason?: string | undefined
+  readonly error?: string | undefined
+  /** Sensors: the cursor after this tick. */
+  readonly cursor?: string | undefined
+}
+
+/** `queued` → `launched` → `succeeded` | `failed`; `lost` when its process vanished without a result. */
+export type QueuedRunStatus = "queued" | "launched" | "succeeded" | "failed" | "lost"
+
+/** One run requested by a tick, from queueing to its end. */
+export interface QueuedRun {
+  readonly id: string
+  readonly tickId: string
+  readonly kind: InstigatorKind
+  readonly name: string
+  readonly request: RunRequest
+  readonly status: QueuedRunStatus
+  readonly enqueuedAt: number
+  readonly launchedAt?: number | undefined
+  readonly endedAt?: number | undefined
+  /** The launched process. */
+  readonly pid?: number | undefined
+  /** The Materia run id the process reported. */
+  readonly runId?: string | undefined
+  readonly error?: string | undefined
+}
+
+/** What `updateRun` may change. */
+export type QueuedRunPatch = Partial<
+  Pick<QueuedRun, "status" | "launchedAt" | "endedAt" | "pid" | "runId" | "error">
+>
+
+/** The result of asking for the lease. */
+export type LeaseResult =
+  | { readonly acquired: true }
+  | { readonly acquired: false; readonly holder: string; readonly expiresAt: number }
+
+/** Why a daemon store operation failed: names the store and the operation. */
+export class DaemonStoreError extends Data.TaggedError("DaemonStoreError")<{
+  readonly operation: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface DaemonStore {
+  readonly state: (
+    kind: InstigatorKind,
+    name: string
+  ) => Effect.Effect<InstigatorState | undefined, DaemonStoreError>
+  readonly states: () => Effect.Effect<ReadonlyArray<InstigatorState>, DaemonStoreError>
+  readonly setState: (state: InstigatorState) => Effect.Effect<void, DaemonStoreError>
+  /**
+   * Records a tick, its queued runs and the new state in one transaction. A tick whose id is
+   * already recorded changes nothing (`committed: false`). Runs whose run key this schedule or
+   * sensor already used are dropped and listed in `droppedRunKeys`; the stored tick lists only
+   * the runs kept (and is `skipped` when none is left of a `requested` tick).
+   */
+  readonly commitTick: (input: {
+    readonly tick: TickRecord
+    readonly runs: ReadonlyArray<QueuedRun>
+    readonly state: InstigatorState
+  }) => Effect.Effect<
+    { readonly committed: boolean; readonly droppedRunKeys: ReadonlyArray<string> },
+    DaemonStoreError
+  >
+  /** Ticks, newest first. */
+  readonly ticks: (filter?: {
+    readonly kind?: InstigatorKind
+    readonly name?: string
+    readonly limit?: number
+  }) => Effect.Effect<ReadonlyArray<TickRecord>, DaemonStoreError>
+  /** Queued runs in queue order (oldest first), optionally of some statuses or one tick. */
+  readonly runs: (filter?: {
+    readonly status?: ReadonlyArray<QueuedRunStatus>
+    readonly tickId?: string
+  }) => Effect.Effect<ReadonlyArray<QueuedRun>, DaemonStoreError>
+  readonly updateRun: (id: string, patch: QueuedRunPatch) => Effect.Effect<void, DaemonStoreError>
+  /** Takes the lease when free or expired, renews it when `owner` holds it; otherwise says who holds it. */
+  readonly acquireLease: (
+    owner: string,
+    now: number,
+    ttlMillis: number
+  ) => Effect.Effect<LeaseResult, DaemonStoreError>
+  /** Gives the lease up if `owner` holds it. */
+  readonly releaseLease: (owner: string) => Effect.Effect<void, DaemonStoreError>
+  readonly close: () => Effect.Effect<void>
+}
+
+const runKeyOf = (kind: InstigatorKind, name: string, runKey: string): string =>
+  `${kind}\u0000${name}\u0000${runKey}`
+
+/** Applies the run-key rule of `commitTick`: the runs kept and the run keys dropped. */
+export const dedupeRuns = (
+  runs: ReadonlyArray<QueuedRun>,
+  seen: (runKey: string) => boolean
+): { readonly kept: ReadonlyArray<QueuedRun>; readonly dropped: ReadonlyArray<string> } => {
+  const kept: Array<QueuedRun> = []
+  const dropped: Array<string> = []
+  const inTick = new Set<string>()
+  for (const run of runs) {
+    const key = run.request.runKey
+    if (key !== undefined && (seen(key) || inTick.has(key))) dropped.push(key)
+    else {
+      if (key !== undefined) inTick.add(key)
+      kept.push(run)
+    }
+  }
+  return { kept, dropped }
+}
+
+/** The tick as stored once duplicate run keys are dropped. */
+export const storedTick = (
+  tick: TickRecord,
+  kept: ReadonlyArray<QueuedRun>,
+  dropped: ReadonlyArray<string>
+): TickRecord => {
+  if (dropped.length === 0) return tick
+  const note = `run key${dropped.length === 1 ? "" : "s"} already launched: ${dropped.slice(0, 5).join(", ")}${dropped.length > 5 ? ", …" : ""}`
+  return {
+    ...tick,
+    runIds: kept.map((r) => r.id),
+    ...(kept.length === 0 && tick.status === "requested"
+      ? { status: "skipped" as const, skipReason: note }
+      : { skipReason: tick.skipReason ?? note })
+  }
+}
+
+/** A daemon store in memory: for tests and for `materia dev` sessions that keep nothing. */
+export const makeMemoryDaemonStore = (): DaemonStore => {
+  const states = new Map<string, InstigatorState>()
+  const ticks = new Map<string, TickRecord>()
+  const tickOrder: Array<string> = []
+  const runs = new Map<string, QueuedRun>()
+  const runKeys = new Set<string>()
+  let lease: { owner: string; expiresAt: number } | undefined
+  const stateKey = (kind: InstigatorKind, name: string) => `${kind}\u0000${name}`
+  return {
+    state: (kind, name) => Effect.sync(() => states.get(stateKey(kind, name))),
+    states: () =>
+      Effect.sync(() =>
+        [...states.values()].sort((a, b) =>
+          a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind < b.kind ? -1 : 1
+        )
+      ),
+    setState: (state) =>
+      Effect.sync(() => {
+        states.set(stateKey(state.kind, state.name), state)
+      }),
+    commitTick: ({ tick, runs: requested, state }) =>
+      Effect.sync(() => {
+        if (ticks.has(tick.tickId)) return { committed: false, droppedRunKeys: [] }
+        const { kept, dropped } = dedupeRuns(requested, (k) => runKeys.has(runKeyOf(tick.kind, tick.name, k)))
+        ticks.set(tick.tickId, storedTick(tick, kept, dropped))
+        tickOrder.push(tick.tickId)
+        for (const run of kept) {
+          runs.set(run.id, run)
+          if (run.request.runKey !== undefined)
+            runKeys.add(runKeyOf(tick.kind, tick.name, run.request.runKey))
+        }
+        states.set(stateKey(state.kind, state.name), state)
+        return { committed: true, droppedRunKeys: dropped }
+      }),
+    ticks: (filter) =>
+      Effect.sync(() => {
+        const out: Array<TickRecord> = []
+        for (let i = tickOrder.length - 1; i >= 0; i--) {
+          const t = ticks.get(tickOrder[i]!)!
+          if (filter?.kind !== undefined && t.kind !== filter.kind) continue
+          if (filter?.name !== undefined && t.name !== filter.name) continue
+          out.push(t)
+          if (filter?.limit !== undefined && out.length >= filter.limit) break
+        }
+        return out
+      }),
+    runs: (filter) =>
+      Effect.sync(() =>
+        [...runs.values()].filter(
+          (r) =>
+            (filter?.status === undefined || filter.status.includes(r.status)) &&
+            (filter?.tickId === undefined || r.tickId === filter.tickId)
+        )
+      ),
+    updateRun: (id, patch) =>
+      Effect.suspend(() => {
+        const run = runs.get(id)
+        if (run === undefined)
+          return Effect.fail(
+            new DaemonStoreError({
+              operation: "updateRun",
+              message: `no queued run ${id} in the daemon store`
+            })
+          )
+        runs.set(id, { ...run, ...patch })
+        return Effect.void
+      }),
+    acquireLease: (owner, now, ttlMillis) =>
+      Effect.sync((): LeaseResult => {
+        if (lease === undefined || lease.owner === owner || lease.expiresAt <= now) {
+          lease = { owner, expiresAt: now + ttlMillis }
+          return { acquired: true }
+        }
+        return { acquired: false, holder: lease.owner, expiresAt: lease.expiresAt }
+      }),
+    releaseLease: (owner) =>
+      Effect.sync(() => {
+        if (lease?.owner === owner) lease = undefined
+      }),
+    close: () => Effect.void
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The conformance suite every DaemonStore implementation passes (memory, SQLite): state, ticks
+ * recorded once by id with their runs in one step, run keys used at most once per schedule or
+ * sensor, the run queue and the lease.
+ */
+import * as Effect from "effect/Effect"
+import { describe, expect, it } from "vitest"
+import type { DaemonStore, QueuedRun, TickRecord } from "./DaemonStore.ts"
+
+const tick = (tickId: string, extra: Partial<TickRecord> = {}): TickRecord => ({
+  tickId,
+  kind: "sensor",
+  name: "files",
+  tickAt: 1000,
+  evaluatedAt: 1000,
+  status: "requested",
+  runIds: [],
+  ...extra
+})
+
+const queued = (id: string, tickId: string, runKey?: string, extra: Partial<QueuedRun> = {}): QueuedRun => ({
+  id,
+  tickId,
+  kind: "sensor",
+  name: "files",
+  request: { select: ["orders"], ...(runKey === undefined ? {} : { runKey }) },
+  status: "queued",
+  enqueuedAt: 1000,
+  ...extra
+})
+
+export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>) =>
+  describe(`DaemonStore conformance: ${name}`, () => {
+    const withStore = async <A>(f: (store: DaemonStore) => Effect.Effect<A, unknown>): Promise<A> => {
+      const store = await make()
+      try {
+        return await Effect.runPromise(f(store))
+      } finally {
+        await Effect.runPromise(store.close())
+      }
+    }
+
+    it("keeps the state of schedules and sensors", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          expect(yield* store.state("schedule", "nightly")).toBeUndefined()
+          yield* store.setState({ kind: "schedule", name: "nightly", status: "running", startedAt: 5 })
+          yield* store.setState({
+            kind: "sensor",
+            name: "files",
+            status: "stopped",
+            cursor: "c",
+            lastTickAt: 7
+          })
+          yield* store.setState({
+            kind: "schedule",
+            name: "nightly",
+            status: "running",
+            startedAt: 5,
+            lastTickAt: 9
+          })
+          expect(yield* store.state("schedule", "nightly")).toEqual({
+            kind: "schedule",
+            name: "nightly",
+            status: "running",
+            startedAt: 5,
+            lastTickAt: 9
+          })
+          expect((yield* store.states()).map((s) => `${s.kind}:${s.name}`)).toEqual([
+            "schedule:nightly",
+            "sensor:files"
+          ])
+        })
+      ))
+
+    it("records a tick, its runs and the state together, once per tick id", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const state = {
+            kind: "sensor",
+            name: "files",
+            status: "running",
+            lastTickAt: 1000,
+            cursor: "a"
+          } as const
+          const first = yield* store.commitTick({
+            tick: tick("t1", { runIds: ["r1"], cursor: "a" }),
+            runs: [queued("r1", "t1")],
+            state
+          })
+          expect(first).toEqual({ committed: true, droppedRunKeys: [] })
+          const again = yield* store.commitTick({
+            tick: tick("t1", { runIds: ["r2"] }),
+            runs: [queued("r2", "t1")],
+            state: { ...state, cursor: "b" }
+          })
+          expect(again).toEqual({ committed: false, droppedRunKeys: [] })
+          expect((yield* store.runs()).map((r) => r.id)).toEqual(["r1"])
+          expect((yield* store.state("sensor", "files"))?.cursor).toBe("a")
+          expect(yield* store.ticks()).toEqual([tick("t1", { runIds: ["r1"], cursor: "a" })])
+        })
+      ))
+
+    it("launches a run key once per sensor, and tells which were dropped", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const state = { kind: "sensor", name: "files", status: "running" } as const
+          yield* store.commitTick({
+            tick: tick("t1", { runIds: ["r1", "r2"] }),
+            runs: [queued("r1", "t1", "a.csv"), queued("r2", "t1", "b.csv")],
+            state
+          })
+          const second = yield* store.commitTick({
+            tick: tick("t2", { runIds: ["r3", "r4", "r5"] }),
+            runs: [queued("r3", "t2", "b.csv"), queued("r4", "t2", "c.csv"), queued("r5", "t2", "c.csv")],
+            state
+          })
+          expect(second).toEqual({ committed: true, droppedRunKeys: ["b.csv", "c.csv"] })
+          expect((yield* store.runs()).map((r) => r.id)).toEqual(["r1", "r2", "r4"])
+          const [t2] = yield* store.ticks({ limit: 1 })
+          expect(t2?.runIds).toEqual(["r4"])
+          expect(t2?.skipReason).toBe("run keys already launched: b.csv, c.csv")
+          const third = yield* store.commitTick({
+            tick: tick("t3", { runIds: ["r6"] }),
+            runs: [queued("r6", "t3", "a.csv")],
+            state
+          })
+          expect(third.droppedRunKeys).toEqual(["a.csv"])
+          const [t3] = yield* store.ticks({ limit: 1 })
+          expect(t3?.status).toBe("skipped")
+          expect(t3?.runIds).toEqual([])
+          // Another sensor may use the same run key.
+          yield* store.commitTick({
+            tick: tick("o1", { name: "other", runIds: ["o1"] }),
+            runs: [queued("o1", "o1", "a.csv", { name: "other" })],
+            state: { ...state, name: "other" }
+          })
+          expect((yield* store.runs({ tickId: "o1" })).map((r) => r.id)).toEqual(["o1"])
+        })
+      ))
+
+    it("lists ticks newest first by kind and name, with a limit", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          for (const [id, kind, name] of [
+            ["a", "schedule", "s"],
+            ["b", "sensor", "files"],
+            ["c", "schedule", "s"],
+            ["d", "schedule", "t"]
+          ] as const)
+            yield* store.commitTick({
+              tick: tick(id, { kind, name, status: "skipped", skipReason: "nothing" }),
+              runs: [],
+              state: { kind, name, status: "running" }
+            })
+          expect((yield* store.ticks()).map((t) => t.tickId)).toEqual(["d", "c", "b", "a"])
+          expect((yield* store.ticks({ kind: "schedule", name: "s" })).map((t) => t.tickId)).toEqual([
+            "c",
+            "a"
+          ])
+          expect((yield* store.ticks({ kind: "schedule", limit: 2 })).map((t) => t.tickId)).toEqual([
+            "d",
+            "c"
+          ])
+          expect((yield* store.ticks({ name: "files" }))[0]?.skipReason).toBe("nothing")
+        })
+      ))
+
+    it("keeps the queue in order and updates runs", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          yield* store.commitTick({
+            tick: tick("t1", { runIds: ["r1", "r2", "r3"] }),
+            runs: [queued("r1", "t1"), queued("r2", "t1"), queued("r3", "t1")],
+            state: { kind: "sensor", name: "files", status: "running" }
+          })
+          yield* store.updateRun("r2", { status: "launched", launchedAt: 2000, pid: 42 })
+          yield* store.updateRun("r1", { status: "succeeded", endedAt: 3000, runId: "run-1" })
+          expect((yield* store.runs({ status: ["queued"] })).map((r) => r.id)).toEqual(["r3"])
+          expect(yield* store.runs({ status: ["launched", "succeeded"] })).toEqual([
+            queued("r1", "t1", undefined, { status: "succeeded", endedAt: 3000, runId: "run-1" }),
+            queued("r2", "t1", undefined, { status: "launched", launchedAt: 2000, pid: 42 })
+          ])
+          const missing = yield* Effect.flip(store.updateRun("nope", { status: "failed" }))
+          expect(missing.message).toContain("no queued run nope")
+        })
+      ))
+
+    it("gives the lease to one owner until it expires or is released", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          expect(yield* store.acquireLease("a", 1000, 10_000)).toEqual({ acquired: true })
+          expect(yield* store.acquireLease("b", 2000, 10_000)).toEqual({
+            acquired: false,
+            holder: "a",
+            expiresAt: 11_000
+          })
+          // The holder renews (its heartbeat).
+          expect(yield* store.acquireLease("a", 9000, 10_000)).toEqual({ acquired: true })
+          expect(yield* store.acquireLease("b", 12_000, 10_000)).toMatchObject({
+            acquired: false,
+            expiresAt: 19_000
+          })
+          // Expired: the next one takes it.
+          expect(yield* store.acquireLease("b", 19_000, 10_000)).toEqual({ acquired: true })
+          expect(yield* store.acquireLease("a", 20_000, 10_000)).toMatchObject({
+            acquired: false,
+            holder: "b"
+          })
+          yield* store.releaseLease("a")
+          expect(yield* store.acquireLease("a", 20_000, 10_000)).toMatchObject({ acquired: false })
+          yield* store.releaseLease("b")
+          expect(yield* store.acquireLease("a", 20_000, 10_000)).toEqual({ acquired: true })
+        })
+      ))
+  })
