@@ -1,0 +1,1033 @@
+/**
+ * The production metadata store: StorageApi over PostgreSQL (node-postgres, a connection pool), for
+ * several processes and machines writing one store at once. Same design as the SQLite store: the
+ * event log is the source of truth and its projections change in the same transaction.
+ */
+import { randomUUID } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import pg from "pg"
+import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
+import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
+import { ValueHandle } from "../../io/IOManager.ts"
+import {
+  CheckRecord,
+  checkRecordOf,
+  type MaterializationRecord,
+  type RunRecord,
+  Storage,
+  type StorageApi,
+  StorageError,
+  type StoredAssetState,
+  type StoredEvent,
+  type StoredPartitionState
+} from "../Storage.ts"
+import {
+  LATEST_POSTGRES_SCHEMA_VERSION,
+  MIGRATION_LOCK_CLASS,
+  POSTGRES_SCHEMA_MIGRATIONS_TABLE,
+  postgresMigrations
+} from "./migrations.ts"
+import { describePostgresUrl, redactPostgresUrl, validatePostgresUrl } from "./PostgresUrl.ts"
+
+/** How to open a PostgreSQL store. */
+export interface PostgresStorageOptions {
+  /** `postgres://user[:password]@host[:port]/database`; the password never appears in messages. */
+  readonly url: string
+  /** The PostgreSQL schema holding Materia's tables, created when missing; `materia` by default. */
+  readonly schema?: string | undefined
+  /** Connections kept by this process; 10 by default. */
+  readonly poolSize?: number | undefined
+  /** How long opening a connection (and the ping at open) may take; 5000 ms by default. */
+  readonly connectTimeoutMillis?: number | undefined
+  /** Shown in `pg_stat_activity`; `materia` by default. */
+  readonly applicationName?: string | undefined
+}
+
+/** An open PostgreSQL store: the StorageApi, where it is (password redacted), and how to close it. */
+export interface PostgresStorage extends StorageApi {
+  /** The URL with its password replaced by `***`. */
+  readonly url: string
+  readonly schema: string
+  /** Closes the pool once running operations end; idempotent. Later operations fail `Unavailable`. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * Retries of a whole transaction that met a transient failure (a serialization failure, a deadlock,
+ * a lost connection, a server restarting): jittered exponential backoff from 10 ms, at most 1 s
+ * apart, for up to one minute.
+ */
+const transientRetry = Schedule.max([
+  Schedule.min([Schedule.exponential("10 millis"), Schedule.spaced("1 second")]).pipe(Schedule.jittered),
+  Schedule.during("1 minute")
+])
+
+type Reason = StorageError["reason"]
+
+interface Classified {
+  readonly reason: Reason
+  readonly retryable: boolean
+}
+
+const errorCode = (cause: unknown): string | undefined => {
+  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
+  const code = (cause as { readonly code: unknown }).code
+  return typeof code === "string" ? code : undefined
+}
+
+const causeMessage = (cause: unknown): string => {
+  if (cause instanceof AggregateError && cause.errors.length > 0)
+    return cause.errors.map(causeMessage).join("; ")
+  if (cause instanceof Error) return cause.message === "" ? (errorCode(cause) ?? cause.name) : cause.message
+  return String(cause)
+}
+
+/** Socket errors of Node.js after which the same transaction may succeed on a new connection. */
+const TRANSIENT_SOCKET_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN"
+])
+
+/** node-postgres reports a lost connection by message, without a code. */
+const LOST_CONNECTION =
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i
+
+/** Maps a SQLSTATE or a socket error to a reason; `retryable` when the whole transaction may be tried again. */
+const classify = (cause: unknown): Classified => {
+  const code = errorCode(cause)
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    if (code === "40001" || code === "40P01" || code === "55P03") return { reason: "Busy", retryable: true }
+    // connection exceptions, the server shutting down or starting, too many connections
+    if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300")
+      return { reason: "Unavailable", retryable: true }
+    if (code.startsWith("23")) return { reason: "Conflict", retryable: false }
+    if (code === "XX001" || code === "XX002") return { reason: "Corrupt", retryable: false }
+    if (code.startsWith("28") || code === "3D000" || code === "42501" || code.startsWith("53"))
+      return { reason: "Unavailable", retryable: false }
+    return { reason: "Unknown", retryable: false }
+  }
+  if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code))
+    return { reason: "Unavailable", retryable: true }
+  if (cause instanceof AggregateError && cause.errors.some((e) => classify(e).retryable))
+    return { reason: "Unavailable", retryable: true }
+  if (cause instanceof Error && LOST_CONNECTION.test(cause.message))
+    return { reason: "Unavailable", retryable: true }
+  return { reason: "Unknown", retryable: false }
+}
+
+/** What to check when a connection cannot be made, by what went wrong. */
+const connectAdvice = (url: string, cause: unknown): string => {
+  const { host, port, database } = describePostgresUrl(url)
+  const code = errorCode(cause)
+  const ready = `\`pg_isready -h ${host} -p ${port}\``
+  if (code === "3D000")
+    return `The server answered, but the database "${database}" does not exist: create it (\`createdb -h ${host} -p ${port} ${database}\`) or fix the URL.`
+  if (code?.startsWith("28"))
+    return "The server answered but refused the user or password: check them in the URL and the server's pg_hba.conf."
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return `The host name "${host}" does not resolve: check it in the URL.`
+  if (code === "ECONNREFUSED")
+    return `Nothing accepts connections at ${host}:${port}: is the PostgreSQL server running there (${ready}), on that port?`
+  return `Is the PostgreSQL server running and reachable at ${host}:${port} (${ready})? Check the host, the port and any firewall in between.`
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+const encodeEvent = Schema.encodeSync(RunEvent)
+const decodeEvent = Schema.decodeUnknownSync(RunEvent)
+const decodeHandle = Schema.decodeUnknownSync(Schema.NullOr(ValueHandle))
+const decodeVersions = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.String))
+const decodeMetadata = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.Json))
+const decodeSkip = Schema.decodeUnknownSync(
+  Schema.Struct({ codeVersion: Schema.String, inputVersions: Schema.Record(Schema.String, Schema.String) })
+)
+const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecord)
+const isRunStatus = Schema.is(RunStatus)
+const encodeBackfill = Schema.encodeSync(BackfillRecord)
+const decodeBackfill = Schema.decodeUnknownSync(BackfillRecord)
+
+const byBytes = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+interface AssetRow {
+  readonly asset_key: string
+  readonly last_failed: boolean
+  readonly run_id: string | null
+  readonly at: number | null
+  readonly data_version: string | null
+  readonly code_version: string | null
+  readonly input_versions: string | null
+  readonly handle: string | null
+  readonly metadata: string | null
+  readonly skipped: string | null
+}
+
+interface PartitionRow extends AssetRow {
+  readonly partition_key: string
+}
+
+/** The latest value an event points an asset (or partition) at. */
+interface LatestValue {
+  readonly runId: string
+  /** Index of the event in the batch; its id is known once inserted. */
+  readonly index: number
+  readonly at: number
+  readonly dataVersion: string
+  readonly codeVersion: string
+  readonly inputVersions: string
+  readonly handle: string | null
+  readonly metadata: string | null
+}
+
+/** What a batch changes in one asset_latest / partition_latest row; an absent field is kept. */
+interface StatePatch {
+  readonly key: string
+  readonly partition: string | undefined
+  failed?: boolean
+  latest?: LatestValue
+  /** `null` clears a skip decision. */
+  skipped?: string | null
+}
+
+/** The projections of a batch, folded in JS so that each row is written once per transaction. */
+interface Folded {
+  readonly starts: Map<string, number>
+  readonly finishes: Map<string, { readonly status: string; readonly at: number }>
+  readonly assets: Map<string, StatePatch>
+  readonly partitions: Map<string, StatePatch>
+  readonly checks: Map<string, { readonly key: string; readonly check: string; readonly record: string }>
+}
+
+const fold = (events: ReadonlyArray<RunEvent>): Folded => {
+  const folded: Folded = {
+    starts: new Map(),
+    finishes: new Map(),
+    assets: new Map(),
+    partitions: new Map(),
+    checks: new Map()
+  }
+  const patchOf = (key: string, partition: string | undefined): StatePatch => {
+    const map = partition === undefined ? folded.assets : folded.partitions
+    const id = partition === undefined ? key : `${key}\u0000${partition}`
+    let patch = map.get(id)
+    if (patch === undefined) {
+      patch = { key, partition }
+      map.set(id, patch)
+    }
+    return patch
+  }
+  for (const [index, event] of events.entries()) {
+    const partition = "partition" in event ? event.partition : undefined
+    switch (event._tag) {
+      case "RunStarted":
+        folded.starts.set(event.runId, event.at)
+        folded.finishes.delete(event.runId)
+        break
+      case "RunFinished":
+        folded.finishes.set(event.runId, { status: event.status, at: event.at })
+        break
+      case "Materialization": {
+        const patch = patchOf(event.key, partition)
+        patch.failed = false
+        patch.skipped = null
+        patch.latest = {
+          runId: event.runId,
+          index,
+          at: event.at,
+          dataVersion: event.dataVersion,
+          codeVersion: event.codeVersion,
+          inputVersions: JSON.stringify(event.inputVersions),
+          handle: event.handle === null ? null : JSON.stringify(event.handle),
+          metadata: JSON.stringify(event.metadata)
+        }
+        break
+      }
+      case "SourceObserved": {
+        const patch = patchOf(event.key, undefined)
+        patch.failed = false
+        patch.skipped = null
+        patch.latest = {
+          runId: event.runId,
+          index,
+          at: event.at,
+          dataVersion: event.dataVersion,
+          codeVersion: "",
+          inputVersions: "{}",
+          handle: null,
+          metadata: null
+        }
+        break
+      }
+      case "StepSkipped":
+        if (event.decision !== undefined) {
+          const patch = patchOf(event.key, partition)
+          patch.failed = false
+          patch.skipped = JSON.stringify(event.decision)
+        }
+        break
+      case "StepFailed":
+        patchOf(event.key, partition).failed = true
+        break
+      case "CheckEvaluated":
+        // The latest result of each check of the asset, whichever partition it saw.
+        patchOf(event.key, undefined)
+        folded.checks.set(`${event.key}\u0000${event.check}`, {
+          key: event.key,
+          check: event.check,
+          record: JSON.stringify(checkRecordOf(event))
+        })
+        break
+      default:
+        break
+    }
+  }
+  return folded
+}
+
+/** The sorted entries of a map: rows are locked in one order by every writer, so no deadlock. */
+const sortedValues = <V>(map: ReadonlyMap<string, V>): Array<V> =>
+  [...map.entries()].sort(([a], [b]) => byBytes(a, b)).map(([, v]) => v)
+
+/**
+ * Opens the PostgreSQL store at `options.url`: pings the server (failing within
+ * `connectTimeoutMillis` with an error naming the URL and what to check), then applies pending
+ * migrations under an advisory lock. The caller closes it; `PostgresStorageLive` does so with the
+ * Layer's scope.
+ */
+export const makePostgresStorage = (
+  options: PostgresStorageOptions
+): Effect.Effect<PostgresStorage, StorageError> =>
+  Effect.gen(function* () {
+    const url = redactPostgresUrl(options.url)
+    const invalidUrl = validatePostgresUrl(options.url, "the storage options")
+    if (invalidUrl !== undefined) return yield* Effect.fail(invalidUrl)
+    const schema = options.schema ?? "materia"
+    if (!SCHEMA_NAME.test(schema))
+      return yield* Effect.fail(
+        new StorageError({
+          reason: "Unknown",
+          retryable: false,
+          message: `the PostgreSQL schema name "${schema}" for ${url} is not a plain lower-case identifier (a-z, 0-9, _, at most 63 characters, not starting with a digit)`
+        })
+      )
+    const connectTimeoutMillis = Math.max(1, Math.floor(options.connectTimeoutMillis ?? 5000))
+    const where = `the PostgreSQL metadata store ${url} (schema ${schema})`
+
+    const toStorageError =
+      (operation: string) =>
+      (cause: unknown): StorageError => {
+        if (cause instanceof StorageError) return cause
+        const { reason, retryable } = classify(cause)
+        const detail = causeMessage(cause)
+        const message =
+          reason === "Busy"
+            ? `${where} kept meeting concurrent writers (${operation}): ${detail}`
+            : reason === "Unavailable"
+              ? `${where} is unavailable (${operation}): ${detail}. ${connectAdvice(options.url, cause)}`
+              : `${where} failed (${operation}): ${detail}`
+        return new StorageError({ reason, message, retryable, cause })
+      }
+
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: Math.max(1, options.poolSize ?? 10),
+      connectionTimeoutMillis: connectTimeoutMillis,
+      keepAlive: true,
+      application_name: options.applicationName ?? "materia"
+    })
+    // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool;
+    // without a listener its error would crash the process.
+    pool.on("error", () => {})
+    let closed = false
+    const end = Effect.promise(() => pool.end().catch(() => undefined))
+
+    /** Runs `f` on a pooled connection; a connection that failed is destroyed, not reused. */
+    const withClient = <A>(f: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
+      if (closed)
+        return Promise.reject(
+          new StorageError({ reason: "Unavailable", retryable: false, message: `${where} is closed` })
+        )
+      return pool.connect().then(async (client) => {
+        let failure: unknown
+        try {
+          return await f(client)
+        } catch (cause) {
+          failure = cause
+          throw cause
+        } finally {
+          client.release(failure !== undefined && classify(failure).reason === "Unavailable")
+        }
+      })
+    }
+
+    /** One transaction; any error rolls it back. The whole of it is retried on a transient failure. */
+    const transaction = <A>(
+      operation: string,
+      f: (client: pg.PoolClient) => Promise<A>,
+      begin = "BEGIN"
+    ): Effect.Effect<A, StorageError> =>
+      attempt(operation, () =>
+        withClient(async (client) => {
+          await client.query(begin)
+          try {
+            const result = await f(client)
+            await client.query("COMMIT")
+            return result
+          } catch (cause) {
+            await client.query("ROLLBACK").catch(() => undefined)
+            throw cause
+          }
+        })
+      )
+
+    /** One statement outside a transaction, retried on a transient failure. */
+    const query = <R extends pg.QueryResultRow>(
+      operation: string,
+      text: string,
+      values: ReadonlyArray<unknown>
+    ): Effect.Effect<Array<R>, StorageError> =>
+      attempt(operation, () => withClient((client) => client.query<R>(text, [...values]))).pipe(
+        Effect.map((result) => result.rows)
+      )
+
+    const attempt = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, StorageError> =>
+      Effect.tryPromise({ try: f, catch: toStorageError(operation) }).pipe(
+        Effect.retry({ schedule: transientRetry, while: (error) => error.retryable })
+      )
+
+    // The ping: its own connection, under its own timeout (a server that accepts and never answers
+    // must not hang the caller), with the advice the failure calls for.
+    yield* Effect.tryPromise({
+      try: () => withClient((client) => client.query("SELECT 1")),
+      catch: (cause) =>
+        new StorageError({
+          reason: classify(cause).reason === "Unknown" ? "Unavailable" : classify(cause).reason,
+          retryable: classify(cause).retryable,
+          message: `cannot connect to the PostgreSQL metadata store ${url}: ${causeMessage(cause)}. ${connectAdvice(options.url, cause)}`,
+          cause
+        })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.millis(connectTimeoutMillis),
+        orElse: () =>
+          Effect.fail(
+            new StorageError({
+              reason: "Unavailable",
+              retryable: true,
+              message:
+                `cannot connect to the PostgreSQL metadata store ${url}: no answer within ${connectTimeoutMillis} ms. ` +
+                connectAdvice(options.url, undefined)
+            })
+          )
+      }),
+      Effect.onError(() => end)
+    )
+
+    const s = `"${schema}"`
+    const now = yield* Clock.currentTimeMillis
+
+    // Migrations: one transaction under a transaction-level advisory lock, so processes starting
+    // together migrate one after the other; the second finds the work done.
+    yield* Effect.tryPromise({
+      try: () =>
+        withClient(async (client) => {
+          await client.query("BEGIN")
+          try {
+            await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [
+              MIGRATION_LOCK_CLASS,
+              schema
+            ])
+            await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`)
+            await client.query(`SET LOCAL search_path TO ${s}`)
+            const tables = (
+              await client.query<{ table_name: string }>(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
+                [schema]
+              )
+            ).rows.map((row) => row.table_name)
+            let current = 0
+            if (tables.length === 0) {
+              await client.query(POSTGRES_SCHEMA_MIGRATIONS_TABLE)
+            } else if (tables.includes("schema_migrations")) {
+              current =
+                (
+                  await client.query<{ version: number | null }>(
+                    "SELECT MAX(version) AS version FROM schema_migrations"
+                  )
+                ).rows[0]?.version ?? 0
+            } else {
+              const shown = tables.length > 8 ? `${tables.slice(0, 8).join(", ")}, ...` : tables.join(", ")
+              throw new StorageError({
+                reason: "Conflict",
+                retryable: false,
+                message:
+                  `the schema "${schema}" of ${url} holds tables of another application (${shown}), not a ` +
+                  "Materia metadata store. Give Materia a schema of its own (the `schema` option), or another " +
+                  "database; Materia never writes into tables it did not create."
+              })
+            }
+            if (current > LATEST_POSTGRES_SCHEMA_VERSION)
+              throw new StorageError({
+                reason: "Conflict",
+                retryable: false,
+                message:
+                  `${where} has schema version ${current}, newer than this version of Materia knows ` +
+                  `(${LATEST_POSTGRES_SCHEMA_VERSION}): it was written by a newer Materia. Upgrade @materia/core, ` +
+                  "or point this one at another database or schema."
+              })
+            for (const migration of postgresMigrations) {
+              if (migration.version <= current) continue
+              await client.query(migration.sql)
+              await client.query(
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+                [migration.version, migration.description, now]
+              )
+            }
+            await client.query("COMMIT")
+          } catch (cause) {
+            await client.query("ROLLBACK").catch(() => undefined)
+            throw cause
+          }
+        }),
+      catch: toStorageError("migrate")
+    }).pipe(Effect.onError(() => end))
+
+    const corrupt = (what: string, cause: unknown): StorageError =>
+      new StorageError({
+        reason: "Corrupt",
+        retryable: false,
+        message:
+          `${where} holds ${what} that does not decode (${causeMessage(cause)}). It was written by another ` +
+          "program or a damaged Materia; `materia wipe` of the asset forgets its state, the event log stays.",
+        cause
+      })
+
+    const toState = (
+      projectName: string,
+      row: AssetRow,
+      checks: ReadonlyArray<CheckRecord> | undefined
+    ): StoredAssetState => {
+      try {
+        const lastFailed = row.last_failed
+        const skipped = row.skipped === null ? undefined : decodeSkip(JSON.parse(row.skipped))
+        const extra = {
+          ...(skipped === undefined ? {} : { skipped }),
+          ...(checks === undefined ? {} : { checks })
+        }
+        if (row.run_id === null) return { lastFailed, ...extra }
+        const latest: MaterializationRecord = {
+          key: row.asset_key,
+          runId: row.run_id,
+          at: row.at ?? 0,
+          dataVersion: row.data_version ?? "",
+          codeVersion: row.code_version ?? "",
+          inputVersions: decodeVersions(JSON.parse(row.input_versions ?? "{}")),
+          handle: row.handle === null ? null : decodeHandle(JSON.parse(row.handle)),
+          ...(row.metadata === null ? {} : { metadata: decodeMetadata(JSON.parse(row.metadata)) })
+        }
+        return { lastFailed, latest, ...extra }
+      } catch (cause) {
+        throw corrupt(`the state of asset "${row.asset_key}" of project "${projectName}"`, cause)
+      }
+    }
+
+    const assetColumns =
+      "asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, metadata, skipped"
+
+    /** Creates missing rows, then applies each patch's fields (two statements: see below). */
+    const writeStates = async (
+      client: pg.PoolClient,
+      projectName: string,
+      table: "asset_latest" | "partition_latest",
+      patches: ReadonlyArray<StatePatch>,
+      eventIds: ReadonlyArray<string>
+    ): Promise<void> => {
+      if (patches.length === 0) return
+      const partitioned = table === "partition_latest"
+      const keys = patches.map((p) => p.key)
+      const parts = patches.map((p) => p.partition ?? "")
+      // Separate statements, not one upsert with a CTE: the UPDATE's fresh snapshot sees a row that
+      // a concurrent writer inserted (and committed) while the INSERT waited for it.
+      await client.query(
+        partitioned
+          ? `INSERT INTO ${s}.partition_latest (project, asset_key, partition_key)
+             SELECT $1, u.k, u.p FROM unnest($2::text[], $3::text[]) AS u(k, p) ON CONFLICT DO NOTHING`
+          : `INSERT INTO ${s}.asset_latest (project, asset_key)
+             SELECT $1, u.k FROM unnest($2::text[]) AS u(k) ON CONFLICT DO NOTHING`,
+        partitioned ? [projectName, keys, parts] : [projectName, keys]
+      )
+      const changed = patches.filter(
+        (p) => p.failed !== undefined || p.latest !== undefined || p.skipped !== undefined
+      )
+      if (changed.length === 0) return
+      const latest = (f: (l: LatestValue) => string | number | null) =>
+        changed.map((p) => (p.latest === undefined ? null : f(p.latest)))
+      await client.query(
+        `UPDATE ${s}.${table} AS t SET
+           last_failed = COALESCE(u.failed, t.last_failed),
+           run_id = CASE WHEN u.has_latest THEN u.run_id ELSE t.run_id END,
+           at = CASE WHEN u.has_latest THEN u.at ELSE t.at END,
+           data_version = CASE WHEN u.has_latest THEN u.data_version ELSE t.data_version END,
+           code_version = CASE WHEN u.has_latest THEN u.code_version ELSE t.code_version END,
+           input_versions = CASE WHEN u.has_latest THEN u.input_versions ELSE t.input_versions END,
+           handle = CASE WHEN u.has_latest THEN u.handle ELSE t.handle END,
+           event_id = CASE WHEN u.has_latest THEN u.event_id ELSE t.event_id END,
+           metadata = CASE WHEN u.has_latest THEN u.metadata ELSE t.metadata END,
+           skipped = CASE WHEN u.set_skipped THEN u.skipped ELSE t.skipped END
+         FROM unnest($2::text[], $3::text[], $4::boolean[], $5::boolean[], $6::text[], $7::bigint[],
+                     $8::float8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                     $14::boolean[], $15::text[])
+           AS u(asset_key, partition_key, failed, has_latest, run_id, event_id, at, data_version,
+                code_version, input_versions, handle, metadata, set_skipped, skipped)
+         WHERE t.project = $1 AND t.asset_key = u.asset_key
+           ${partitioned ? "AND t.partition_key = u.partition_key" : ""}`,
+        [
+          projectName,
+          changed.map((p) => p.key),
+          changed.map((p) => p.partition ?? ""),
+          changed.map((p) => p.failed ?? null),
+          changed.map((p) => p.latest !== undefined),
+          latest((l) => l.runId),
+          latest((l) => eventIds[l.index] ?? null),
+          latest((l) => l.at),
+          latest((l) => l.dataVersion),
+          latest((l) => l.codeVersion),
+          latest((l) => l.inputVersions),
+          latest((l) => l.handle),
+          latest((l) => l.metadata),
+          changed.map((p) => p.skipped !== undefined),
+          changed.map((p) => p.skipped ?? null)
+        ]
+      )
+    }
+
+    /**
+     * The append transaction. Seq numbers come from run_seqs: one upsert per run bumps its counter
+     * and keeps the row locked until commit, so concurrent appends to one run take turns and a
+     * rolled-back one gives its numbers back. Returns false when the batch was already committed
+     * (an earlier try whose COMMIT acknowledgement was lost).
+     */
+    const appendBatch = async (
+      client: pg.PoolClient,
+      projectName: string,
+      events: ReadonlyArray<RunEvent>,
+      payloads: ReadonlyArray<string>,
+      batchId: string
+    ): Promise<boolean> => {
+      // How many events each run gets, and each event's distance from its run's last one.
+      const counts = new Map<string, number>()
+      for (const event of events) counts.set(event.runId, (counts.get(event.runId) ?? 0) + 1)
+      const seen = new Map<string, number>()
+      const back = events.map((event) => {
+        const k = (seen.get(event.runId) ?? 0) + 1
+        seen.set(event.runId, k)
+        return counts.get(event.runId)! - k
+      })
+      const runIds = [...counts.keys()].sort(byBytes)
+      let inserted: pg.QueryResult<{ id: string; run_id: string; seq: number }>
+      try {
+        inserted = await client.query<{ id: string; run_id: string; seq: number }>(
+          `WITH alloc AS (
+             INSERT INTO ${s}.run_seqs AS t (run_id, last_seq)
+             SELECT * FROM unnest($1::text[], $2::int[])
+             ON CONFLICT (run_id) DO UPDATE SET last_seq = t.last_seq + EXCLUDED.last_seq
+             RETURNING run_id, last_seq
+           )
+           INSERT INTO ${s}.events (run_id, seq, project, tag, asset_key, partition_key, at, payload, batch_id)
+           SELECT u.run_id, a.last_seq - u.back, $3, u.tag, u.asset_key, u.partition_key, u.at, u.payload,
+                  CASE WHEN u.ord = 1 THEN $4 END
+           FROM unnest($5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[])
+             WITH ORDINALITY AS u(run_id, back, tag, asset_key, partition_key, at, payload, ord)
+           JOIN alloc a ON a.run_id = u.run_id
+           RETURNING id, run_id, seq`,
+          [
+            runIds,
+            runIds.map((id) => counts.get(id)!),
+            projectName,
+            batchId,
+            events.map((e) => e.runId),
+            back,
+            events.map((e) => e._tag),
+            events.map((e) => ("key" in e ? e.key : null)),
+            events.map((e) => ("partition" in e ? (e.partition ?? null) : null)),
+            events.map((e) => e.at),
+            payloads
+          ]
+        )
+      } catch (cause) {
+        if (
+          errorCode(cause) === "23505" &&
+          (cause as { constraint?: unknown }).constraint === "events_batch_id"
+        )
+          return false
+        throw cause
+      }
+      if (inserted.rowCount !== events.length)
+        throw new StorageError({
+          reason: "Unknown",
+          retryable: false,
+          message: `${where} recorded ${inserted.rowCount} of the ${events.length} events of a batch; nothing was kept`
+        })
+      // The k-th event of a run in the batch is the k-th seq given to that run.
+      const idsBySeq = new Map(inserted.rows.map((row) => [`${row.run_id}\u0000${row.seq}`, row.id]))
+      const firstSeq = new Map<string, number>()
+      for (const row of inserted.rows) {
+        const first = firstSeq.get(row.run_id)
+        if (first === undefined || row.seq < first) firstSeq.set(row.run_id, row.seq)
+      }
+      seen.clear()
+      const eventIds = events.map((event) => {
+        const k = seen.get(event.runId) ?? 0
+        seen.set(event.runId, k + 1)
+        return idsBySeq.get(`${event.runId}\u0000${firstSeq.get(event.runId)! + k}`)!
+      })
+
+      const folded = fold(events)
+      if (folded.starts.size > 0) {
+        const ids = [...folded.starts.keys()].sort(byBytes)
+        await client.query(
+          `INSERT INTO ${s}.runs (run_id, project, status, started_at, ended_at)
+           SELECT u.run_id, $1, 'running', u.at, NULL FROM unnest($2::text[], $3::float8[]) AS u(run_id, at)
+           ON CONFLICT (run_id) DO UPDATE SET project = EXCLUDED.project, status = 'running',
+             started_at = EXCLUDED.started_at, ended_at = NULL`,
+          [projectName, ids, ids.map((id) => folded.starts.get(id)!)]
+        )
+      }
+      await writeStates(client, projectName, "asset_latest", sortedValues(folded.assets), eventIds)
+      await writeStates(client, projectName, "partition_latest", sortedValues(folded.partitions), eventIds)
+      if (folded.checks.size > 0) {
+        const checks = sortedValues(folded.checks)
+        await client.query(
+          `INSERT INTO ${s}.asset_checks (project, asset_key, check_name, record)
+           SELECT $1, u.k, u.c, u.r FROM unnest($2::text[], $3::text[], $4::text[]) AS u(k, c, r)
+           ON CONFLICT (project, asset_key, check_name) DO UPDATE SET record = EXCLUDED.record`,
+          [projectName, checks.map((c) => c.key), checks.map((c) => c.check), checks.map((c) => c.record)]
+        )
+      }
+      if (folded.finishes.size > 0) {
+        const ids = [...folded.finishes.keys()].sort(byBytes)
+        await client.query(
+          `UPDATE ${s}.runs AS t SET status = u.status, ended_at = u.at
+           FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(run_id, status, at)
+           WHERE t.run_id = u.run_id`,
+          [
+            ids,
+            ids.map((id) => folded.finishes.get(id)!.status),
+            ids.map((id) => folded.finishes.get(id)!.at)
+          ]
+        )
+      }
+      return true
+    }
+
+    const toBackfill = (row: { readonly record: string }): BackfillRecord => {
+      try {
+        return decodeBackfill(JSON.parse(row.record))
+      } catch (cause) {
+        throw corrupt("a backfill record", cause)
+      }
+    }
+
+    const storage: PostgresStorage = {
+      url,
+      schema,
+      close: Effect.suspend(() => {
+        if (closed) return Effect.void
+        closed = true
+        return end
+      }),
+
+      append: (projectName, events) =>
+        Effect.suspend(() => {
+          if (events.length === 0) return Effect.void
+          // Checked and encoded before the transaction: an invalid event leaves nothing behind.
+          const payloads: Array<string> = []
+          for (const [index, event] of events.entries()) {
+            try {
+              payloads.push(JSON.stringify(encodeEvent(event)))
+            } catch (cause) {
+              return Effect.fail(
+                new StorageError({
+                  reason: "Unknown",
+                  retryable: false,
+                  message:
+                    `cannot append to ${where}: event ${index + 1} of ${events.length} ` +
+                    `(${String(event?._tag)} of run "${String(event?.runId)}") does not match the RunEvent schema; ` +
+                    `nothing of the batch was written: ${causeMessage(cause)}`,
+                  cause
+                })
+              )
+            }
+          }
+          // One id per append, kept across retries: a retry of a batch that did commit is a no-op.
+          const batchId = randomUUID()
+          return transaction("append", (client) =>
+            appendBatch(client, projectName, events, payloads, batchId)
+          )
+        }).pipe(Effect.asVoid),
+
+      snapshot: (projectName, keys) =>
+        Effect.suspend(() => {
+          if (keys !== undefined && keys.length === 0)
+            return Effect.succeed(new Map<string, StoredAssetState>())
+          const filter = keys === undefined ? "" : "AND asset_key = ANY($2::text[])"
+          const values = keys === undefined ? [projectName] : [projectName, [...keys]]
+          // One read-only snapshot: the checks and the states are of the same moment.
+          return transaction(
+            "snapshot",
+            async (client) => {
+              const checkRows = await client.query<{ asset_key: string; record: string }>(
+                `SELECT asset_key, record FROM ${s}.asset_checks WHERE project = $1 ${filter}
+               ORDER BY asset_key, check_name`,
+                values
+              )
+              const rows = await client.query<AssetRow>(
+                `SELECT ${assetColumns} FROM ${s}.asset_latest WHERE project = $1 ${filter} ORDER BY asset_key`,
+                values
+              )
+              return { checkRows: checkRows.rows, rows: rows.rows }
+            },
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+          ).pipe(
+            Effect.flatMap(({ checkRows, rows }) =>
+              Effect.try({
+                try: () => {
+                  const checks = new Map<string, Array<CheckRecord>>()
+                  for (const row of checkRows) {
+                    const list = checks.get(row.asset_key) ?? []
+                    if (list.length === 0) checks.set(row.asset_key, list)
+                    try {
+                      list.push(decodeCheckRecord(JSON.parse(row.record)))
+                    } catch (cause) {
+                      throw corrupt(`a check result of asset "${row.asset_key}"`, cause)
+                    }
+                  }
+                  const byKey = new Map(rows.map((row) => [row.asset_key, row]))
+                  const out = new Map<string, StoredAssetState>()
+                  for (const key of keys ?? byKey.keys()) {
+                    const row = byKey.get(key)
+                    if (row !== undefined && !out.has(key))
+                      out.set(key, toState(projectName, row, checks.get(key)))
+                  }
+                  return out as ReadonlyMap<string, StoredAssetState>
+                },
+                catch: toStorageError("snapshot")
+              })
+            )
+          )
+        }),
+
+      runs: (projectName, options) =>
+        query<{
+          run_id: string
+          project: string
+          status: string
+          started_at: number
+          ended_at: number | null
+        }>(
+          "runs",
+          `SELECT run_id, project, status, started_at, ended_at FROM ${s}.runs
+           WHERE project = $1 ORDER BY id DESC LIMIT $2`,
+          [projectName, options?.limit ?? null]
+        ).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () =>
+                rows.map((row): RunRecord => {
+                  if (!isRunStatus(row.status))
+                    throw corrupt(`the status "${row.status}" of run "${row.run_id}"`, row.status)
+                  const base = {
+                    runId: row.run_id,
+                    project: row.project,
+                    status: row.status,
+                    startedAt: row.started_at
+                  }
+                  return row.ended_at === null ? base : { ...base, endedAt: row.ended_at }
+                }),
+              catch: toStorageError("runs")
+            })
+          )
+        ),
+
+      events: (runId, options) =>
+        query<{ seq: number; payload: string }>(
+          "events",
+          `SELECT seq, payload FROM ${s}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+          [runId, options?.afterSeq ?? 0, options?.limit ?? null]
+        ).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () =>
+                rows.map((row): StoredEvent => {
+                  try {
+                    return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
+                  } catch (cause) {
+                    throw corrupt(`event ${row.seq} of run "${runId}"`, cause)
+                  }
+                }),
+              catch: toStorageError("events")
+            })
+          )
+        ),
+
+      wipe: (projectName, keys) =>
+        keys.length === 0
+          ? Effect.succeed(0)
+          : transaction("wipe", async (client) => {
+              const list = [...new Set(keys)]
+              const assets = await client.query(
+                `DELETE FROM ${s}.asset_latest WHERE project = $1 AND asset_key = ANY($2::text[])`,
+                [projectName, list]
+              )
+              const parts = await client.query(
+                `DELETE FROM ${s}.partition_latest WHERE project = $1 AND asset_key = ANY($2::text[])`,
+                [projectName, list]
+              )
+              await client.query(
+                `DELETE FROM ${s}.asset_checks WHERE project = $1 AND asset_key = ANY($2::text[])`,
+                [projectName, list]
+              )
+              return (assets.rowCount ?? 0) + (parts.rowCount ?? 0)
+            }),
+
+      partitions: (projectName, key, partitionQuery) => {
+        const only = partitionQuery?.only
+        if (only !== undefined && only.length === 0) return Effect.succeed([])
+        return query<PartitionRow>(
+          "partitions",
+          `SELECT partition_key, ${assetColumns} FROM ${s}.partition_latest
+           WHERE project = $1 AND asset_key = $2 AND partition_key > $3
+             ${only === undefined ? "" : "AND partition_key = ANY($5::text[])"}
+           ORDER BY partition_key LIMIT $4`,
+          [
+            projectName,
+            key,
+            partitionQuery?.after ?? "",
+            partitionQuery?.limit ?? null,
+            ...(only === undefined ? [] : [[...only]])
+          ]
+        ).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () =>
+                rows.map(
+                  (row): StoredPartitionState => ({
+                    ...toState(projectName, row, undefined),
+                    partition: row.partition_key
+                  })
+                ),
+              catch: toStorageError("partitions")
+            })
+          )
+        )
+      },
+
+      partitionCounts: (projectName, key) =>
+        query<{ stored: number; materialized: number; failed: number }>(
+          "partition counts",
+          `SELECT COUNT(*)::int AS stored, COUNT(run_id)::int AS materialized,
+                  (COUNT(*) FILTER (WHERE last_failed))::int AS failed
+           FROM ${s}.partition_latest WHERE project = $1 AND asset_key = $2`,
+          [projectName, key]
+        ).pipe(
+          Effect.map(([row]) => ({
+            stored: row?.stored ?? 0,
+            materialized: row?.materialized ?? 0,
+            failed: row?.failed ?? 0
+          }))
+        ),
+
+      dynamicPartitions: (projectName, definition) =>
+        query<{ partition_key: string }>(
+          "dynamic partitions",
+          `SELECT partition_key FROM ${s}.dynamic_partitions WHERE project = $1 AND definition = $2 ORDER BY seq`,
+          [projectName, definition]
+        ).pipe(Effect.map((rows) => rows.map((row) => row.partition_key))),
+
+      addDynamicPartitions: (projectName, definition, keys) =>
+        keys.length === 0
+          ? Effect.succeed(0)
+          : Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              transaction("add dynamic partitions", async (client) => {
+                // In the given order, so that seq keeps it; a key given twice is added once.
+                const result = await client.query(
+                  `INSERT INTO ${s}.dynamic_partitions (project, definition, partition_key, added_at)
+                   SELECT $1, $2, u.k, $4 FROM unnest($3::text[]) WITH ORDINALITY AS u(k, i) ORDER BY u.i
+                   ON CONFLICT (project, definition, partition_key) DO NOTHING`,
+                  [projectName, definition, [...keys], at]
+                )
+                return result.rowCount ?? 0
+              })
+            ),
+
+      deleteDynamicPartitions: (projectName, definition, keys) =>
+        keys.length === 0
+          ? Effect.succeed(0)
+          : transaction("delete dynamic partitions", async (client) => {
+              const result = await client.query(
+                `DELETE FROM ${s}.dynamic_partitions
+                 WHERE project = $1 AND definition = $2 AND partition_key = ANY($3::text[])`,
+                [projectName, definition, [...keys]]
+              )
+              return result.rowCount ?? 0
+            }),
+
+      saveBackfill: (record) =>
+        Effect.suspend(() => {
+          const encoded = JSON.stringify(encodeBackfill(record))
+          return query(
+            "save backfill",
+            `INSERT INTO ${s}.backfills (backfill_id, project, status, created_at, record) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (backfill_id) DO UPDATE SET project = EXCLUDED.project, status = EXCLUDED.status,
+               created_at = EXCLUDED.created_at, record = EXCLUDED.record`,
+            [record.backfillId, record.project, record.status, record.createdAt, encoded]
+          )
+        }).pipe(Effect.asVoid),
+
+      backfill: (backfillId) =>
+        query<{ record: string }>("backfill", `SELECT record FROM ${s}.backfills WHERE backfill_id = $1`, [
+          backfillId
+        ]).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () => (rows[0] === undefined ? undefined : toBackfill(rows[0])),
+              catch: toStorageError("backfill")
+            })
+          )
+        ),
+
+      backfills: (projectName, options) =>
+        query<{ record: string }>(
+          "backfills",
+          `SELECT record FROM ${s}.backfills WHERE project = $1
+           ORDER BY created_at DESC, backfill_id DESC LIMIT $2`,
+          [projectName, options?.limit ?? null]
+        ).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({ try: () => rows.map(toBackfill), catch: toStorageError("backfills") })
+          )
+        )
+    }
+    return storage
+  })
+
+/** A Layer providing the PostgreSQL store at `url`, closed when the Layer's scope closes. */
+export const PostgresStorageLive = (
+  url: string,
+  options?: Omit<PostgresStorageOptions, "url">
+): Layer.Layer<Storage, StorageError> =>
+  Layer.effect(
+    Storage,
+    Effect.acquireRelease(makePostgresStorage({ ...options, url }), (storage) => storage.close)
+  )
