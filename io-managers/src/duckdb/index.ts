@@ -1,7 +1,13 @@
 /**
- * `@materia/io-managers/duckdb`: SQL exploration of stored table values with DuckDB (views over
- * Parquet files and Parquet copies of Arrow values, confined to the storage and cache folders).
+ * `@materia/io-managers/duckdb`: the DuckDB IO manager (asset values as tables of a DuckDB file,
+ * one view per asset) and SQL exploration of stored table values with DuckDB (views over Parquet
+ * files and Parquet copies of Arrow values, confined to the storage and cache folders).
  */
+export {
+  type DuckDbIOManager,
+  type DuckDbIOManagerOptions,
+  makeDuckDbIOManager
+} from "./DuckDbIOManager.ts"
 export {
   cachedParquet,
   ExploreError,

@@ -190,6 +190,16 @@ export async function* parquetBatches(blob: Blob): AsyncGenerator<RecordBatch> {
   }
 }
 
+/** The Arrow schema stored in the Parquet file held by `blob`, as a wasm schema (`intoIPCStream` frees it). */
+export const parquetSchema = async (blob: Blob): Promise<ParquetWasm.Schema> => {
+  const file = await openParquet(blob)
+  try {
+    return file.schema()
+  } finally {
+    file.free()
+  }
+}
+
 /** A whole Parquet file as an Arrow table with its stored schema, also when it has no rows. */
 export const readParquetTable = async (blob: Blob): Promise<Table> => {
   const file = await openParquet(blob)
