@@ -15,8 +15,8 @@ export default defineConfig({
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    // Not `assets/`: that prefix would shadow nothing today, but keeps file URLs apart from app routes.
-    assetsDir: "static",
+    // Hashed files under /assets/ (the server caches those as immutable); app routes use /asset/<key>.
+    assetsDir: "assets",
     chunkSizeWarningLimit: 2500
   },
   server: {

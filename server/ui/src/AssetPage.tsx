@@ -377,7 +377,7 @@ export const AssetPage = (props: { readonly assetKey: string }) => {
     },
     onProjectReloaded: reloadSoon
   })
-  if (asset.value === undefined || asset.value.asset.key !== props.assetKey)
+  if (asset.value?.asset?.key !== props.assetKey)
     return (
       <div className="page">
         <h1>{props.assetKey}</h1>
@@ -388,7 +388,7 @@ export const AssetPage = (props: { readonly assetKey: string }) => {
   return (
     <>
       {asset.error === undefined ? null : <ErrorBanner error={asset.error} onRetry={asset.reload} />}
-      <Detail asset={asset.value.asset} reload={asset.reload} />
+      <Detail asset={asset.value!.asset} reload={asset.reload} />
     </>
   )
 }

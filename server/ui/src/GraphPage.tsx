@@ -197,24 +197,26 @@ const Graph = (props: {
       {laidOut === undefined ? (
         <div className="graph-loading">Laying out {shape.keys.length} assets…</div>
       ) : null}
-      <ReactFlow
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={nodeTypes}
-        onlyRenderVisibleElements
-        nodesDraggable={false}
-        nodesConnectable={false}
-        edgesFocusable={false}
-        elementsSelectable={false}
-        minZoom={0.05}
-        maxZoom={2}
-        proOptions={{ hideAttribution: true }}
-        onNodeClick={(_, node) => navigate(assetPath(node.id))}
-      >
-        <Background gap={24} />
-        <Controls showInteractive={false} />
-        <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
-      </ReactFlow>
+      <div className="graph-canvas">
+        <ReactFlow
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          onlyRenderVisibleElements
+          nodesDraggable={false}
+          nodesConnectable={false}
+          edgesFocusable={false}
+          elementsSelectable={false}
+          minZoom={0.05}
+          maxZoom={2}
+          proOptions={{ hideAttribution: true }}
+          onNodeClick={(_, node) => navigate(assetPath(node.id))}
+        >
+          <Background gap={24} />
+          <Controls showInteractive={false} />
+          <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
+        </ReactFlow>
+      </div>
     </div>
   )
 }
