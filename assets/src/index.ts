@@ -34,6 +34,7 @@ export {
   validateTable
 } from "./checks/TableSchema.ts"
 export { type ExploreProjectOptions, explore } from "./Explore.ts"
+export * from "./GitChanges.ts"
 export {
   ConfigError,
   ioManagersOf,
@@ -46,6 +47,7 @@ export {
 } from "./Launch.ts"
 export * from "./Materialize.ts"
 export * from "./Project.ts"
+export * from "./ResolveSelection.ts"
 export * from "./RunResult.ts"
 export * from "./Status.ts"
 export * from "./Store.ts"
