@@ -156,3 +156,29 @@ DuckDBInstance.create(${JSON.stringify(path)}).then(() => { process.stdout.write
     expect((loaded as Table).numRows).toBe(3)
   })
 })
+
+describe("exploring values stored in a DuckDB file", () => {
+  it("fetches the table through the IO manager into the Parquet cache", async () => {
+    const { fetchedTable, openExplorer } = await import("./Explore.ts")
+    const dir = await mkdtemp(join(tmpdir(), "materia-duckdb-explore-"))
+    const io = makeDuckDbIOManager({ path: join(dir, "warehouse.duckdb") })
+    try {
+      const stored = await run(io.write(orders(2), context("orders", "run1-1")))
+      const explorer = await openExplorer({
+        storageRoot: dir,
+        cacheDir: join(dir, "cache"),
+        tables: [fetchedTable(io, "orders", stored.handle, stored.dataVersion)!]
+      })
+      try {
+        expect((await explorer.query("select sum(amount) as total from orders")).rows).toEqual([
+          { total: 12 }
+        ])
+      } finally {
+        explorer.close()
+      }
+    } finally {
+      await io.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -67,7 +67,7 @@ export const fetchedTable = (
   handle: ValueHandle,
   dataVersion: string
 ): ExploreFetched | undefined =>
-  handle.format === "arrow" || handle.format === "parquet" || handle.format === "duckdb"
+  handle.format === "arrow" || handle.format === "parquet" || handle.format === "table"
     ? {
         name,
         dataVersion,
