@@ -16,12 +16,17 @@ export interface EventBuffer {
   readonly emit: (event: RunEvent) => void
   /** Appends everything buffered so far. */
   readonly flush: Effect.Effect<void, StorageError>
-  /** Emits a materialization and returns once it (and everything before it) is durable. */
-  readonly commit: (event: MaterializationEvent) => Effect.Effect<void, StorageError>
+  /**
+   * Emits a materialization (or, for a step over several partitions, one per partition, committed
+   * together) and returns once it and everything before it is durable.
+   */
+  readonly commit: (
+    event: MaterializationEvent | ReadonlyArray<MaterializationEvent>
+  ) => Effect.Effect<void, StorageError>
 }
 
 interface Committer {
-  readonly event: MaterializationEvent
+  readonly events: ReadonlyArray<MaterializationEvent>
   readonly done: Deferred.Deferred<void, StorageError>
 }
 
@@ -75,7 +80,7 @@ export const makeEventBuffer = (
         Effect.forEach(
           joined,
           (c) =>
-            Effect.map(Effect.exit(storage.append(project, [c.event])), (one) =>
+            Effect.map(Effect.exit(storage.append(project, c.events)), (one) =>
               Deferred.doneUnsafe(c.done, one)
             ),
           { discard: true }
@@ -95,11 +100,14 @@ export const makeEventBuffer = (
     return Effect.andThen(appendFor(joined), lead)
   })
 
-  const commit = (event: MaterializationEvent) =>
+  const commit = (event: MaterializationEvent | ReadonlyArray<MaterializationEvent>) =>
     Effect.suspend((): Effect.Effect<void, StorageError> => {
-      emit(event)
+      const events = Array.isArray(event)
+        ? (event as ReadonlyArray<MaterializationEvent>)
+        : [event as MaterializationEvent]
+      for (const e of events) emit(e)
       const done = Deferred.makeUnsafe<void, StorageError>()
-      committers.push({ event, done })
+      committers.push({ events, done })
       if (committing) return Deferred.await(done)
       committing = true
       // One yield lets steps finishing in the same tick join this batch.

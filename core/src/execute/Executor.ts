@@ -22,12 +22,15 @@ import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
 import { isArrowTable, logicalVersion } from "../io/DataVersion.ts"
 import { type IOManager, IOManagerError, type RecordBatchLike, type ValueHandle } from "../io/IOManager.ts"
-import { formatReason, type Plan } from "../plan/Planner.ts"
+import { hiveSegments, readsManyPartitions } from "../partition/PartitionMapping.ts"
+import type { TimeWindow } from "../partition/PartitionsDefinition.ts"
+import { combinedVersion, type PartitionUniverse } from "../partition/PartitionUniverse.ts"
+import { formatReason, type Plan, type PlanStep, stepLabel } from "../plan/Planner.ts"
 import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StorageError, StoredAssetState } from "../storage/Storage.ts"
 import { makeEventBuffer } from "./EventBuffer.ts"
 import { ExecutionState, type Limits, Status } from "./ExecutionState.ts"
-import { type Level, LiveContext } from "./LiveContext.ts"
+import { LiveContext } from "./LiveContext.ts"
 import {
   drainStepOutput,
   enterStepOutput,
@@ -36,9 +39,10 @@ import {
   type OutputMode,
   type StepSink
 } from "./OutputCapture.ts"
+import { makePartitionedInput } from "./PartitionedInput.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
 import { isSkip } from "./Skip.ts"
-import type { StepContext } from "./StepContext.ts"
+import type { PartitionInfo, PartitionRangeInfo, StepContext } from "./StepContext.ts"
 import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
 
 /** An asset ready to run: its spec and its body normalized to an Effect. */
@@ -64,6 +68,8 @@ export interface StepHookInfo {
   readonly project: string
   readonly runId: string
   readonly assetKey: string
+  /** The step's partition (a `first...last` range for a single-run backfill). */
+  readonly partition?: string | undefined
   readonly status: "succeeded" | "failed" | "skipped"
   readonly attempts: number
   readonly durationMillis: number
@@ -90,6 +96,12 @@ export interface RunRequest<R> {
   readonly assets: ReadonlyMap<string, ExecutableAsset<R>>
   /** Stored state when the run was planned: where fresh inputs are loaded from. */
   readonly snapshot: ReadonlyMap<string, StoredAssetState>
+  /** Stored state of the partitions of partitioned assets (asset key → partition → state). */
+  readonly partitionSnapshot?: ReadonlyMap<string, ReadonlyMap<string, StoredAssetState>> | undefined
+  /** The partitions the plan was made with (definitions and keys); needed when any step is partitioned. */
+  readonly partitions?: PartitionUniverse | undefined
+  /** The backfill this run belongs to. */
+  readonly backfillId?: string | undefined
   readonly storage: StorageApi
   readonly ioManagers: ReadonlyMap<string, IOManager>
   readonly limits: Limits
@@ -113,6 +125,8 @@ export type StepStatus = "succeeded" | "unchanged" | "failed" | "skipped" | "can
 /** What happened to one step. */
 export interface StepOutcome {
   readonly key: string
+  /** The partition (or `first...last` range) of a partitioned asset's step. */
+  readonly partition?: string | undefined
   readonly status: StepStatus
   /** Attempts made (0 for a step that never started). */
   readonly attempts: number
@@ -149,6 +163,20 @@ const noMetadata: Readonly<Record<string, JsonValue>> = {}
 
 const giveUp = (): Effect.Effect<number | undefined> => Effect.succeed(undefined)
 
+/**
+ * Whether a step receives several upstream partitions as a `PartitionedInput` rather than one value:
+ * an unpartitioned step reading a partitioned upstream, or a mapping that can give several (all
+ * partitions, time windows to a coarser window, a dimension of a multi-partitioned upstream).
+ */
+const receivesAll = (
+  graph: AssetGraph,
+  step: PlanStep,
+  parent: number,
+  mapping: AssetSpec["inputs"][number]["mapping"]
+): boolean =>
+  step.singleRange === true ||
+  readsManyPartitions(graph.specs[step.node]!.partitions, graph.specs[parent]!.partitions, mapping)
+
 /** Runs a plan. Fails only when storage cannot record the run at all. */
 export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
   (request.output ?? "tee") === "off"
@@ -172,9 +200,24 @@ const runWithClock = <R>(
     const state = new ExecutionState(steps, request.limits)
     const runStart = now()
 
-    // Values produced in this run, by graph node.
-    const producedVersion = new Array<string | undefined>(graph.size)
-    const producedHandle = new Array<ValueHandle | null | undefined>(graph.size)
+    // Values produced in this run, by step.
+    const producedVersion = new Array<string | undefined>(n)
+    const producedHandle = new Array<ValueHandle | null | undefined>(n)
+    // The step of each unpartitioned node, and of each partition of a partitioned one.
+    const stepOfNode = new Int32Array(graph.size).fill(-1)
+    for (let i = 0; i < n; i++) if (steps[i]!.partition === undefined) stepOfNode[steps[i]!.node] = i
+    const partitionSteps = plan.partitionSteps
+    const partitionStates = request.partitionSnapshot
+    const universe = request.partitions
+    /** `{ partition }` for a partitioned step's events, nothing otherwise. */
+    const partitionOf = (i: number): { readonly partition?: string } => {
+      const partition = steps[i]!.partition
+      return partition === undefined ? {} : { partition }
+    }
+    const stateOf = (step: PlanStep): StoredAssetState | undefined =>
+      step.partition === undefined
+        ? snapshot.get(step.key)
+        : partitionStates?.get(step.key)?.get(step.partitions?.[0] ?? step.partition)
     const attempts = new Int32Array(n)
     const startedAt = new Float64Array(n)
     const endedAt = new Float64Array(n)
@@ -184,8 +227,30 @@ const runWithClock = <R>(
 
     const { emit, flush, commit } = makeEventBuffer(storage, project, request.listeners ?? [])
 
-    const versionOf = (node: number): string =>
-      producedVersion[node] ?? snapshot.get(graph.keys[node]!)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+    const versionOf = (node: number): string => {
+      const s = stepOfNode[node]!
+      return (
+        (s >= 0 ? producedVersion[s] : undefined) ??
+        snapshot.get(graph.keys[node]!)?.latest?.dataVersion ??
+        UNOBSERVED_VERSION
+      )
+    }
+    const partitionStepOf = (node: number, partition: string): number =>
+      partitionSteps?.get(node)?.get(partition) ?? -1
+    const partitionVersionOf = (node: number, partition: string): string => {
+      const s = partitionStepOf(node, partition)
+      return (
+        (s >= 0 ? producedVersion[s] : undefined) ??
+        partitionStates?.get(graph.keys[node]!)?.get(partition)?.latest?.dataVersion ??
+        UNOBSERVED_VERSION
+      )
+    }
+    const partitionHandleOf = (node: number, partition: string): ValueHandle | null | undefined => {
+      const s = partitionStepOf(node, partition)
+      return s >= 0 && producedHandle[s] !== undefined
+        ? producedHandle[s]
+        : partitionStates?.get(graph.keys[node]!)?.get(partition)?.latest?.handle
+    }
 
     // Key path segments by node, validated once per run rather than on every write.
     const paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
@@ -194,12 +259,61 @@ const runWithClock = <R>(
       return paths[node]
     }
 
-    const inputVersionsOf = (node: number): Record<string, string> => {
+    const inputVersionsOf = (i: number): Record<string, string> => {
+      const step = steps[i]!
       // A dictionary-mode object: the keys differ for every asset, so a shaped literal would
       // make V8 create a hidden class per asset.
       const versions: Record<string, string> = Object.create(null)
-      for (const p of graph.parents[node]!) versions[graph.keys[p]!] = versionOf(p)
+      const parents = graph.parents[step.node]!
+      const inputPartitions = step.inputPartitions
+      for (let j = 0; j < parents.length; j++) {
+        const p = parents[j]!
+        const keys = inputPartitions?.[j]
+        versions[graph.keys[p]!] =
+          keys === undefined || keys === null
+            ? versionOf(p)
+            : combinedVersion(keys, (partition) => partitionVersionOf(p, partition))
+      }
       return versions
+    }
+
+    /** What `ctx.partition` and `ctx.partitionRange` say of a partitioned step. */
+    const partitionContext = (
+      step: PlanStep
+    ): { partition?: PartitionInfo; partitionRange?: PartitionRangeInfo } => {
+      const keys = step.partitions
+      if (keys === undefined || keys.length === 0) return {}
+      const definition = universe?.definitionOf(step.node)
+      const info = (key: string): PartitionInfo => {
+        if (definition?.kind === "timeWindow") {
+          const w = definition.window(key)
+          return { key, start: new Date(w.start), end: new Date(w.end) }
+        }
+        if (definition?.kind === "multi") {
+          const parsed = definition.parse(key)
+          const windows = Object.values(definition.window(key)) as ReadonlyArray<TimeWindow>
+          const w = windows[0]
+          return {
+            key,
+            dimensions: parsed.dimensions,
+            ...(w === undefined ? {} : { start: new Date(w.start), end: new Date(w.end) })
+          }
+        }
+        return { key }
+      }
+      const first = info(keys[0]!)
+      if (!step.singleRange) return { partition: first }
+      const last = keys.length === 1 ? first : info(keys[keys.length - 1]!)
+      return {
+        partition: first,
+        partitionRange: {
+          keys,
+          from: keys[0]!,
+          to: keys[keys.length - 1]!,
+          ...(first.start === undefined ? {} : { start: first.start }),
+          ...(last.end === undefined ? {} : { end: last.end })
+        }
+      }
     }
 
     const ioManagerFor = (name: string, assetKey: string, operation: "write" | "load") => {
@@ -223,18 +337,115 @@ const runWithClock = <R>(
           : Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(cause) }))
       )
 
-    const emitLog = (key: string, level: "debug" | "info" | "warn" | "error", message: string): void =>
-      emit({ _tag: "StepLog", runId, at: now(), key, level, message: String(message) })
-    const makeContext = (key: string, attempt: number, metadata: Record<string, JsonValue>) =>
-      new LiveContext(runId, key, attempt, request.config?.get(key), metadata, emitLog)
+    const emitLog = (
+      key: string,
+      level: "debug" | "info" | "warn" | "error",
+      message: string,
+      partition?: string
+    ): void =>
+      emit({
+        _tag: "StepLog",
+        runId,
+        at: now(),
+        key,
+        ...(partition === undefined ? {} : { partition }),
+        level,
+        message: String(message)
+      })
+    const makeContext = (i: number, attempt: number, metadata: Record<string, JsonValue>) => {
+      const step = steps[i]!
+      const key = step.key
+      if (step.partitions === undefined)
+        return new LiveContext(runId, key, attempt, request.config?.get(key), metadata, emitLog)
+      const { partition, partitionRange } = partitionContext(step)
+      return new LiveContext(
+        runId,
+        key,
+        attempt,
+        request.config?.get(key),
+        metadata,
+        emitLog,
+        partition,
+        partitionRange,
+        step.partition
+      )
+    }
+
+    /** Loads one stored value, whole or (for a `stream` input) as an async iterable of record batches. */
+    const loadHandle = (
+      handle: ValueHandle,
+      inputKey: string,
+      consumer: string,
+      mode: "value" | "stream"
+    ): Effect.Effect<unknown, IOManagerError> => {
+      const io = request.ioManagers.get(handle.ioManager)
+      if (io === undefined)
+        return ioManagerFor(handle.ioManager, inputKey, "load") as Effect.Effect<never, IOManagerError>
+      const context = { assetKey: inputKey, consumerKey: consumer }
+      return mode === "stream"
+        ? Effect.succeed(Stream.toAsyncIterable(io.loadBatches(handle, context)))
+        : io.load(handle, context)
+    }
+
+    const missingInput = (ioManager: string, inputKey: string, consumer: string, partition?: string) =>
+      Effect.fail(
+        new IOManagerError({
+          ioManager,
+          assetKey: inputKey,
+          operation: "load",
+          reason:
+            partition === undefined
+              ? `asset "${inputKey}" has no stored value; materialize it first (select +${consumer})`
+              : `partition ${partition} of asset "${inputKey}" has no stored value; materialize it first (select +${consumer} with that partition)`
+        })
+      )
+
+    /** A partitioned upstream's value(s): one partition's value, or all of them by key. */
+    const loadPartitioned = (
+      node: number,
+      keys: ReadonlyArray<string>,
+      consumer: string,
+      mode: "value" | "stream",
+      single: boolean
+    ): Effect.Effect<unknown, IOManagerError> => {
+      const inputKey = graph.keys[node]!
+      const ioManager = graph.specs[node]!.ioManager
+      const one = (partition: string): Effect.Effect<unknown, IOManagerError> => {
+        const handle = partitionHandleOf(node, partition)
+        if (handle === null) return Effect.void
+        if (handle === undefined) return missingInput(ioManager, inputKey, consumer, partition)
+        return loadHandle(handle, inputKey, consumer, mode)
+      }
+      if (single) return keys.length === 0 ? Effect.void : one(keys[0]!)
+      return Effect.succeed(
+        makePartitionedInput(
+          inputKey,
+          keys,
+          (partition) => Effect.runPromise(one(partition)),
+          (partition) => {
+            const handle = partitionHandleOf(node, partition)
+            if (handle === null || handle === undefined) return undefined
+            const io = request.ioManagers.get(handle.ioManager)
+            return io === undefined
+              ? undefined
+              : Stream.toAsyncIterable(io.loadBatches(handle, { assetKey: inputKey, consumerKey: consumer }))
+          }
+        )
+      )
+    }
 
     const loadInput = (
       inputKey: string,
       consumer: string,
-      context: LiveContext
+      context: LiveContext,
+      mode: "value" | "stream" = "value",
+      partitions?: ReadonlyArray<string> | null,
+      single = true
     ): Effect.Effect<unknown, UserCodeError | IOManagerError, R> => {
       const node = graph.indexOf(inputKey)
       const spec = graph.specs[node]!
+      if (partitions !== undefined && partitions !== null)
+        return loadPartitioned(node, partitions, consumer, mode, single)
       if (spec.kind === "source") {
         const source = request.assets.get(inputKey)!
         return userBoundary(inputKey, source.run({}, context.forSource(inputKey))) as Effect.Effect<
@@ -243,22 +454,12 @@ const runWithClock = <R>(
           R
         >
       }
+      const s = stepOfNode[node]!
       const handle =
-        producedHandle[node] !== undefined ? producedHandle[node] : snapshot.get(inputKey)?.latest?.handle
+        s >= 0 && producedHandle[s] !== undefined ? producedHandle[s] : snapshot.get(inputKey)?.latest?.handle
       if (handle === null) return Effect.void
-      if (handle === undefined)
-        return Effect.fail(
-          new IOManagerError({
-            ioManager: spec.ioManager,
-            assetKey: inputKey,
-            operation: "load",
-            reason: `asset "${inputKey}" has no stored value; materialize it first (select +${consumer})`
-          })
-        )
-      const io = request.ioManagers.get(handle.ioManager)
-      if (io === undefined)
-        return ioManagerFor(handle.ioManager, inputKey, "load") as Effect.Effect<never, IOManagerError>
-      return io.load(handle, { assetKey: inputKey, consumerKey: consumer })
+      if (handle === undefined) return missingInput(spec.ioManager, inputKey, consumer)
+      return loadHandle(handle, inputKey, consumer, mode)
     }
 
     /** One attempt: load inputs, run the body (with its timeout), validate, store. */
@@ -267,17 +468,28 @@ const runWithClock = <R>(
       const spec = asset.spec
       const key = spec.key
       const metadata: Record<string, JsonValue> = {}
-      const context = makeContext(key, attempt, metadata)
+      const context = makeContext(i, attempt, metadata)
       const inputs: Record<string, unknown> = {}
+      const parents = graph.parents[step.node]!
       const loadAll =
         spec.inputs.length === 0
           ? Effect.void
           : Effect.forEach(
               spec.inputs,
-              (input) =>
-                Effect.map(loadInput(input.key, key, context), (value) => {
-                  inputs[input.name] = value
-                }),
+              (input) => {
+                const parent = graph.indexOf(input.key)
+                const partitions = step.inputPartitions?.[parents.indexOf(parent)]
+                const single =
+                  partitions === null ||
+                  partitions === undefined ||
+                  !receivesAll(graph, step, parent, input.mapping)
+                return Effect.map(
+                  loadInput(input.key, key, context, input.mode ?? "value", partitions, single),
+                  (value) => {
+                    inputs[input.name] = value
+                  }
+                )
+              },
               { discard: true }
             )
       // Interruption (a timeout or a cancel) aborts the body's signal.
@@ -298,10 +510,10 @@ const runWithClock = <R>(
       return Effect.flatMap(body, (value): Effect.Effect<AttemptOutcome, unknown> => {
         if (isSkip(value)) return Effect.succeed({ _tag: "Skipped", reason: value.reason })
         const storeAndCheck = (valid: unknown) =>
-          Effect.flatMap(store(step.node, spec, attempt, valid, metadata), (stored) =>
+          Effect.flatMap(store(i, spec, attempt, valid, metadata), (stored) =>
             asset.checks === undefined || asset.checks.length === 0
               ? Effect.succeed({ _tag: "Stored", stored } as const)
-              : Effect.as(check(asset, valid, stored), { _tag: "Stored", stored } as const)
+              : Effect.as(check(i, asset, valid, stored), { _tag: "Stored", stored } as const)
           )
         return asset.validate === undefined
           ? storeAndCheck(value)
@@ -311,6 +523,7 @@ const runWithClock = <R>(
 
     /** Staged publish: the checks see the stored value; a blocking failure keeps it from committing. */
     const check = (
+      i: number,
       asset: ExecutableAsset<R>,
       value: unknown,
       stored: Stored
@@ -332,7 +545,7 @@ const runWithClock = <R>(
         assetKey: key,
         value: Effect.succeed(value),
         batches,
-        previous: snapshot.get(key)?.latest,
+        previous: stateOf(steps[i]!)?.latest,
         metadata: stored.metadata
       }
       return Effect.flatMap(
@@ -342,6 +555,7 @@ const runWithClock = <R>(
             runId,
             at: now(),
             key,
+            ...partitionOf(i),
             check: c.spec.name,
             passed: result.passed,
             severity: c.spec.severity,
@@ -369,13 +583,13 @@ const runWithClock = <R>(
     }
 
     const store = (
-      node: number,
+      i: number,
       spec: AssetSpec,
       attempt: number,
       value: unknown,
       metadata: Record<string, JsonValue>
     ): Effect.Effect<Stored, IOManagerError> => {
-      const inputVersions = inputVersionsOf(node)
+      const inputVersions = inputVersionsOf(i)
       if (value === undefined)
         return Effect.succeed({
           handle: null,
@@ -389,7 +603,7 @@ const runWithClock = <R>(
       return Effect.map(
         io.write(value, {
           assetKey: spec.key,
-          assetPath: assetKeySegments(spec.key),
+          assetPath: valuePath(i),
           runId,
           attemptId: `${runId}-${attempt}`,
           codeVersion: spec.codeVersion,
@@ -405,14 +619,29 @@ const runWithClock = <R>(
       )
     }
 
+    /** Where a step's value goes: the key's path, then hive folders of its partition (`date=…`). */
+    const valuePath = (i: number): ReadonlyArray<string> => {
+      const step = steps[i]!
+      const base = pathOf(step.node, step.key)
+      const keys = step.partitions
+      const definition = universe?.definitionOf(step.node)
+      if (keys === undefined || definition === undefined) return base
+      if (keys.length > 1 || step.singleRange)
+        return [...base, `range=${keys[0]!}_${keys[keys.length - 1]!}`.replaceAll("|", "_")]
+      return [...base, ...hiveSegments(definition, keys[0]!)]
+    }
+
     /** A conditional step whose planned upstream all reproduced the recorded versions keeps its value. */
     const isUnchanged = (i: number): boolean => {
       const step = steps[i]!
       if (!step.conditional) return false
-      const latest = snapshot.get(step.key)?.latest
+      const latest = stateOf(step)?.latest
       if (latest === undefined) return false
-      for (const p of graph.parents[step.node]!)
-        if (latest.inputVersions[graph.keys[p]!] !== versionOf(p)) return false
+      const current = inputVersionsOf(i)
+      for (const p of graph.parents[step.node]!) {
+        const parentKey = graph.keys[p]!
+        if (latest.inputVersions[parentKey] !== current[parentKey]) return false
+      }
       return true
     }
 
@@ -432,13 +661,14 @@ const runWithClock = <R>(
       drainOutput(i)
       const step = steps[i]!
       endedAt[i] = now()
-      producedVersion[step.node] = stored.dataVersion
-      producedHandle[step.node] = stored.handle
+      producedVersion[i] = stored.dataVersion
+      producedHandle[i] = stored.handle
       emit({
         _tag: "StepSucceeded",
         runId,
         at: endedAt[i]!,
         key: step.key,
+        ...partitionOf(i),
         attempt,
         durationMillis: endedAt[i]! - startedAt[i]!,
         outcome
@@ -456,6 +686,7 @@ const runWithClock = <R>(
         runId,
         at: endedAt[i]!,
         key: step.key,
+        ...partitionOf(i),
         attempt,
         durationMillis: endedAt[i]! - startedAt[i]!,
         error: toErrorInfo(error)
@@ -464,10 +695,10 @@ const runWithClock = <R>(
       const reason =
         error instanceof CheckFailed
           ? `blocked by check ${error.check} on ${error.assetKey}`
-          : `upstream failed: ${step.key}`
+          : `upstream failed: ${stepLabel(step)}`
       for (const s of state.fail(i)) {
         skipReasons[s] = reason
-        emit({ _tag: "StepSkipped", runId, at, key: steps[s]!.key, reason })
+        emit({ _tag: "StepSkipped", runId, at, key: steps[s]!.key, ...partitionOf(s), reason })
       }
     }
 
@@ -482,14 +713,22 @@ const runWithClock = <R>(
         runId,
         at: endedAt[i]!,
         key: step.key,
+        ...partitionOf(i),
         reason,
-        decision: { codeVersion: spec.codeVersion, inputVersions: inputVersionsOf(step.node) }
+        decision: { codeVersion: spec.codeVersion, inputVersions: inputVersionsOf(i) }
       })
       attempts[i] = attempt
-      const downstream = `upstream skipped: ${step.key} (${reason})`
+      const downstream = `upstream skipped: ${stepLabel(step)} (${reason})`
       for (const s of state.skip(i)) {
         skipReasons[s] = downstream
-        emit({ _tag: "StepSkipped", runId, at: endedAt[i]!, key: steps[s]!.key, reason: downstream })
+        emit({
+          _tag: "StepSkipped",
+          runId,
+          at: endedAt[i]!,
+          key: steps[s]!.key,
+          ...partitionOf(s),
+          reason: downstream
+        })
       }
     }
 
@@ -512,13 +751,15 @@ const runWithClock = <R>(
         project,
         runId,
         assetKey: step.key,
+        partition: step.partition,
         status: outcome,
         attempts: attempts[i]!,
         durationMillis: endedAt[i]! - startedAt[i]!,
         error: errors[i],
         reason: skipReasons[i],
-        dataVersion: producedVersion[step.node],
-        recordAlert: (outcome) => emit({ _tag: "AlertSent", runId, at: now(), key: step.key, ...outcome })
+        dataVersion: producedVersion[i],
+        recordAlert: (outcome) =>
+          emit({ _tag: "AlertSent", runId, at: now(), key: step.key, ...partitionOf(i), ...outcome })
       }
       return Effect.catchCause(
         Effect.suspend(() => hook(info)),
@@ -529,6 +770,7 @@ const runWithClock = <R>(
               runId,
               at: now(),
               key: step.key,
+              ...partitionOf(i),
               level: "error",
               message: `${name} hook failed: ${toErrorInfo(Cause.squash(cause)).message}`
             })
@@ -541,7 +783,7 @@ const runWithClock = <R>(
       const step = steps[i]!
       const asset = request.assets.get(step.key)!
       if (isUnchanged(i)) {
-        const latest = snapshot.get(step.key)!.latest!
+        const latest = stateOf(step)!.latest!
         unchanged[i] = 1
         return Effect.sync(() =>
           finishSucceeded(
@@ -564,27 +806,35 @@ const runWithClock = <R>(
         attempts[i] = attempt
         const attemptStart = attempt === 1 ? startedAt[i]! : now()
         // The first attempt's StepStarted was emitted when the step was dispatched.
-        if (attempt > 1) emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, attempt })
+        if (attempt > 1)
+          emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, ...partitionOf(i), attempt })
         return Effect.matchEffect(attemptOnce(i, asset, attempt), {
           onSuccess: (outcome) => {
             if (outcome._tag === "Skipped")
               return Effect.sync(() => finishSkipped(i, attempt, outcome.reason))
             const stored = outcome.stored
-            // The commit: durable before any downstream step can start.
+            const at = now()
+            const materialization = (partition?: string) => ({
+              _tag: "Materialization" as const,
+              runId,
+              at,
+              key: step.key,
+              ...(partition === undefined ? {} : { partition }),
+              attempt,
+              dataVersion: stored.dataVersion,
+              codeVersion: asset.spec.codeVersion,
+              inputVersions: stored.inputVersions,
+              handle: stored.handle,
+              metadata: stored.metadata as Record<string, JsonValue>,
+              durationMillis: at - attemptStart
+            })
+            // The commit: durable before any downstream step can start. A range step commits
+            // every partition it made in the same transaction.
+            const keys = step.partitions
             return Effect.matchEffect(
-              commit({
-                _tag: "Materialization",
-                runId,
-                at: now(),
-                key: step.key,
-                attempt,
-                dataVersion: stored.dataVersion,
-                codeVersion: asset.spec.codeVersion,
-                inputVersions: stored.inputVersions,
-                handle: stored.handle,
-                metadata: stored.metadata as Record<string, JsonValue>,
-                durationMillis: now() - attemptStart
-              }),
+              keys === undefined
+                ? commit(materialization())
+                : commit(keys.map((partition) => materialization(partition))),
               {
                 onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
                 onFailure: (error) => retryOrFail(attempt, error, decide)
@@ -606,6 +856,7 @@ const runWithClock = <R>(
             runId,
             at: now(),
             key: step.key,
+            ...partitionOf(i),
             attempt,
             delayMillis: delay,
             error: toErrorInfo(error)
@@ -629,9 +880,14 @@ const runWithClock = <R>(
         at: runStart,
         project,
         targets: plan.targets,
-        steps: steps.map((s) => ({ key: s.key, reasons: s.reasons.map(formatReason) })),
+        steps: steps.map((s) =>
+          s.partition === undefined
+            ? { key: s.key, reasons: s.reasons.map(formatReason) }
+            : { key: s.key, partition: s.partition, reasons: s.reasons.map(formatReason) }
+        ),
         ...(request.driver === undefined ? {} : { driver: request.driver }),
-        ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId })
+        ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
+        ...(request.backfillId === undefined ? {} : { backfillId: request.backfillId })
       })
       for (const o of request.observations ?? [])
         emit({ _tag: "SourceObserved", runId, at: runStart, key: o.key, dataVersion: o.dataVersion })
@@ -653,7 +909,14 @@ const runWithClock = <R>(
           alive++
           startedAt[i] = now()
           if (!isUnchanged(i))
-            emit({ _tag: "StepStarted", runId, at: startedAt[i]!, key: steps[i]!.key, attempt: 1 })
+            emit({
+              _tag: "StepStarted",
+              runId,
+              at: startedAt[i]!,
+              key: steps[i]!.key,
+              ...partitionOf(i),
+              attempt: 1
+            })
           forks.push(Effect.forkIn(stepFiber(i), scope))
           i = state.next()
         }
@@ -667,6 +930,7 @@ const runWithClock = <R>(
         Effect.sync(() => {
           if (capture === "off") return
           const key = steps[i]!.key
+          const partition = partitionOf(i)
           outputs[i] = enterStepOutput(
             (stream, message) =>
               emit({
@@ -674,6 +938,7 @@ const runWithClock = <R>(
                 runId,
                 at: now(),
                 key,
+                ...partition,
                 level: stream === "stderr" ? "warn" : "info",
                 message,
                 stream
@@ -716,13 +981,14 @@ const runWithClock = <R>(
 
       const cancelAll = Effect.gen(function* () {
         const at = now()
-        for (const s of state.cancel()) emit({ _tag: "StepCanceled", runId, at, key: steps[s]!.key })
+        for (const s of state.cancel())
+          emit({ _tag: "StepCanceled", runId, at, key: steps[s]!.key, ...partitionOf(s) })
         yield* Scope.close(scope, Exit.void)
         for (let s = 0; s < n; s++)
           if (state.status[s] === Status.Running) {
             state.cancelRunning(s)
             endedAt[s] = now()
-            emit({ _tag: "StepCanceled", runId, at: endedAt[s]!, key: steps[s]!.key })
+            emit({ _tag: "StepCanceled", runId, at: endedAt[s]!, key: steps[s]!.key, ...partitionOf(s) })
           }
       })
 
@@ -758,16 +1024,16 @@ const runWithClock = <R>(
                 ? "skipped"
                 : "canceled"
         if (status === "failed") failed = true
-        const node = steps[i]!.node
         outcomes.push({
           key: steps[i]!.key,
+          ...partitionOf(i),
           status,
           attempts: attempts[i]!,
           durationMillis: endedAt[i]! > 0 ? endedAt[i]! - startedAt[i]! : 0,
           error: errors[i],
           skipReason: skipReasons[i],
-          dataVersion: producedVersion[node],
-          handle: producedHandle[node]
+          dataVersion: producedVersion[i],
+          handle: producedHandle[i]
         })
       }
       const status = state.canceled ? "canceled" : failed ? "failed" : "succeeded"

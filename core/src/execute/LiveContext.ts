@@ -3,21 +3,25 @@
  * the logger and the AbortSignal are created only when the body asks for them.
  */
 import type { JsonValue } from "../graph/AssetSpec.ts"
-import type { StepContext, StepLogger } from "./StepContext.ts"
+import type { PartitionInfo, PartitionRangeInfo, StepContext, StepLogger } from "./StepContext.ts"
 
 /** A log level of `ctx.log`. */
 export type Level = "debug" | "info" | "warn" | "error"
+
+/** Records one log line of a step (its key, and its partition label for a partitioned step). */
+export type EmitLog = (key: string, level: Level, message: string, partition?: string) => void
 
 /** A step's logger: each line becomes a StepLog event. */
 export class LiveLogger implements StepLogger {
   constructor(
     private readonly key: string,
-    private readonly emitLog: (key: string, level: Level, message: string) => void
+    private readonly emitLog: EmitLog,
+    private readonly partition?: string
   ) {}
-  readonly debug = (message: string): void => this.emitLog(this.key, "debug", message)
-  readonly info = (message: string): void => this.emitLog(this.key, "info", message)
-  readonly warn = (message: string): void => this.emitLog(this.key, "warn", message)
-  readonly error = (message: string): void => this.emitLog(this.key, "error", message)
+  readonly debug = (message: string): void => this.emitLog(this.key, "debug", message, this.partition)
+  readonly info = (message: string): void => this.emitLog(this.key, "info", message, this.partition)
+  readonly warn = (message: string): void => this.emitLog(this.key, "warn", message, this.partition)
+  readonly error = (message: string): void => this.emitLog(this.key, "error", message, this.partition)
 }
 
 /** The context of one attempt; its AbortSignal is made only when the body asks for it. */
@@ -30,10 +34,13 @@ export class LiveContext implements StepContext {
     readonly attempt: number,
     readonly config: unknown,
     private readonly metadata: Record<string, JsonValue>,
-    private readonly emitLog: (key: string, level: Level, message: string) => void
+    private readonly emitLog: EmitLog,
+    readonly partition?: PartitionInfo | undefined,
+    readonly partitionRange?: PartitionRangeInfo | undefined,
+    private readonly label?: string | undefined
   ) {}
   get log(): StepLogger {
-    this.logger ??= new LiveLogger(this.assetKey, this.emitLog)
+    this.logger ??= new LiveLogger(this.assetKey, this.emitLog, this.label)
     return this.logger
   }
   get signal(): AbortSignal {

@@ -12,6 +12,26 @@ export interface StepLogger {
   readonly error: (message: string) => void
 }
 
+/** The partition a step materializes. */
+export interface PartitionInfo {
+  readonly key: string
+  /** Time-window partitions: the window `[start, end)`. */
+  readonly start?: Date | undefined
+  readonly end?: Date | undefined
+  /** Multi-dimensional partitions: the key of each dimension. */
+  readonly dimensions?: Readonly<Record<string, string>> | undefined
+}
+
+/** The partitions a single-run backfill step materializes at once. */
+export interface PartitionRangeInfo {
+  readonly keys: ReadonlyArray<string>
+  readonly from: string
+  readonly to: string
+  /** Time windows: from the first window's start to the last one's end. */
+  readonly start?: Date | undefined
+  readonly end?: Date | undefined
+}
+
 export interface StepContext<Config = unknown> {
   readonly runId: string
   readonly assetKey: string
@@ -24,4 +44,8 @@ export interface StepContext<Config = unknown> {
   readonly config: Config
   /** Aborted when the step is canceled or times out: pass it to fetch, streams and child processes. */
   readonly signal: AbortSignal
+  /** The partition of a partitioned asset's step (the first of a single-run range). */
+  readonly partition?: PartitionInfo | undefined
+  /** The whole range of a single-run backfill step. */
+  readonly partitionRange?: PartitionRangeInfo | undefined
 }

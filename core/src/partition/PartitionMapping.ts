@@ -17,7 +17,6 @@ import type { PartitionMappingSpec } from "../graph/AssetSpec.ts"
 import {
   type DimensionDefinition,
   MULTI_KEY_SEPARATOR,
-  type PartitionOptions,
   type PartitionsDefinition,
   type PartitionsSpec,
   type TimeWindowPartitions
@@ -158,8 +157,7 @@ export const resolveMapping = (
   downstream: PartitionsDefinition,
   upstream: PartitionsDefinition,
   upstreamKeys: ReadonlyArray<string>,
-  mapping: PartitionMappingSpec | undefined,
-  options: PartitionOptions
+  mapping: PartitionMappingSpec | undefined
 ): ResolvedMapping => {
   const problem = mappingProblem(downstream.spec, upstream.spec, mapping)
   if (problem !== undefined) throw new InvalidPartitionMapping({ ...names, reason: problem })
@@ -223,6 +221,39 @@ export const resolveMapping = (
       }
       return { kind: "dimension", upstreamOf: (key) => byValue.get(part(key, dDim)) ?? [] }
     }
+  }
+}
+
+const CADENCE_RANK = { hourly: 0, daily: 1, weekly: 2, monthly: 3 } as const
+
+/**
+ * Whether one downstream partition (or an unpartitioned downstream) reads several upstream
+ * partitions, so that its body receives them as a `PartitionedInput` rather than one value. Decided
+ * from the definitions alone, so that the type of the input is known when the asset is defined.
+ */
+export const readsManyPartitions = (
+  downstream: PartitionsSpec | undefined,
+  upstream: PartitionsSpec | undefined,
+  mapping: PartitionMappingSpec | undefined
+): boolean => {
+  if (upstream === undefined) return false
+  if (downstream === undefined) return true
+  const chosen = mapping ?? defaultMapping(downstream, upstream)
+  if (typeof chosen === "string") return false
+  switch (chosen.kind) {
+    case "all":
+      return true
+    case "identity":
+    case "offset":
+      return false
+    case "timeWindow":
+      return (
+        downstream.kind === "timeWindow" &&
+        upstream.kind === "timeWindow" &&
+        CADENCE_RANK[upstream.cadence] < CADENCE_RANK[downstream.cadence]
+      )
+    case "dimension":
+      return upstream.kind === "multi" && downstream.kind !== "multi"
   }
 }
 

@@ -60,8 +60,7 @@ export const makePartitionUniverse = (graph: AssetGraph, options: PartitionOptio
           definitions[node]!,
           definitions[parent]!,
           keysOf(parent),
-          input?.mapping,
-          options
+          input?.mapping
         )
         mappings.set(id, m)
       }

@@ -303,6 +303,7 @@ export const planPartitioned = (
         node,
         partition: rangeLabel(keys),
         partitions: keys,
+        singleRange: true,
         reasons: decision.reasons,
         conditional: decision.conditional,
         upstream: decision.upstream,

@@ -56,6 +56,8 @@ export interface PlanStep {
   readonly partition?: string | undefined
   /** The partitions the step materializes (one, or the range of a single-run backfill). */
   readonly partitions?: ReadonlyArray<string> | undefined
+  /** A single-run backfill step: its body receives `ctx.partitionRange`. */
+  readonly singleRange?: boolean | undefined
   /**
    * For each parent (in `graph.parents[node]` order), the upstream partitions the step reads, or
    * null for an unpartitioned parent. Set when the plan involves partitions.
@@ -132,7 +134,7 @@ export const plan = (
       }
   }
   const partitions = options.partitions
-  if (partitions !== undefined && partitions.universe.any)
+  if (partitions?.universe.any)
     for (let i = 0; i < n; i++)
       if (inClosure[i] && partitions.universe.definitionOf(i) !== undefined)
         return planPartitioned(graph, isTarget, inClosure, snapshot, partitions, options)
