@@ -61,10 +61,10 @@ const newRunId = (): string =>
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "")}-${randomBytes(3).toString("hex")}`
 
-/** The project's code version: a hash of every asset's key and code version. */
+/** The project's code version: a hash of every asset's definition (its code version included). */
 const projectCodeVersion = (project: AnyProject): string => {
   const hash = createHash("sha256")
-  for (const spec of project.graph.specs) hash.update(`${spec.key}\0${spec.codeVersion}\n`)
+  for (const spec of project.graph.specs) hash.update(`${JSON.stringify(spec)}\n`)
   return hash.digest("hex").slice(0, 16)
 }
 

@@ -6,19 +6,16 @@
  * project that fails to load is a `loadError`; the server stays up and tries again on the next change.
  */
 import { type ChildProcess, fork } from "node:child_process"
-import { type FSWatcher, watch } from "node:fs"
 import { basename, dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ApiError } from "../http/ApiError.ts"
 import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
+import { watchFolder } from "./FolderWatcher.ts"
 import type { Accepted, Catalog, ProjectApi, ProjectState } from "./ProjectApi.ts"
 
 const CODE_SERVER = fileURLToPath(new URL("./CodeServer.ts", import.meta.url))
-
-/** Folders whose changes never reload the code: the store, dependencies, VCS and other dot-folders. */
-const IGNORED = /(^|[/\\])(\.[^/\\]*|node_modules|dist|build)([/\\]|$)/
 
 export interface SupervisorOptions {
   /** The project's module (`materia.config.ts`); its folder is watched. */
@@ -211,18 +208,11 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
     return reloading
   }
 
-  let timer: NodeJS.Timeout | undefined
-  let watcher: FSWatcher | undefined
-  try {
-    watcher = watch(root, { recursive: true }, (_event, file) => {
-      if (file !== null && IGNORED.test(file.toString())) return
-      clearTimeout(timer)
-      timer = setTimeout(() => void reload(), options.debounceMillis ?? 200)
-    })
-    watcher.on("error", (error) => log(`materia dev: watching ${root} failed: ${error.message}`))
-  } catch (error) {
-    log(`materia dev: cannot watch ${root} (${(error as Error).message}); changes will not reload the code`)
-  }
+  const watcher = watchFolder(root, () => void reload(), {
+    debounceMillis: options.debounceMillis ?? 200,
+    onError: (error) =>
+      log(`materia dev: cannot watch ${root} (${error.message}); changes will not reload the code`)
+  })
 
   const first = reload()
 
@@ -282,8 +272,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
     reload,
     close: async () => {
       closed = true
-      clearTimeout(timer)
-      watcher?.close()
+      watcher.close()
       await reloading?.catch(() => {})
       const exits = [...generations].map(
         (g) =>
