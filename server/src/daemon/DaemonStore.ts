@@ -72,6 +72,13 @@ export type QueuedRunPatch = Partial<
   Pick<QueuedRun, "status" | "launchedAt" | "endedAt" | "pid" | "runId" | "error">
 >
 
+/** What `commitTick` did: whether it recorded the tick, the tick as stored, and the run keys it dropped. */
+export interface CommitResult {
+  readonly committed: boolean
+  readonly tick: TickRecord
+  readonly droppedRunKeys: ReadonlyArray<string>
+}
+
 /** The result of asking for the lease. */
 export type LeaseResult =
   | { readonly acquired: true }
@@ -101,10 +108,7 @@ export interface DaemonStore {
     readonly tick: TickRecord
     readonly runs: ReadonlyArray<QueuedRun>
     readonly state: InstigatorState
-  }) => Effect.Effect<
-    { readonly committed: boolean; readonly droppedRunKeys: ReadonlyArray<string> },
-    DaemonStoreError
-  >
+  }) => Effect.Effect<CommitResult, DaemonStoreError>
   /** Ticks, newest first. */
   readonly ticks: (filter?: {
     readonly kind?: InstigatorKind
@@ -117,11 +121,15 @@ export interface DaemonStore {
     readonly tickId?: string
   }) => Effect.Effect<ReadonlyArray<QueuedRun>, DaemonStoreError>
   readonly updateRun: (id: string, patch: QueuedRunPatch) => Effect.Effect<void, DaemonStoreError>
-  /** Takes the lease when free or expired, renews it when `owner` holds it; otherwise says who holds it. */
+  /**
+   * Takes the lease when free or expired, renews it when `owner` holds it, takes it over when
+   * `replacing` is the holder (one known to be dead); otherwise says who holds it.
+   */
   readonly acquireLease: (
     owner: string,
     now: number,
-    ttlMillis: number
+    ttlMillis: number,
+    replacing?: string
   ) => Effect.Effect<LeaseResult, DaemonStoreError>
   /** Gives the lease up if `owner` holds it. */
   readonly releaseLease: (owner: string) => Effect.Effect<void, DaemonStoreError>
@@ -190,9 +198,10 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
       }),
     commitTick: ({ tick, runs: requested, state }) =>
       Effect.sync(() => {
-        if (ticks.has(tick.tickId)) return { committed: false, droppedRunKeys: [] }
+        if (ticks.has(tick.tickId)) return { committed: false, tick, droppedRunKeys: [] }
         const { kept, dropped } = dedupeRuns(requested, (k) => runKeys.has(runKeyOf(tick.kind, tick.name, k)))
-        ticks.set(tick.tickId, storedTick(tick, kept, dropped))
+        const stored = storedTick(tick, kept, dropped)
+        ticks.set(tick.tickId, stored)
         tickOrder.push(tick.tickId)
         for (const run of kept) {
           runs.set(run.id, run)
@@ -200,7 +209,7 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
             runKeys.add(runKeyOf(tick.kind, tick.name, run.request.runKey))
         }
         states.set(stateKey(state.kind, state.name), state)
-        return { committed: true, droppedRunKeys: dropped }
+        return { committed: true, tick: stored, droppedRunKeys: dropped }
       }),
     ticks: (filter) =>
       Effect.sync(() => {
@@ -235,9 +244,14 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
         runs.set(id, { ...run, ...patch })
         return Effect.void
       }),
-    acquireLease: (owner, now, ttlMillis) =>
+    acquireLease: (owner, now, ttlMillis, replacing) =>
       Effect.sync((): LeaseResult => {
-        if (lease === undefined || lease.owner === owner || lease.expiresAt <= now) {
+        if (
+          lease === undefined ||
+          lease.owner === owner ||
+          lease.owner === replacing ||
+          lease.expiresAt <= now
+        ) {
           lease = { owner, expiresAt: now + ttlMillis }
           return { acquired: true }
         }

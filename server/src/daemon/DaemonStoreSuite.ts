@@ -88,13 +88,13 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             runs: [queued("r1", "t1")],
             state
           })
-          expect(first).toEqual({ committed: true, droppedRunKeys: [] })
+          expect(first).toMatchObject({ committed: true, droppedRunKeys: [] })
           const again = yield* store.commitTick({
             tick: tick("t1", { runIds: ["r2"] }),
             runs: [queued("r2", "t1")],
             state: { ...state, cursor: "b" }
           })
-          expect(again).toEqual({ committed: false, droppedRunKeys: [] })
+          expect(again).toMatchObject({ committed: false, droppedRunKeys: [] })
           expect((yield* store.runs()).map((r) => r.id)).toEqual(["r1"])
           expect((yield* store.state("sensor", "files"))?.cursor).toBe("a")
           expect(yield* store.ticks()).toEqual([tick("t1", { runIds: ["r1"], cursor: "a" })])
@@ -115,7 +115,8 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             runs: [queued("r3", "t2", "b.csv"), queued("r4", "t2", "c.csv"), queued("r5", "t2", "c.csv")],
             state
           })
-          expect(second).toEqual({ committed: true, droppedRunKeys: ["b.csv", "c.csv"] })
+          expect(second).toMatchObject({ committed: true, droppedRunKeys: ["b.csv", "c.csv"] })
+          expect(second.tick.runIds).toEqual(["r4"])
           expect((yield* store.runs()).map((r) => r.id)).toEqual(["r1", "r2", "r4"])
           const [t2] = yield* store.ticks({ limit: 1 })
           expect(t2?.runIds).toEqual(["r4"])
@@ -211,6 +212,12 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
           expect(yield* store.acquireLease("a", 20_000, 10_000)).toMatchObject({ acquired: false })
           yield* store.releaseLease("b")
           expect(yield* store.acquireLease("a", 20_000, 10_000)).toEqual({ acquired: true })
+          // A holder known to be dead is replaced before its lease expires; a live one is not.
+          expect(yield* store.acquireLease("c", 21_000, 10_000, "b")).toMatchObject({
+            acquired: false,
+            holder: "a"
+          })
+          expect(yield* store.acquireLease("c", 21_000, 10_000, "a")).toEqual({ acquired: true })
         })
       ))
   })

@@ -8,6 +8,7 @@ import type { RunRequest } from "@materia/assets"
 import type Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import {
+  type CommitResult,
   type DaemonStore,
   DaemonStoreError,
   dedupeRuns,
@@ -257,8 +258,8 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
   const writeState = (s: InstigatorState) =>
     putState.run(s.kind, s.name, s.status, s.startedAt ?? null, s.lastTickAt ?? null, s.cursor ?? null)
   const commit = db.transaction(
-    (tick: TickRecord, runs: ReadonlyArray<QueuedRun>, state: InstigatorState) => {
-      if (tickExists.get(tick.tickId) !== undefined) return { committed: false, droppedRunKeys: [] }
+    (tick: TickRecord, runs: ReadonlyArray<QueuedRun>, state: InstigatorState): CommitResult => {
+      if (tickExists.get(tick.tickId) !== undefined) return { committed: false, tick, droppedRunKeys: [] }
       const { kept, dropped } = dedupeRuns(runs, (k) => runKeySeen.get(tick.kind, tick.name, k) !== undefined)
       const t = storedTick(tick, kept, dropped)
       insertTick.run(
@@ -292,7 +293,7 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
           insertRunKey.run(tick.kind, tick.name, r.request.runKey, tick.tickId, tick.evaluatedAt)
       }
       writeState(state)
-      return { committed: true, droppedRunKeys: dropped }
+      return { committed: true, tick: t, droppedRunKeys: dropped }
     }
   )
   const getLease = db.prepare<[], { owner: string; expires_at: number }>(
@@ -301,14 +302,16 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
   const putLease = db.prepare(
     "INSERT INTO daemon_lease (id, owner, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at"
   )
-  const lease = db.transaction((owner: string, now: number, ttl: number): LeaseResult => {
-    const row = getLease.get()
-    if (row === undefined || row.owner === owner || row.expires_at <= now) {
-      putLease.run(owner, now + ttl)
-      return { acquired: true }
+  const lease = db.transaction(
+    (owner: string, now: number, ttl: number, replacing: string | undefined): LeaseResult => {
+      const row = getLease.get()
+      if (row === undefined || row.owner === owner || row.owner === replacing || row.expires_at <= now) {
+        putLease.run(owner, now + ttl)
+        return { acquired: true }
+      }
+      return { acquired: false, holder: row.owner, expiresAt: row.expires_at }
     }
-    return { acquired: false, holder: row.owner, expiresAt: row.expires_at }
-  })
+  )
   return {
     state: (kind, name) =>
       attempt("state", () => {
@@ -380,8 +383,8 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
               )
             : Effect.void
       ),
-    acquireLease: (owner, now, ttlMillis) =>
-      attempt("acquireLease", () => lease.immediate(owner, now, ttlMillis)),
+    acquireLease: (owner, now, ttlMillis, replacing) =>
+      attempt("acquireLease", () => lease.immediate(owner, now, ttlMillis, replacing)),
     releaseLease: (owner) =>
       attempt("releaseLease", () => {
         db.prepare("DELETE FROM daemon_lease WHERE id = 1 AND owner = ?").run(owner)

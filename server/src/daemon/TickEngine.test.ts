@@ -1,0 +1,266 @@
+import { schedule, sensor } from "@materia/assets"
+import { AssetGraph, type AssetSpec, noRetry, type PartitionsSpec, timeWindowPartitions } from "@materia/core"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import { describe, expect, it } from "vitest"
+import { type DaemonStore, makeMemoryDaemonStore } from "./DaemonStore.ts"
+import { type Definitions, runTick, setStatus, type TickOptions } from "./TickEngine.ts"
+
+const at = (iso: string): number => Date.parse(iso)
+const spec = (key: string, partitions?: PartitionsSpec): AssetSpec => ({
+  key,
+  kind: "asset",
+  inputs: [],
+  deps: [],
+  group: "default",
+  tags: {},
+  owners: [],
+  metadata: {},
+  codeVersion: "v1",
+  codeVersionSource: "user",
+  pool: "default",
+  retry: noRetry,
+  ioManager: "memory",
+  hasConfig: false,
+  ...(partitions === undefined ? {} : { partitions })
+})
+const graph = AssetGraph.make([
+  spec("orders"),
+  spec("daily_orders", timeWindowPartitions({ cadence: "daily", start: "2026-01-01" }).spec)
+])
+
+const test = <A, E>(f: (store: DaemonStore) => Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.provide(f(makeMemoryDaemonStore()), TestClock.layer()))
+
+let ids = 0
+const options: TickOptions = { newId: () => `run-${++ids}` }
+const tickAt = (defs: Definitions, store: DaemonStore, iso: string, extra: TickOptions = {}) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(at(iso))
+    return yield* runTick(defs, store, { ...options, ...extra })
+  })
+
+describe("schedules", () => {
+  const hourly = schedule("hourly", { cron: "0 * * * *", select: "orders", defaultStatus: "running" })
+  const defs: Definitions = { graph, schedules: [hourly], sensors: [] }
+
+  it("a running schedule ticks once per scheduled time, from when it was first seen", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        expect((yield* tickAt(defs, store, "2026-02-10T10:30:00Z")).ticks).toEqual([])
+        expect((yield* tickAt(defs, store, "2026-02-10T10:59:59Z")).ticks).toEqual([])
+        const report = yield* tickAt(defs, store, "2026-02-10T11:00:00.250Z")
+        expect(report.ticks).toHaveLength(1)
+        expect(report.ticks[0]).toMatchObject({
+          tickId: "schedule:hourly@2026-02-10T11:00:00.000Z",
+          status: "requested",
+          tickAt: at("2026-02-10T11:00:00Z"),
+          evaluatedAt: at("2026-02-10T11:00:00.250Z")
+        })
+        expect((yield* tickAt(defs, store, "2026-02-10T11:00:01Z")).ticks).toEqual([])
+        const runs = yield* store.runs()
+        expect(runs).toHaveLength(1)
+        expect(runs[0]).toMatchObject({
+          status: "queued",
+          request: { select: ["orders"], runKey: "hourly@2026-02-10T11:00:00.000Z" }
+        })
+      })
+    ))
+
+  it("a tick is recorded once by its id, even when the state is behind (a daemon that crashed)", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        yield* tickAt(defs, store, "2026-02-10T10:30:00Z")
+        yield* tickAt(defs, store, "2026-02-10T11:00:05Z")
+        const state = (yield* store.state("schedule", "hourly"))!
+        yield* store.setState({ ...state, lastTickAt: undefined })
+        expect((yield* tickAt(defs, store, "2026-02-10T11:00:06Z")).ticks).toEqual([])
+        expect(yield* store.runs()).toHaveLength(1)
+        expect(yield* store.ticks()).toHaveLength(1)
+      })
+    ))
+
+  it("after downtime, catch-up `latest` runs the last missed tick and `all` up to a limit", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        yield* tickAt(defs, store, "2026-02-10T10:30:00Z")
+        const latest = yield* tickAt(defs, store, "2026-02-10T14:10:00Z")
+        expect(latest.ticks.map((t) => t.tickId)).toEqual(["schedule:hourly@2026-02-10T14:00:00.000Z"])
+        const all = yield* tickAt(defs, store, "2026-02-10T18:10:00Z", {
+          catchUp: { policy: "all", limit: 3 }
+        })
+        expect(all.ticks.map((t) => t.tickId)).toEqual([
+          "schedule:hourly@2026-02-10T16:00:00.000Z",
+          "schedule:hourly@2026-02-10T17:00:00.000Z",
+          "schedule:hourly@2026-02-10T18:00:00.000Z"
+        ])
+      })
+    ))
+
+  it("a stopped schedule does not tick; started, it ticks from then on", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const stopped = schedule("s", { cron: "0 * * * *", select: "orders" })
+        const d: Definitions = { graph, schedules: [stopped], sensors: [] }
+        expect((yield* tickAt(d, store, "2026-02-10T11:00:00Z")).ticks).toEqual([])
+        yield* setStatus(store, "schedule", "s", "running", at("2026-02-10T11:30:00Z"))
+        expect((yield* tickAt(d, store, "2026-02-10T11:45:00Z")).ticks).toEqual([])
+        expect((yield* tickAt(d, store, "2026-02-10T12:00:00Z")).ticks).toHaveLength(1)
+        yield* setStatus(store, "schedule", "s", "stopped", at("2026-02-10T12:10:00Z"))
+        expect((yield* tickAt(d, store, "2026-02-10T13:00:00Z")).ticks).toEqual([])
+      })
+    ))
+
+  it("a schedule on a daily-partitioned asset launches yesterday", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const nightly = schedule("nightly", {
+          cron: "0 1 * * *",
+          select: "daily_orders",
+          defaultStatus: "running"
+        })
+        const d: Definitions = { graph, schedules: [nightly], sensors: [] }
+        yield* tickAt(d, store, "2026-02-09T12:00:00Z")
+        const report = yield* tickAt(d, store, "2026-02-10T01:00:00Z")
+        const [run] = yield* store.runs({ tickId: report.ticks[0]!.tickId })
+        expect(run?.request.partitions).toEqual(["2026-02-09"])
+      })
+    ))
+
+  it("a schedule whose partitions function throws records a failed tick", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const broken = schedule("broken", {
+          cron: "0 * * * *",
+          select: "orders",
+          defaultStatus: "running",
+          partitions: () => {
+            throw new Error("no calendar")
+          }
+        })
+        const d: Definitions = { graph, schedules: [broken], sensors: [] }
+        yield* tickAt(d, store, "2026-02-10T10:30:00Z")
+        const report = yield* tickAt(d, store, "2026-02-10T11:00:00Z")
+        expect(report.ticks[0]).toMatchObject({ status: "failed", error: "no calendar", runIds: [] })
+      })
+    ))
+})
+
+describe("sensors", () => {
+  it("evaluates every interval with the cursor, launching each run key once", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const files = ["a.csv"]
+        const seen: Array<unknown> = []
+        const s = sensor("files", {
+          interval: "30 seconds",
+          defaultStatus: "running",
+          evaluate: ({ cursor, lastTickAt }) => {
+            seen.push({ cursor, lastTickAt })
+            return {
+              runRequests: files.map((f) => ({ select: "orders", runKey: f })),
+              cursor: String(files.length)
+            }
+          }
+        })
+        const d: Definitions = { graph, schedules: [], sensors: [s] }
+        const first = yield* tickAt(d, store, "2026-02-10T10:00:00Z")
+        expect(first.ticks[0]).toMatchObject({ status: "requested", cursor: "1" })
+        expect((yield* tickAt(d, store, "2026-02-10T10:00:29Z")).ticks).toEqual([])
+        files.push("b.csv")
+        const second = yield* tickAt(d, store, "2026-02-10T10:00:30Z")
+        expect(second.ticks[0]).toMatchObject({ status: "requested", cursor: "2" })
+        const third = yield* tickAt(d, store, "2026-02-10T10:01:00Z")
+        expect(third.ticks[0]).toMatchObject({
+          status: "skipped",
+          skipReason: "run keys already launched: a.csv, b.csv"
+        })
+        expect((yield* store.runs()).map((r) => r.request.runKey)).toEqual(["a.csv", "b.csv"])
+        expect(seen).toEqual([
+          { cursor: undefined, lastTickAt: undefined },
+          { cursor: "1", lastTickAt: at("2026-02-10T10:00:00Z") },
+          { cursor: "2", lastTickAt: at("2026-02-10T10:00:30Z") }
+        ])
+      })
+    ))
+
+  it("a sensor that throws records a failed tick and the others still tick", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const bad = sensor("bad", {
+          interval: 1000,
+          defaultStatus: "running",
+          evaluate: () => {
+            throw new Error("boom")
+          }
+        })
+        const unknown = sensor("unknown", {
+          interval: 1000,
+          defaultStatus: "running",
+          evaluate: () => ({ runRequests: [{ select: "ordrs" }] })
+        })
+        const good = sensor("good", {
+          interval: 1000,
+          defaultStatus: "running",
+          evaluate: () => ({ cursor: "x" })
+        })
+        const d: Definitions = { graph, schedules: [], sensors: [bad, unknown, good] }
+        const report = yield* tickAt(d, store, "2026-02-10T10:00:00Z")
+        const byName = Object.fromEntries(report.ticks.map((t) => [t.name, t]))
+        expect(byName.bad).toMatchObject({
+          status: "failed",
+          error: 'sensor "bad" failed: evaluate threw Error: boom'
+        })
+        expect(byName.unknown?.status).toBe("failed")
+        expect(byName.unknown?.error).toMatch(/run request 0: selection "ordrs".*orders/)
+        expect(byName.good).toMatchObject({ status: "skipped", cursor: "x" })
+        expect(yield* store.runs()).toEqual([])
+      })
+    ))
+
+  it("a hanging sensor times out on the clock; the tick records it", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const hangs = sensor("hangs", {
+          interval: 1000,
+          timeout: "10 seconds",
+          defaultStatus: "running",
+          evaluate: () => new Promise(() => {})
+        })
+        const d: Definitions = { graph, schedules: [], sensors: [hangs] }
+        yield* TestClock.setTime(at("2026-02-10T10:00:00Z"))
+        const fiber = yield* Effect.forkChild(runTick(d, store, options))
+        yield* TestClock.adjust("10 seconds")
+        const report = yield* Fiber.join(fiber)
+        expect(report.ticks[0]).toMatchObject({
+          status: "failed",
+          error: 'sensor "hangs" failed: evaluate did not finish within 10s; it was interrupted'
+        })
+      })
+    ))
+
+  it("adds the dynamic partitions a sensor asks for before recording its runs", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const added: Array<unknown> = []
+        const s = sensor("customers", {
+          interval: 1000,
+          defaultStatus: "running",
+          evaluate: () => ({
+            addPartitions: [{ definition: "customers", keys: ["acme"] }],
+            runRequests: [{ select: "orders", partitions: ["acme"], runKey: "acme" }]
+          })
+        })
+        const d: Definitions = { graph, schedules: [], sensors: [s] }
+        yield* tickAt(d, store, "2026-02-10T10:00:00Z", {
+          addPartitions: (add) =>
+            Effect.sync(() => {
+              added.push(...add)
+            })
+        })
+        expect(added).toEqual([{ definition: "customers", keys: ["acme"] }])
+        expect(yield* store.runs()).toHaveLength(1)
+      })
+    ))
+})

@@ -1,0 +1,299 @@
+/**
+ * The tick evaluator: given the definitions, their stored state, the Effect clock and a catch-up
+ * policy, decides which schedule ticks and sensor evaluations are due, evaluates them and records
+ * each tick with the runs it requested in one store transaction. It launches nothing: queued runs
+ * are the run queue's business. Idempotency keys: a schedule tick is `schedule:<name>@<time>`, a
+ * sensor's run requests are deduplicated by run key.
+ */
+import {
+  type AddPartitions,
+  evaluateSensor,
+  type RunRequest,
+  type ScheduleDefinition,
+  type SensorDefinition,
+  scheduleTick
+} from "@materia/assets"
+import { type AssetGraph, resolveSelection } from "@materia/core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type {
+  DaemonStore,
+  DaemonStoreError,
+  InstigatorKind,
+  InstigatorState,
+  QueuedRun,
+  TickRecord
+} from "./DaemonStore.ts"
+
+/** What the daemon evaluates. */
+export interface Definitions {
+  readonly graph: AssetGraph
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
+  readonly sensors: ReadonlyArray<SensorDefinition>
+}
+
+/**
+ * After downtime: `latest` runs only the most recent missed tick of each schedule; `all` runs
+ * every missed tick, up to the latest `limit` of them.
+ */
+export type CatchUp = { readonly policy: "latest" } | { readonly policy: "all"; readonly limit: number }
+
+export interface TickOptions {
+  readonly catchUp?: CatchUp | undefined
+  /** Ids of queued runs; random UUIDs by default. */
+  readonly newId?: (() => string) | undefined
+  /** Sensor evaluations running at once. */
+  readonly sensorConcurrency?: number | undefined
+  /** The stored keys of dynamic partitions definitions, by name (for schedules on them). */
+  readonly dynamicPartitions?:
+    | (() => Effect.Effect<Readonly<Record<string, ReadonlyArray<string>>>>)
+    | undefined
+  /** Adds dynamic partition keys a sensor asked for; runs before its tick is recorded. */
+  readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
+}
+
+/** What one tick of the daemon did. */
+export interface TickReport {
+  readonly at: number
+  /** Ticks recorded now (a tick already recorded by an earlier daemon is not repeated). */
+  readonly ticks: ReadonlyArray<TickRecord>
+}
+
+/** The state a definition has when nothing is stored: its default status, never ticked. */
+export const effectiveState = (
+  kind: InstigatorKind,
+  name: string,
+  defaultStatus: "running" | "stopped",
+  stored: InstigatorState | undefined
+): InstigatorState => stored ?? { kind, name, status: defaultStatus }
+
+/**
+ * The scheduled times to tick at `now`: those after the last recorded tick and after the schedule
+ * was started, up to `now`, thinned by the catch-up policy. Pure.
+ */
+export const dueScheduleTimes = (
+  s: ScheduleDefinition,
+  state: InstigatorState,
+  now: number,
+  catchUp: CatchUp = { policy: "latest" }
+): ReadonlyArray<number> => {
+  if (state.status !== "running" || state.startedAt === undefined) return []
+  const after = Math.max(state.startedAt, state.lastTickAt ?? Number.NEGATIVE_INFINITY)
+  return s.cron.between(after, now, catchUp.policy === "latest" ? 1 : Math.max(1, catchUp.limit))
+}
+
+/** Whether a sensor is due at `now`: running, and never evaluated or last evaluated `interval` ago. */
+export const sensorDue = (s: SensorDefinition, state: InstigatorState, now: number): boolean =>
+  state.status === "running" &&
+  (state.lastTickAt === undefined || now - state.lastTickAt >= s.spec.intervalMillis)
+
+const iso = (t: number): string => new Date(t).toISOString()
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** A reason a request cannot run against this graph, or undefined. */
+const badRequest = (graph: AssetGraph, requests: ReadonlyArray<RunRequest>): string | undefined => {
+  for (const [i, r] of requests.entries()) {
+    try {
+      resolveSelection(graph, r.select)
+    } catch (e) {
+      return `run request ${i}: ${describe(e)}`
+    }
+  }
+  return undefined
+}
+
+const queue = (
+  tick: { readonly tickId: string; readonly kind: InstigatorKind; readonly name: string },
+  requests: ReadonlyArray<RunRequest>,
+  now: number,
+  newId: () => string
+): Array<QueuedRun> =>
+  requests.map((request) => ({
+    id: newId(),
+    tickId: tick.tickId,
+    kind: tick.kind,
+    name: tick.name,
+    request,
+    status: "queued",
+    enqueuedAt: now
+  }))
+
+/** Evaluates and records the due ticks of one schedule. */
+const tickSchedule = (
+  defs: Definitions,
+  store: DaemonStore,
+  s: ScheduleDefinition,
+  stored: InstigatorState | undefined,
+  now: number,
+  options: TickOptions,
+  newId: () => string
+): Effect.Effect<ReadonlyArray<TickRecord>, DaemonStoreError> =>
+  Effect.gen(function* () {
+    let state = effectiveState("schedule", s.name, s.spec.defaultStatus, stored)
+    if (state.status === "running" && state.startedAt === undefined) {
+      // Running by default and seen for the first time: ticks start from now, and a restart keeps that.
+      state = { ...state, startedAt: now }
+      yield* store.setState(state)
+      return []
+    }
+    const due = dueScheduleTimes(s, state, now, options.catchUp)
+    const recorded: Array<TickRecord> = []
+    for (const scheduledAt of due) {
+      const tickId = `schedule:${s.name}@${iso(scheduledAt)}`
+      let requests: ReadonlyArray<RunRequest> = []
+      let skipReason: string | undefined
+      let error: string | undefined
+      try {
+        const dynamic =
+          options.dynamicPartitions === undefined ? undefined : yield* options.dynamicPartitions()
+        const result = scheduleTick(
+          defs.graph,
+          s,
+          scheduledAt,
+          dynamic === undefined ? undefined : { dynamic }
+        )
+        requests = result.runRequests
+        skipReason = result.skipReason
+      } catch (e) {
+        error = describe(e)
+      }
+      const runs =
+        error === undefined ? queue({ tickId, kind: "schedule", name: s.name }, requests, now, newId) : []
+      const tick: TickRecord = {
+        tickId,
+        kind: "schedule",
+        name: s.name,
+        tickAt: scheduledAt,
+        evaluatedAt: now,
+        status: error !== undefined ? "failed" : runs.length > 0 ? "requested" : "skipped",
+        runIds: runs.map((r) => r.id),
+        ...(skipReason === undefined ? {} : { skipReason }),
+        ...(error === undefined ? {} : { error })
+      }
+      state = { ...state, lastTickAt: scheduledAt }
+      const commit = yield* store.commitTick({ tick, runs, state })
+      if (commit.committed) recorded.push(commit.tick)
+    }
+    return recorded
+  })
+
+/** Evaluates one sensor (inside the user-code boundary) and records its tick. */
+const tickSensor = (
+  defs: Definitions,
+  store: DaemonStore,
+  s: SensorDefinition,
+  state: InstigatorState,
+  now: number,
+  options: TickOptions,
+  newId: () => string
+): Effect.Effect<ReadonlyArray<TickRecord>, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const tickId = `sensor:${s.name}@${iso(now)}`
+    const outcome = yield* Effect.result(
+      evaluateSensor(s, { cursor: state.cursor, now, lastTickAt: state.lastTickAt }).pipe(
+        Effect.flatMap((result) => {
+          const requests = result.runRequests ?? []
+          const problem = badRequest(defs.graph, requests)
+          if (problem !== undefined) return Effect.fail(problem)
+          const add = result.addPartitions ?? []
+          if (add.length === 0 || options.addPartitions === undefined) return Effect.succeed(result)
+          return options.addPartitions(add).pipe(
+            Effect.mapError((e) => `adding dynamic partitions failed: ${describe(e)}`),
+            Effect.as(result)
+          )
+        }),
+        Effect.mapError((e) => (typeof e === "string" ? e : e.message))
+      )
+    )
+    let tick: TickRecord
+    let runs: ReadonlyArray<QueuedRun> = []
+    let next: InstigatorState
+    if (outcome._tag === "Failure") {
+      tick = {
+        tickId,
+        kind: "sensor",
+        name: s.name,
+        tickAt: now,
+        evaluatedAt: now,
+        status: "failed",
+        runIds: [],
+        error: outcome.failure,
+        ...(state.cursor === undefined ? {} : { cursor: state.cursor })
+      }
+      next = { ...state, lastTickAt: now }
+    } else {
+      const result = outcome.success
+      runs = queue({ tickId, kind: "sensor", name: s.name }, result.runRequests ?? [], now, newId)
+      const cursor = result.cursor ?? state.cursor
+      tick = {
+        tickId,
+        kind: "sensor",
+        name: s.name,
+        tickAt: now,
+        evaluatedAt: now,
+        status: runs.length > 0 ? "requested" : "skipped",
+        runIds: runs.map((r) => r.id),
+        ...(result.skipReason === undefined
+          ? runs.length === 0
+            ? { skipReason: "no run requested" }
+            : {}
+          : { skipReason: result.skipReason }),
+        ...(cursor === undefined ? {} : { cursor })
+      }
+      next = { ...state, lastTickAt: now, ...(cursor === undefined ? {} : { cursor }) }
+    }
+    const commit = yield* store.commitTick({ tick, runs, state: next })
+    return commit.committed ? [commit.tick] : []
+  })
+
+/**
+ * One tick of the daemon at the Effect clock's time: every running schedule's due ticks and every
+ * due sensor, each recorded with its runs in one transaction.
+ */
+export const runTick = (
+  defs: Definitions,
+  store: DaemonStore,
+  options: TickOptions = {}
+): Effect.Effect<TickReport, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const newId = options.newId ?? (() => crypto.randomUUID())
+    const stored = new Map((yield* store.states()).map((s) => [`${s.kind}:${s.name}`, s]))
+    const ticks: Array<TickRecord> = []
+    for (const s of defs.schedules)
+      ticks.push(
+        ...(yield* tickSchedule(defs, store, s, stored.get(`schedule:${s.name}`), now, options, newId))
+      )
+    const due = defs.sensors.flatMap((s) => {
+      const state = effectiveState("sensor", s.name, s.spec.defaultStatus, stored.get(`sensor:${s.name}`))
+      return sensorDue(s, state, now) ? [{ s, state }] : []
+    })
+    const sensorTicks = yield* Effect.forEach(
+      due,
+      ({ s, state }) => tickSensor(defs, store, s, state, now, options, newId),
+      { concurrency: options.sensorConcurrency ?? 8 }
+    )
+    for (const t of sensorTicks) ticks.push(...t)
+    return { at: now, ticks }
+  })
+
+/** Starts or stops a schedule or sensor; starting sets the time its ticks count from. */
+export const setStatus = (
+  store: DaemonStore,
+  kind: InstigatorKind,
+  name: string,
+  status: "running" | "stopped",
+  now: number
+): Effect.Effect<InstigatorState, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const current = yield* store.state(kind, name)
+    const base: InstigatorState = current ?? { kind, name, status }
+    const next: InstigatorState =
+      status === "running"
+        ? current?.status === "running" && current.startedAt !== undefined
+          ? current
+          : { ...base, status, startedAt: now }
+        : { ...base, status }
+    yield* store.setState(next)
+    return next
+  })
