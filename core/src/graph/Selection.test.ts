@@ -1,3 +1,4 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { testSpec } from "../testing/TestRuntime.ts"
 import { AssetGraph } from "./AssetGraph.ts"
@@ -119,5 +120,29 @@ describe("resolveSelection", () => {
     expect(() => selectChanged("changed-since:main++")).toThrow("cannot end in +")
     expect(() => selectChanged("changed-since:--output=/tmp/x")).toThrow("starts with -")
     expect(() => changedSinceRefs("changed-since:-p")).toThrow("starts with -")
+  })
+
+  it("parses every ref back with any affixes (property)", () => {
+    const refChar = fc.constantFrom(..."abcXYZ019/~^.-_@{}:+".split(""))
+    // a ref: not empty, not starting with -, not ending in + or +digits (those are the operator)
+    const ref = fc
+      .array(refChar, { minLength: 1, maxLength: 12 })
+      .map((cs) => cs.join(""))
+      .filter((r) => !r.startsWith("-") && !/\+\d*$/.test(r))
+    const depth = fc.option(fc.nat({ max: 99 }), { nil: undefined })
+    const affix = fc.option(depth, { nil: null })
+    fc.assert(
+      fc.property(ref, affix, affix, (r, up, down) => {
+        const prefix = up === null ? "" : `${up ?? ""}+`
+        const suffix = down === null ? "" : `+${down ?? ""}`
+        const text = `${prefix}changed-since:${r}${suffix}`
+        expect(changedSinceRefs(text)).toEqual([r])
+        const files = new Map([[r, new Set(["/repo/ml.ts"])]])
+        const selected = [...resolveSelection(graph, text, { changedFiles: files })].map((i) => graph.keys[i])
+        expect(selected).toContain("features")
+        expect(selected.includes("clean")).toBe(up !== null && up !== 0)
+        expect(selected.includes("ml/model")).toBe(down !== null && down !== 0)
+      })
+    )
   })
 })
