@@ -5,11 +5,14 @@
  * confined DuckDB exploration. Runs execute here, so a run keeps the code it started with.
  */
 import { createHash, randomBytes } from "node:crypto"
+import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
 import {
   type AnyProject,
   assetStatuses,
   explore,
   type MaterializeStore,
+  materiaDir,
   materializeEffect,
   reexecuteEffect,
   resolveStore
@@ -251,6 +254,8 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   }
 
   const query = async (body: QueryBody): Promise<QueryResponse> => {
+    // explore() needs the storage folder to exist (it resolves it to confine DuckDB), even before any run.
+    await mkdir(join(materiaDir(root), "storage"), { recursive: true })
     const explorer = await explore(project, { root, storage: store.storage })
     try {
       const result = await explorer.query(body.sql, {

@@ -1,0 +1,40 @@
+/**
+ * ProjectApi over a project loaded in this very process: the code server's service without the
+ * process boundary. For programs that already hold the project (tests of the HTTP app, scripts);
+ * `materia dev` itself never loads the project in the server (see Supervisor.ts).
+ */
+import type { AnyProject } from "@materia/assets"
+import type { LiveMessage } from "../http/Backend.ts"
+import type { ProjectApi } from "./ProjectApi.ts"
+import { makeProjectService } from "./ProjectService.ts"
+
+/** Serves `project` (rooted at `root`, where `.materia/` lives) in process. */
+export const inProcessProject = async (
+  project: AnyProject,
+  root: string,
+  options: { readonly queryTimeoutMillis?: number | undefined } = {}
+): Promise<ProjectApi> => {
+  const listeners = new Set<(message: LiveMessage) => void>()
+  const service = await makeProjectService({
+    project,
+    root,
+    queryTimeoutMillis: options.queryTimeoutMillis,
+    emit: (event) => {
+      for (const listener of listeners) listener({ type: "run-event", data: event })
+    }
+  })
+  const state = { generation: 1, name: service.name, root, codeVersion: service.codeVersion, loadError: null }
+  return {
+    state: async () => state,
+    catalog: service.catalog,
+    launch: service.launch,
+    reexecute: service.reexecute,
+    cancel: service.cancel,
+    query: service.query,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    close: service.close
+  }
+}
