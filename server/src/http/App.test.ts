@@ -38,7 +38,7 @@ const serveApp = async (root: string, uiDir: string, host = "127.0.0.1"): Promis
     url: `http://127.0.0.1:${port}`,
     port,
     close: async () => {
-      server.closeAllConnections?.()
+      ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await backend.close()
     }
