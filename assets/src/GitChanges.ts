@@ -179,7 +179,7 @@ export const changedFilesSince = (
         new GitCommandFailed({ command: "git rev-parse --show-toplevel", directory, detail: String(e) })
     })
     if (ref === "" || ref.startsWith("-"))
-      return yield* new UnknownGitRef({ ref, root, shallow: false, fetch: "a ref such as origin/main" })
+      return yield* new UnknownGitRef({ ref, root, shallow: false, fetch: "git fetch origin <branch>" })
     const commit = yield* git(root, [
       "rev-parse",
       "--verify",
