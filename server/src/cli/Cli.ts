@@ -7,11 +7,14 @@ import { ExitCode, UsageError } from "./CliError.ts"
 import type { Command, CommandContext } from "./Command.ts"
 import { assetsCommand } from "./commands/AssetsCommand.ts"
 import { checkCommand } from "./commands/CheckCommand.ts"
+import { daemonCommand } from "./commands/DaemonCommand.ts"
 import { devCommand } from "./commands/DevCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
 import { queryCommand } from "./commands/QueryCommand.ts"
 import { runsCommand } from "./commands/RunsCommand.ts"
+import { schedulesCommand } from "./commands/SchedulesCommand.ts"
+import { sensorsCommand } from "./commands/SensorsCommand.ts"
 import { wipeCommand } from "./commands/WipeCommand.ts"
 
 export const commands: ReadonlyArray<Command> = [
@@ -22,7 +25,10 @@ export const commands: ReadonlyArray<Command> = [
   runsCommand,
   wipeCommand,
   queryCommand,
-  devCommand
+  devCommand,
+  daemonCommand,
+  schedulesCommand,
+  sensorsCommand
 ]
 
 const help = (): string =>

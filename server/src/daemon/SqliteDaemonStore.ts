@@ -4,6 +4,8 @@
  * migrations never need to know about them. Opens the file through core first when it is new, so
  * it is always a Materia database. better-sqlite3 loads only here.
  */
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
 import type { RunRequest } from "@materia/assets"
 import type Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
@@ -174,6 +176,7 @@ const RUN_COLUMNS: Record<string, string> = {
 
 /** Makes sure `path` is a Materia database (creating it through core when new), then adds our tables. */
 const open = async (path: string): Promise<Database.Database> => {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
   const { default: SqliteDatabase } = await import("better-sqlite3")
   const probe = new SqliteDatabase(path, { timeout: 5000 })
   const isMateria = probe.pragma("application_id", { simple: true }) === MATERIA_APPLICATION_ID

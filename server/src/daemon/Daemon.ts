@@ -1,0 +1,191 @@
+/**
+ * The daemon loop: hold the store's lease (a second daemon says who holds it and waits), then every
+ * tick interval renew it, evaluate the due ticks, reap the runs that ended and launch queued runs
+ * under the queue's limits, each in its own process. Restart-safe: ticks are recorded once by id
+ * with their runs; a queued run is marked launched before its process starts, so a daemon killed
+ * in between never launches it twice (the run is reported `lost` instead), and a run whose process
+ * outlived its daemon is adopted by the next one.
+ */
+import type { AddPartitions } from "@materia/assets"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { DaemonStore, DaemonStoreError, QueuedRun, TickRecord } from "./DaemonStore.ts"
+import { isAlive, type LaunchTarget, launchRun, readOutcome, thisHost } from "./RunLauncher.ts"
+import { launchable, type QueueLimits } from "./RunQueue.ts"
+import { type CatchUp, type Definitions, runTick } from "./TickEngine.ts"
+
+export interface DaemonConfig {
+  readonly definitions: Definitions
+  readonly store: DaemonStore
+  readonly target: LaunchTarget
+  /** Time between ticks; 1 second by default (enough for 6-field, seconds-resolution crons). */
+  readonly tickIntervalMillis?: number | undefined
+  readonly catchUp?: CatchUp | undefined
+  /** 4 concurrent runs by default, no tag limits. */
+  readonly limits?: QueueLimits | undefined
+  /** A lease not renewed for this long is free; 30 seconds by default. */
+  readonly leaseTtlMillis?: number | undefined
+  readonly log?: ((line: string) => void) | undefined
+  /** Stops the loop (the lease is released; launched runs keep running and are adopted next time). */
+  readonly signal?: AbortSignal | undefined
+  /** Stop after this many ticks (`materia daemon --ticks N`), once launched runs have ended. */
+  readonly maxTicks?: number | undefined
+  readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
+}
+
+/** Who holds a lease: `<host>:<pid>:<nonce>`. */
+export const leaseOwner = (): string => `${thisHost()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
+
+/** Whether a lease holder is a dead process of this host. */
+const holderIsDead = (holder: string): boolean => {
+  const [host, pid] = holder.split(":")
+  return host === thisHost() && pid !== undefined && /^\d+$/.test(pid) && !isAlive(Number(pid))
+}
+
+const describeTick = (t: TickRecord): string => {
+  const what = `${t.kind} ${t.name} @ ${new Date(t.tickAt).toISOString()}`
+  switch (t.status) {
+    case "requested":
+      return `${what}: requested ${t.runIds.length} run${t.runIds.length === 1 ? "" : "s"}${t.skipReason === undefined ? "" : ` (${t.skipReason})`}`
+    case "skipped":
+      return `${what}: skipped (${t.skipReason ?? "no run requested"})`
+    case "failed":
+      return `${what}: failed: ${t.error}`
+  }
+}
+
+/** Runs the daemon until `signal` aborts (or `maxTicks` ticks are done). */
+export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const { store, target, definitions } = config
+    const log = config.log ?? (() => {})
+    const interval = config.tickIntervalMillis ?? 1000
+    const ttl = config.leaseTtlMillis ?? 30_000
+    const limits = config.limits ?? { maxConcurrentRuns: 4 }
+    const owner = leaseOwner()
+    const stopped = () => config.signal?.aborted === true
+    const exits = new Map<string, { code: number | null | undefined }>()
+
+    /** Waits for the lease; false when stopped while waiting. */
+    const acquire = Effect.gen(function* () {
+      let announced = false
+      let replacing: string | undefined
+      while (!stopped()) {
+        const now = yield* Clock.currentTimeMillis
+        const lease = yield* store.acquireLease(owner, now, ttl, replacing)
+        if (lease.acquired) {
+          if (replacing !== undefined) log(`took over the lease of ${replacing}, whose process is gone`)
+          return true
+        }
+        if (holderIsDead(lease.holder)) {
+          replacing = lease.holder
+          continue
+        }
+        if (!announced) {
+          log(
+            `another daemon (${lease.holder}) holds the lease of this store until ${new Date(lease.expiresAt).toISOString()}; waiting for it`
+          )
+          announced = true
+        }
+        yield* Effect.sleep(Math.min(interval * 2, Math.max(100, ttl / 3)))
+      }
+      return false
+    })
+
+    const finish = (run: QueuedRun, code: number | null | undefined, now: number) => {
+      const outcome = readOutcome(target.logDir, run.id, code)
+      const status = outcome?.status ?? "lost"
+      log(
+        `run ${run.id} of ${run.kind} ${run.name} ${status}${outcome?.runId === undefined ? "" : ` (materia run ${outcome.runId})`}${outcome?.error === undefined ? "" : `: ${outcome.error}`}`
+      )
+      return store.updateRun(run.id, {
+        status,
+        endedAt: now,
+        ...(outcome?.runId === undefined ? {} : { runId: outcome.runId }),
+        ...(outcome === undefined
+          ? { error: "its process ended without reporting a result (killed?)" }
+          : outcome.error === undefined
+            ? {}
+            : { error: outcome.error })
+      })
+    }
+
+    const reap = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      for (const run of yield* store.runs({ status: ["launched"] })) {
+        const exit = exits.get(run.id)
+        if (exit !== undefined) {
+          if (exit.code === undefined) continue
+          exits.delete(run.id)
+          yield* finish(run, exit.code, now)
+        } else if (run.pid === undefined) {
+          log(`run ${run.id} of ${run.kind} ${run.name} lost: a daemon stopped before its process started`)
+          yield* store.updateRun(run.id, {
+            status: "lost",
+            endedAt: now,
+            error:
+              "the daemon stopped between marking the run launched and starting its process; not relaunched"
+          })
+        } else if (!isAlive(run.pid)) {
+          // Launched by an earlier daemon: adopted, and its outcome read from its output files.
+          yield* finish(run, undefined, now)
+        }
+      }
+    })
+
+    const launch = Effect.gen(function* () {
+      const queued = yield* store.runs({ status: ["queued"] })
+      if (queued.length === 0) return
+      const active = yield* store.runs({ status: ["launched"] })
+      for (const run of launchable(queued, active, limits)) {
+        const now = yield* Clock.currentTimeMillis
+        // Marked first: a daemon killed before the process starts leaves it `lost`, never launched twice.
+        yield* store.updateRun(run.id, { status: "launched", launchedAt: now })
+        let pid: number
+        try {
+          const process = launchRun(run, target)
+          pid = process.pid
+          const exit: { code: number | null | undefined } = { code: undefined }
+          exits.set(run.id, exit)
+          void process.exited.then((code) => {
+            exit.code = code
+          })
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error)
+          log(`run ${run.id} of ${run.kind} ${run.name} failed to start: ${message}`)
+          yield* store.updateRun(run.id, { status: "failed", endedAt: now, error: message })
+          continue
+        }
+        yield* store.updateRun(run.id, { pid })
+        log(`launched run ${run.id} of ${run.kind} ${run.name} (pid ${pid})`)
+      }
+    })
+
+    if (!(yield* acquire)) return
+    log(
+      `daemon ${owner}: ${definitions.schedules.length} schedule${definitions.schedules.length === 1 ? "" : "s"}, ${definitions.sensors.length} sensor${definitions.sensors.length === 1 ? "" : "s"}; ticking every ${interval} ms`
+    )
+    const loop = Effect.gen(function* () {
+      let ticks = 0
+      while (!stopped()) {
+        const now = yield* Clock.currentTimeMillis
+        const renewed = yield* store.acquireLease(owner, now, ttl)
+        if (!renewed.acquired) {
+          log(`lost the lease to ${renewed.holder}; waiting`)
+          if (!(yield* acquire)) return
+        }
+        yield* reap
+        if (config.maxTicks === undefined || ticks < config.maxTicks) {
+          const report = yield* runTick(definitions, store, {
+            catchUp: config.catchUp,
+            addPartitions: config.addPartitions
+          })
+          ticks++
+          for (const t of report.ticks) log(describeTick(t))
+        } else if ((yield* store.runs({ status: ["queued", "launched"] })).length === 0) return
+        yield* launch
+        yield* Effect.sleep(interval)
+      }
+    })
+    yield* loop.pipe(Effect.ensuring(Effect.ignore(store.releaseLease(owner))))
+  })

@@ -1,0 +1,122 @@
+/**
+ * What the daemon commands load: the project, its schedules and sensors, validated against its
+ * graph, and the daemon store in the project's SQLite file. Until `defineProject` takes
+ * `schedules`/`sensors`, they are read from the config module's named exports
+ * (`export const schedules = [...]`, `export const sensors = [...]`); a project that carries them
+ * wins.
+ */
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import {
+  type AnyProject,
+  materiaDir,
+  type ScheduleDefinition,
+  type SensorDefinition,
+  validateSchedules
+} from "@materia/assets"
+import * as Effect from "effect/Effect"
+import { UsageError } from "../cli/CliError.ts"
+import type { CommandContext } from "../cli/Command.ts"
+import { findConfig, loadProject } from "../cli/ProjectLoader.ts"
+import type { DaemonStore } from "./DaemonStore.ts"
+import { openSqliteDaemonStore } from "./SqliteDaemonStore.ts"
+import type { Definitions } from "./TickEngine.ts"
+
+export interface DaemonProject {
+  readonly project: AnyProject
+  readonly file: string
+  readonly root: string
+  readonly definitions: Definitions
+  readonly store: DaemonStore
+  /** The project's SQLite file, shared by core's tables and the daemon's. */
+  readonly databasePath: string
+}
+
+const listOf = <T>(
+  file: string,
+  what: "schedules" | "sensors",
+  tag: string,
+  value: unknown
+): ReadonlyArray<T> => {
+  if (value === undefined) return []
+  if (!Array.isArray(value))
+    throw new UsageError({
+      message: `${file}: the \`${what}\` export must be an array of ${what === "schedules" ? "schedule(...)" : "sensor(...)"} definitions, found ${typeof value}`
+    })
+  value.forEach((d: unknown, i) => {
+    if (typeof d !== "object" || d === null || (d as { _tag?: unknown })._tag !== tag)
+      throw new UsageError({
+        message: `${file}: ${what}[${i}] is not made by ${what === "schedules" ? "schedule(name, {...})" : "sensor(name, {...})"}`
+      })
+  })
+  return value as ReadonlyArray<T>
+}
+
+/** The schedules and sensors of a loaded config module (or of its project, once it carries them). */
+export const definitionsOf = (
+  file: string,
+  project: AnyProject,
+  module: Readonly<Record<string, unknown>>
+): Definitions => {
+  const carried = project as unknown as { readonly schedules?: unknown; readonly sensors?: unknown }
+  const schedules = listOf<ScheduleDefinition>(
+    file,
+    "schedules",
+    "ScheduleDefinition",
+    carried.schedules ?? module.schedules
+  )
+  const sensors = listOf<SensorDefinition>(
+    file,
+    "sensors",
+    "SensorDefinition",
+    carried.sensors ?? module.sensors
+  )
+  try {
+    validateSchedules(project, schedules, sensors)
+  } catch (error) {
+    throw new UsageError({ message: `${file}: ${error instanceof Error ? error.message : String(error)}` })
+  }
+  return { graph: project.graph, schedules, sensors }
+}
+
+/** Loads the project and its schedules and sensors, and opens the daemon store. */
+export const openDaemonProject = async (
+  explicit: string | undefined,
+  context: CommandContext
+): Promise<DaemonProject> => {
+  let file: string
+  let loaded: Awaited<ReturnType<typeof loadProject>>
+  try {
+    file = findConfig(explicit, context.cwd)
+    loaded = await loadProject(file)
+  } catch (error) {
+    // A bad cron string or schedule throws while the module loads: a definition error, exit 2.
+    if (error instanceof UsageError) throw error
+    throw new UsageError({ message: error instanceof Error ? error.message : String(error) })
+  }
+  // The same URL as the loader's: Node returns the module it already evaluated.
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>
+  const definitions = definitionsOf(file, loaded.project, module)
+  const databasePath = join(materiaDir(loaded.root), "materia.db")
+  const store = await Effect.runPromise(openSqliteDaemonStore(databasePath))
+  return { project: loaded.project, file, root: loaded.root, definitions, store, databasePath }
+}
+
+/** The schedule or sensor named `name`, or a usage error listing the names. */
+export const findDefinition = <D extends { readonly name: string }>(
+  kind: "schedule" | "sensor",
+  definitions: ReadonlyArray<D>,
+  name: string | undefined
+): D => {
+  const names = definitions.map((d) => d.name)
+  if (name === undefined)
+    throw new UsageError({
+      message: `name a ${kind}: ${names.length === 0 ? `the project has no ${kind}s` : names.join(", ")}`
+    })
+  const found = definitions.find((d) => d.name === name)
+  if (found === undefined)
+    throw new UsageError({
+      message: `no ${kind} "${name}"; ${names.length === 0 ? `the project has no ${kind}s (export const ${kind}s = [...] in the config)` : `${kind}s: ${names.join(", ")}`}`
+    })
+  return found
+}
