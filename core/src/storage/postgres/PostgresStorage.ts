@@ -349,6 +349,11 @@ export const makePostgresStorage = (
     // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool;
     // without a listener its error would crash the process.
     pool.on("error", () => {})
+    // A connection killed between its start-up and our first statement reports it while no one
+    // listens yet: keep a listener on every connection (its next statement fails anyway).
+    pool.on("connect", (client) => {
+      client.on("error", () => {})
+    })
     let closed = false
     const end = Effect.promise(() => pool.end().catch(() => undefined))
 
@@ -360,12 +365,19 @@ export const makePostgresStorage = (
         )
       return pool.connect().then(async (client) => {
         let failure: unknown
+        // A connection that drops between two statements reports it here; the next statement fails
+        // with it. Without a listener, the error would crash the process.
+        const lost = (cause: unknown) => {
+          failure ??= cause
+        }
+        client.on("error", lost)
         try {
           return await f(client)
         } catch (cause) {
-          failure = cause
+          failure ??= cause
           throw cause
         } finally {
+          client.off("error", lost)
           client.release(failure !== undefined && classify(failure).reason === "Unavailable")
         }
       })
@@ -670,6 +682,7 @@ export const makePostgresStorage = (
           errorCode(cause) === "23505" &&
           (cause as { constraint?: unknown }).constraint === "events_batch_id"
         )
+          // Already committed by an earlier try; this transaction is aborted and its COMMIT rolls back.
           return false
         throw cause
       }
