@@ -11,17 +11,23 @@ import {
   DEFAULT_GROUP,
   DEFAULT_POOL,
   type ExecutableAsset,
+  InvalidPartitionMapping,
   isArrowTable,
   type JsonValue,
+  mappingProblem,
   noRetry,
   OutputValidationError,
+  type PartitionedInput,
+  type PartitionMappingSpec,
+  type PartitionsDefinition,
   type RetrySpec,
+  readsManyPartitions,
   Skip,
   type StepContext,
   type StepHookInfo,
   type StepHooks
 } from "@materia/core"
-import type { Table as ArrowTable, DataType } from "apache-arrow"
+import type { Table as ArrowTable, DataType, RecordBatch } from "apache-arrow"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,6 +37,8 @@ import type { Alert } from "./alerts/Alert.ts"
 import { alertErrorOf } from "./alerts/AlertSummary.ts"
 import { automaticCodeVersion } from "./CodeVersion.ts"
 import { expectedColumns, rowSchemaToArrowDescription, validateTable } from "./checks/TableSchema.ts"
+import { definitionSite } from "./DefinitionSite.ts"
+import { type AnyInput, type AssetInputOf, isAssetInput, type PartitionContextOf } from "./Partitions.ts"
 
 /** A schema for run configuration or output values: decodes without services. */
 export type AnySchema = Schema.Top & { readonly DecodingServices: never }
@@ -39,20 +47,23 @@ export type AnySchema = Schema.Top & { readonly DecodingServices: never }
 export type AssetContext<Config = unknown> = StepContext<Config>
 
 /** Phantom types of a definition: its value, the resources its body requires, its config input. */
-export interface AssetTypes<A, R, C> {
+export interface AssetTypes<A, R, C, P = unknown> {
   readonly value: A
   readonly requirements: R
   readonly config: C
+  readonly partitions: P
 }
 
 /**
  * A defined asset: key `K`, value `A`, required resources `R`, run configuration input `C`
- * (`never` when the asset takes none).
+ * (`never` when the asset takes none), partitions definition `P` (`unknown`: not partitioned).
  */
-export interface Asset<K extends string = string, A = unknown, R = never, C = never> {
-  readonly "~types"?: AssetTypes<A, R, C> | undefined
+export interface Asset<K extends string = string, A = unknown, R = never, C = never, P = unknown> {
+  readonly "~types"?: AssetTypes<A, R, C, P> | undefined
   readonly key: K
   readonly spec: AssetSpec
+  /** The partitions definition, when the asset is partitioned. */
+  readonly partitions?: PartitionsDefinition | undefined
   readonly executable: ExecutableAsset<R>
   readonly configSchema: AnySchema | undefined
   /** For source assets: returns the current data version (a string), or undefined when unknown. */
@@ -90,8 +101,29 @@ export type RequirementsOf<T> = T extends Asset<string, infer _A, infer R, infer
 /** The run configuration input of an asset (`never` when it takes none). */
 export type ConfigOf<T> = T extends Asset<string, infer _A, infer _R, infer C> ? C : never
 
+/** The partitions definition of an asset (`unknown` when it is not partitioned). */
+export type PartitionsOf<T> = T extends Asset<string, infer _A, infer _R, infer _C, infer P> ? P : never
+
+/**
+ * What a body receives for one input: the upstream's value; for `streamOf(a)` an async iterable of
+ * record batches; for `partitionsOf(a)` — and for any partitioned upstream of an unpartitioned
+ * asset — a `PartitionedInput` of the upstream's values.
+ */
+export type InputValue<I, DownP> =
+  I extends AssetInputOf<infer A, infer Mode>
+    ? Mode extends "stream"
+      ? AsyncIterable<RecordBatch>
+      : Mode extends "many"
+        ? PartitionedInput<ValueOf<A>>
+        : ValueOf<A>
+    : [DownP] extends [PartitionsDefinition]
+      ? ValueOf<I>
+      : [PartitionsOf<I>] extends [PartitionsDefinition]
+        ? PartitionedInput<ValueOf<I>>
+        : ValueOf<I>
+
 /** The values a body receives: each input name typed as its upstream asset's value. */
-export type InputValues<Ins> = { readonly [K in keyof Ins]: ValueOf<Ins[K]> }
+export type InputValues<Ins, DownP = unknown> = { readonly [K in keyof Ins]: InputValue<Ins[K], DownP> }
 
 /**
  * The value a body's result stands for: an Effect's success, a Promise's resolution, or itself —
@@ -126,7 +158,14 @@ export interface RetryOptions {
 }
 
 /** Options of `asset(key, options, body)`. */
-export interface AssetOptions<Ins, ConfigSchema> {
+export interface AssetOptions<Ins, ConfigSchema, P = unknown> {
+  /** Partitions the asset is materialized by: `dailyPartitions({ start })`, `staticPartitions([...])`, ... */
+  readonly partitions?: P | undefined
+  /**
+   * `single-run`: a backfill of many partitions runs as ONE step that receives `ctx.partitionRange`
+   * (for SQL-style assets that process a range at once). Default `per-partition`.
+   */
+  readonly backfill?: "per-partition" | "single-run" | undefined
   /** Upstream assets whose values the body receives, by input name. */
   readonly ins?: Ins | undefined
   /** Ordering-only upstream: assets or keys that must be materialized first (no value passed). */
@@ -177,9 +216,9 @@ export interface AssetOptions<Ins, ConfigSchema> {
 export type StepHook = (info: StepHookInfo) => void | Promise<void> | Effect.Effect<void, unknown>
 
 /** The body of an asset: its inputs and context in, a value, a Promise or an Effect out. */
-export type AssetBody<Ins, ConfigSchema, Out> = (
-  inputs: InputValues<Ins>,
-  context: AssetContext<DecodedConfig<ConfigSchema>>
+export type AssetBody<Ins, ConfigSchema, Out, P = unknown> = (
+  inputs: InputValues<Ins, P>,
+  context: AssetContext<DecodedConfig<ConfigSchema>> & PartitionContextOf<P>
 ) => Out
 
 /**
@@ -341,6 +380,59 @@ const schemaValidator = (key: string, schema: AnySchema) => {
     )
 }
 
+const partitionsOption = (key: string, given: unknown): PartitionsDefinition | undefined => {
+  if (given === undefined) return undefined
+  if (
+    typeof given !== "object" ||
+    given === null ||
+    !("spec" in given) ||
+    !("keys" in given) ||
+    typeof (given as { keys: unknown }).keys !== "function"
+  )
+    throw new TypeError(
+      `asset "${key}": partitions must be a partitions definition (dailyPartitions({ start }), staticPartitions([...]), dynamicPartitions(name), multiPartitions({...})), found ${typeof given}`
+    )
+  return given as PartitionsDefinition
+}
+
+/**
+ * Checks, when the asset is defined, that an input can be read partition by partition and that its
+ * wrapper matches what the body will receive (one value, or a PartitionedInput of several).
+ */
+const checkPartitionInput = (
+  key: string,
+  name: string,
+  downstream: PartitionsDefinition["spec"] | undefined,
+  upstream: AnyAsset,
+  mode: "plain" | "stream" | "many" | "value",
+  mapping: PartitionMappingSpec | undefined
+): void => {
+  const up = upstream.spec.partitions
+  if (up === undefined) {
+    if (mode === "many" || mapping !== undefined)
+      throw new TypeError(
+        `asset "${key}": input ${name} reads "${upstream.key}" through a partition mapping, but "${upstream.key}" is not partitioned; pass the asset itself`
+      )
+    return
+  }
+  if (downstream !== undefined) {
+    const problem = mappingProblem(downstream, up, mapping)
+    if (problem !== undefined)
+      throw new InvalidPartitionMapping({ downstream: key, upstream: upstream.key, reason: problem })
+  }
+  if (mode === "plain" || mode === "stream") {
+    if (downstream !== undefined && readsManyPartitions(downstream, up, mapping))
+      throw new TypeError(
+        `asset "${key}": each of its partitions reads several partitions of "${upstream.key}"; declare the input as partitionsOf(${upstream.key.replaceAll("/", "_")}) to receive them all`
+      )
+    return
+  }
+  if (mode === "value" && readsManyPartitions(downstream, up, mapping))
+    throw new TypeError(
+      `asset "${key}": input ${name} maps to several partitions of "${upstream.key}"; use partitionsOf(...) instead of mapped(...)`
+    )
+}
+
 /**
  * Defines an asset: a named, persisted value computed by `body` from the values of `ins`.
  *
@@ -356,19 +448,21 @@ const schemaValidator = (key: string, schema: AnySchema) => {
  */
 export function asset<
   const K extends AssetKeyInput,
-  const Ins extends Readonly<Record<string, AnyAsset>> = {},
+  const Ins extends Readonly<Record<string, AnyAsset | AnyInput>> = {},
   Out = unknown,
   ConfigSchema extends AnySchema | undefined = undefined,
-  RowSchema extends AnySchema | undefined = undefined
+  RowSchema extends AnySchema | undefined = undefined,
+  P extends PartitionsDefinition | undefined = undefined
 >(
   key: K,
-  options: AssetOptions<Ins, ConfigSchema> & { readonly table?: RowSchema },
-  body: AssetBody<Ins, ConfigSchema, Out>
+  options: AssetOptions<Ins, ConfigSchema, P> & { readonly table?: RowSchema },
+  body: AssetBody<Ins, ConfigSchema, Out, P extends PartitionsDefinition ? P : unknown>
 ): Asset<
   AssetKeyString<K>,
   RowSchema extends AnySchema ? TableOf<RowSchema["Type"]> : BodyValue<Out>,
   BodyRequirements<Out>,
-  ConfigInput<ConfigSchema>
+  ConfigInput<ConfigSchema>,
+  P extends PartitionsDefinition ? P : unknown
 > {
   const canonical = assetKeyToString(key)
   if (typeof options !== "object" || options === null)
@@ -379,15 +473,41 @@ export function asset<
     throw new TypeError(
       `asset "${canonical}": expected a body function as the third argument, found ${typeof body}`
     )
+  const partitions = partitionsOption(canonical, options.partitions)
   const ins = (options.ins ?? {}) as Readonly<Record<string, unknown>>
-  const inputs = Object.entries(ins).map(([name, upstream]) => {
+  const inputs = Object.entries(ins).map(([name, given]) => {
+    const wrapper = isAssetInput(given) ? given : undefined
+    const upstream = wrapper === undefined ? given : wrapper.asset
     if (!isAsset(upstream))
       throw new TypeError(
-        `asset "${canonical}": input "${name}" must be an asset (made by asset() or sourceAsset()), found ${typeof upstream}`
+        `asset "${canonical}": input "${name}" must be an asset (made by asset() or sourceAsset()) or streamOf/partitionsOf/mapped of one, found ${typeof upstream}`
       )
-    return { name, key: upstream.key }
+    const mode = wrapper?.["~input"] ?? "plain"
+    const mapping = wrapper?.mapping
+    checkPartitionInput(canonical, name, partitions?.spec, upstream, mode, mapping)
+    return {
+      name,
+      key: upstream.key,
+      ...(mode === "stream" ? { mode: "stream" as const } : {}),
+      ...(mapping === undefined ? {} : { mapping })
+    }
   })
   const deps = (options.deps ?? []).map(depKey)
+  for (const dep of options.deps ?? [])
+    if (isAsset(dep))
+      checkPartitionInput(canonical, `dependency ${dep.key}`, partitions?.spec, dep, "plain", undefined)
+  if (
+    options.backfill !== undefined &&
+    options.backfill !== "per-partition" &&
+    options.backfill !== "single-run"
+  )
+    throw new TypeError(
+      `asset "${canonical}": backfill must be "per-partition" or "single-run", found ${JSON.stringify(options.backfill)}`
+    )
+  if (options.backfill === "single-run" && partitions === undefined)
+    throw new TypeError(
+      `asset "${canonical}": backfill: "single-run" needs partitions; add a partitions option or drop it`
+    )
   const timeoutMillis =
     options.timeout === undefined ? undefined : toMillis(options.timeout, "timeout", canonical)
   const retry = retrySpec(canonical, options.retry)
@@ -403,7 +523,9 @@ export function asset<
     io: options.io ?? "default",
     format: options.format,
     config: options.config !== undefined,
-    schema: options.schema !== undefined
+    schema: options.schema !== undefined,
+    partitions: partitions?.spec,
+    backfill: options.backfill
   }
   const spec: AssetSpec = {
     key: canonical,
@@ -426,13 +548,17 @@ export function asset<
     freshnessMillis:
       options.freshness === undefined
         ? undefined
-        : toMillis(options.freshness.maxAge, "freshness.maxAge", canonical)
+        : toMillis(options.freshness.maxAge, "freshness.maxAge", canonical),
+    ...(partitions === undefined ? {} : { partitions: partitions.spec }),
+    ...(options.backfill === "single-run" ? { singleRunBackfill: true } : {}),
+    definedIn: definitionSite()
   }
   const run = fromUserFunction(body as (inputs: Record<string, unknown>, context: StepContext) => unknown)
   const hooks = stepHooks(options)
   return {
     key: canonical as AssetKeyString<K>,
     spec,
+    partitions: partitions as P extends PartitionsDefinition ? P : undefined,
     executable: {
       spec,
       run: run as ExecutableAsset<BodyRequirements<Out>>["run"],
@@ -496,7 +622,8 @@ export function sourceAsset<const K extends AssetKeyInput, A>(
     retry: noRetry,
     timeoutMillis: undefined,
     ioManager: "default",
-    hasConfig: false
+    hasConfig: false,
+    definedIn: definitionSite()
   }
   const load = fromUserFunction((_: Record<string, unknown>, context: StepContext) => options.load(context))
   const observe = options.observe

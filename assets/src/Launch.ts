@@ -9,6 +9,7 @@ import {
   type IOManager,
   markDeadRuns,
   type OutputMode,
+  type PartitionUniverse,
   type Plan,
   type PlanOptions,
   plan as planSteps,
@@ -27,6 +28,7 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import { type AssetContext, fromUserFunction } from "./Asset.ts"
 import { type AlertSummary, alertErrorOf } from "./alerts/AlertSummary.ts"
+import { type PartitionRequestError, preparePartitions } from "./PartitionRequest.ts"
 import type { AnyProject } from "./Project.ts"
 import { makeResult, type RunResult } from "./RunResult.ts"
 import { currentDriver, isDriverAlive, type MaterializeStore, memoryStore, openLocalStore } from "./Store.ts"
@@ -75,6 +77,10 @@ export interface LaunchOptions {
   readonly runId?: string | undefined
   readonly parentRunId?: string | undefined
   readonly output?: OutputMode | undefined
+  /** The partitions of the partitioned targets to make fresh (`2026-01-01...2026-01-31`, `eu,us`, ...). */
+  readonly partitions?: string | undefined
+  /** The backfill the run belongs to. */
+  readonly backfillId?: string | undefined
 }
 
 const localStores = new Map<string, Promise<MaterializeStore>>()
@@ -183,6 +189,9 @@ export interface PreparedRun {
   readonly runId: string
   readonly plan: Plan
   readonly snapshot: ReadonlyMap<string, StoredAssetState>
+  /** Partitions: the universe the plan was made in and the stored state of each partition. */
+  readonly partitions?: PartitionUniverse | undefined
+  readonly partitionSnapshot?: ReadonlyMap<string, ReadonlyMap<string, StoredAssetState>> | undefined
   readonly observations: ReadonlyArray<{ readonly key: string; readonly dataVersion: string }>
 }
 
@@ -192,8 +201,12 @@ export const prepareRun = (
   store: MaterializeStore,
   targets: ReadonlySet<number>,
   planOptions: PlanOptions,
-  options: { readonly runId?: string | undefined; readonly signal?: AbortSignal | undefined } = {}
-): Effect.Effect<PreparedRun, StaleUpstream | ObserveError | StorageError> =>
+  options: {
+    readonly runId?: string | undefined
+    readonly signal?: AbortSignal | undefined
+    readonly partitions?: string | undefined
+  } = {}
+): Effect.Effect<PreparedRun, StaleUpstream | ObserveError | StorageError | PartitionRequestError> =>
   Effect.gen(function* () {
     const graph = project.graph
     yield* markDeadRuns(store.storage, project.name, isDriverAlive)
@@ -220,11 +233,33 @@ export const prepareRun = (
         }
       })
     }
+    const partitions = yield* preparePartitions(
+      graph,
+      store.storage,
+      project.name,
+      targets,
+      closure,
+      options.partitions
+    )
     const plan = yield* Effect.try({
-      try: () => planSteps(graph, targets, snapshot, planOptions),
+      try: () =>
+        planSteps(
+          graph,
+          targets,
+          snapshot,
+          partitions === undefined ? planOptions : { ...planOptions, partitions: partitions.input }
+        ),
       catch: (e) => e as StaleUpstream
     })
-    return { runId, plan, snapshot, observations }
+    return {
+      runId,
+      plan,
+      snapshot,
+      observations,
+      ...(partitions === undefined
+        ? {}
+        : { partitions: partitions.universe, partitionSnapshot: partitions.states })
+    }
   })
 
 /**
@@ -299,11 +334,11 @@ export const launch = (
   options: LaunchOptions
 ): Effect.Effect<
   RunResult<AnyProject>,
-  StaleUpstream | ConfigError | ResourcesError | ObserveError | StorageError
+  StaleUpstream | ConfigError | ResourcesError | ObserveError | StorageError | PartitionRequestError
 > =>
   Effect.gen(function* () {
     const graph = project.graph
-    const { runId, plan, snapshot, observations } = yield* prepareRun(
+    const { runId, plan, snapshot, observations, partitions, partitionSnapshot } = yield* prepareRun(
       project,
       store,
       targets,
@@ -333,6 +368,9 @@ export const launch = (
       plan,
       assets: project.executables,
       snapshot,
+      partitions,
+      partitionSnapshot,
+      backfillId: options.backfillId,
       storage: store.storage,
       ioManagers,
       limits: { concurrency: options.concurrency ?? project.concurrency, pools: project.pools },

@@ -24,6 +24,7 @@ import {
   resolveStore,
   type StorageChoice
 } from "./Launch.ts"
+import type { PartitionRequestError } from "./PartitionRequest.ts"
 import type { AnyProject, KeysOf, Project } from "./Project.ts"
 import { RunFailed, type RunResult } from "./RunResult.ts"
 
@@ -89,6 +90,12 @@ export interface MaterializeOptions<P> {
    * records it only (when a live reporter shows the logs); `off` leaves the process streams alone.
    */
   readonly output?: OutputMode | undefined
+  /**
+   * The partitions of the partitioned targets: a key, a range `2026-01-01...2026-01-31`, a list
+   * `eu,us`, `*`, or per dimension `date=2026-01-01...2026-01-07;region=eu`. Default: every
+   * partition (time windows closed by now), stale ones only unless `force`.
+   */
+  readonly partitions?: string | undefined
 }
 
 export type MaterializeError =
@@ -99,6 +106,7 @@ export type MaterializeError =
   | ResourcesError
   | ObserveError
   | StorageError
+  | PartitionRequestError
 
 const rootOf = (project: AnyProject, root: string | undefined): string =>
   root ?? project.root ?? process.cwd()

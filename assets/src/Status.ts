@@ -7,6 +7,7 @@ import { formatReason, type StaleUpstream, type StorageError } from "@materia/co
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { type ObserveError, prepareRun } from "./Launch.ts"
+import type { PartitionRequestError } from "./PartitionRequest.ts"
 import type { AnyProject } from "./Project.ts"
 import type { MaterializeStore } from "./Store.ts"
 
@@ -42,7 +43,10 @@ export interface AssetStatusRow {
 export const assetStatuses = (
   project: AnyProject,
   store: MaterializeStore
-): Effect.Effect<ReadonlyArray<AssetStatusRow>, StaleUpstream | ObserveError | StorageError> =>
+): Effect.Effect<
+  ReadonlyArray<AssetStatusRow>,
+  StaleUpstream | ObserveError | StorageError | PartitionRequestError
+> =>
   Effect.gen(function* () {
     const graph = project.graph
     const all = new Set(graph.keys.map((_, i) => i))

@@ -46,6 +46,8 @@ export {
   type StorageChoice
 } from "./Launch.ts"
 export * from "./Materialize.ts"
+export { PartitionRequestError, type PreparedPartitions, preparePartitions } from "./PartitionRequest.ts"
+export * from "./Partitions.ts"
 export * from "./Project.ts"
 export * from "./ResolveSelection.ts"
 export * from "./RunResult.ts"

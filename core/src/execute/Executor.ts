@@ -277,6 +277,27 @@ const runWithClock = <R>(
       return versions
     }
 
+    /**
+     * The upstream partitions one input reads: by its own mapping (two inputs may read one parent
+     * differently: today and yesterday), or null for an unpartitioned parent.
+     */
+    const inputPartitionsOf = (
+      step: PlanStep,
+      parent: number,
+      mapping: AssetSpec["inputs"][number]["mapping"],
+      parents: ReadonlyArray<number>
+    ): ReadonlyArray<string> | null | undefined => {
+      const planned = step.inputPartitions?.[parents.indexOf(parent)]
+      if (planned === null || planned === undefined) return planned
+      const keys = step.partitions
+      if (universe === undefined || keys === undefined) return planned
+      const m = universe.inputMapping(step.node, parent, mapping)
+      if (keys.length === 1) return m.upstreamOf(keys[0]!)
+      const all = new Set<string>()
+      for (const k of keys) for (const up of m.upstreamOf(k)) all.add(up)
+      return planned.filter((k) => all.has(k))
+    }
+
     /** What `ctx.partition` and `ctx.partitionRange` say of a partitioned step. */
     const partitionContext = (
       step: PlanStep
@@ -417,21 +438,21 @@ const runWithClock = <R>(
         return loadHandle(handle, inputKey, consumer, mode)
       }
       if (single) return keys.length === 0 ? Effect.void : one(keys[0]!)
-      return Effect.succeed(
-        makePartitionedInput(
-          inputKey,
-          keys,
-          (partition) => Effect.runPromise(one(partition)),
-          (partition) => {
-            const handle = partitionHandleOf(node, partition)
-            if (handle === null || handle === undefined) return undefined
-            const io = request.ioManagers.get(handle.ioManager)
-            return io === undefined
-              ? undefined
-              : Stream.toAsyncIterable(io.loadBatches(handle, { assetKey: inputKey, consumerKey: consumer }))
-          }
-        )
+      const many = makePartitionedInput(
+        inputKey,
+        keys,
+        (partition) => Effect.runPromise(one(partition)),
+        (partition) => {
+          const handle = partitionHandleOf(node, partition)
+          if (handle === null || handle === undefined) return undefined
+          const io = request.ioManagers.get(handle.ioManager)
+          return io === undefined
+            ? undefined
+            : Stream.toAsyncIterable(io.loadBatches(handle, { assetKey: inputKey, consumerKey: consumer }))
+        }
       )
+      // A stream input over several partitions: one batch stream, partition after partition.
+      return Effect.succeed(mode === "stream" ? many.batches() : many)
     }
 
     const loadInput = (
@@ -478,7 +499,7 @@ const runWithClock = <R>(
               spec.inputs,
               (input) => {
                 const parent = graph.indexOf(input.key)
-                const partitions = step.inputPartitions?.[parents.indexOf(parent)]
+                const partitions = inputPartitionsOf(step, parent, input.mapping, parents)
                 const single =
                   partitions === null ||
                   partitions === undefined ||

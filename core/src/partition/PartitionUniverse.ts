@@ -4,6 +4,7 @@
  * The planner and the executor of one run share it, so both see the same keys.
  */
 import type { AssetGraph } from "../graph/AssetGraph.ts"
+import type { PartitionMappingSpec } from "../graph/AssetSpec.ts"
 import { fastHash128 } from "../io/FastHash.ts"
 import { type ResolvedMapping, resolveMapping } from "./PartitionMapping.ts"
 import {
@@ -19,8 +20,33 @@ export interface PartitionUniverse {
   readonly definitionOf: (node: number) => PartitionsDefinition | undefined
   /** Every key of a partitioned node, in order (empty for an unpartitioned one). */
   readonly keysOf: (node: number) => ReadonlyArray<string>
-  /** How partitions of `node` depend on those of its parent `parent` (both partitioned). */
+  /**
+   * How partitions of `node` depend on those of its parent `parent` (both partitioned), over every
+   * input and dependency that reads it.
+   */
   readonly mapping: (node: number, parent: number) => ResolvedMapping
+  /** The mapping of one input of `node` (its own `mapping`, or the default). */
+  readonly inputMapping: (
+    node: number,
+    parent: number,
+    mapping: PartitionMappingSpec | undefined
+  ) => ResolvedMapping
+}
+
+/** The union of several mappings of one parent, in the parent's key order. */
+const unionOf = (
+  mappings: ReadonlyArray<ResolvedMapping>,
+  parentKeys: ReadonlyArray<string>
+): ResolvedMapping => {
+  const order = new Map(parentKeys.map((k, i) => [k, i]))
+  return {
+    kind: mappings[0]!.kind,
+    upstreamOf: (key) => {
+      const all = new Set<string>()
+      for (const m of mappings) for (const k of m.upstreamOf(key)) all.add(k)
+      return [...all].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0))
+    }
+  }
 }
 
 /** Builds the universe; definitions are parsed now, keys and mappings on first use. */
@@ -37,6 +63,22 @@ export const makePartitionUniverse = (graph: AssetGraph, options: PartitionOptio
   }
   const keys = new Array<ReadonlyArray<string> | undefined>(n)
   const mappings = new Map<number, ResolvedMapping>()
+  const byInput = new Map<string, ResolvedMapping>()
+  const mappingFor = (node: number, parent: number, mapping: PartitionMappingSpec | undefined) => {
+    const id = `${node}:${parent}:${JSON.stringify(mapping ?? null)}`
+    let m = byInput.get(id)
+    if (m === undefined) {
+      m = resolveMapping(
+        { downstream: graph.keys[node]!, upstream: graph.keys[parent]! },
+        definitions[node]!,
+        definitions[parent]!,
+        keysOf(parent),
+        mapping
+      )
+      byInput.set(id, m)
+    }
+    return m
+  }
   const keysOf = (node: number): ReadonlyArray<string> => {
     const definition = definitions[node]
     if (definition === undefined) return []
@@ -54,18 +96,19 @@ export const makePartitionUniverse = (graph: AssetGraph, options: PartitionOptio
       if (m === undefined) {
         const spec = graph.specs[node]!
         const parentKey = graph.keys[parent]!
-        const input = spec.inputs.find((i) => i.key === parentKey)
-        m = resolveMapping(
-          { downstream: spec.key, upstream: parentKey },
-          definitions[node]!,
-          definitions[parent]!,
-          keysOf(parent),
-          input?.mapping
-        )
+        // Every way the node reads the parent (two inputs may map it differently): their union.
+        const specs = spec.inputs.filter((i) => i.key === parentKey).map((i) => i.mapping)
+        if (specs.length === 0) specs.push(undefined)
+        const unique = [
+          ...new Map(specs.map((mapping) => [JSON.stringify(mapping ?? null), mapping])).values()
+        ]
+        const resolved = unique.map((mapping) => mappingFor(node, parent, mapping))
+        m = resolved.length === 1 ? resolved[0]! : unionOf(resolved, keysOf(parent))
         mappings.set(id, m)
       }
       return m
-    }
+    },
+    inputMapping: (node, parent, mapping) => mappingFor(node, parent, mapping)
   }
 }
 

@@ -45,6 +45,12 @@ const help = (): string =>
 /** Errors that are the user's input or definitions rather than a run's failure. */
 const USAGE_TAGS = new Set([
   "UsageError",
+  "PartitionRequestError",
+  "InvalidPartitionMapping",
+  "InvalidPartitionKey",
+  "NotAGitRepository",
+  "UnknownGitRef",
+  "NoMergeBase",
   "SelectionError",
   "StaleUpstream",
   "ConfigError",
