@@ -249,10 +249,17 @@ const nodeBody = (output: GetObjectCommandOutput): Readable => {
   throw new TypeError(`expected the response body as a Node.js Readable, found ${typeof body}`)
 }
 
-/** Hashes a response body as it is read; feeds the Arrow stream reader and can drain what it left. */
+/** Smallest chunk handed to the Arrow reader: a body arrives in ~64 KiB pieces, which it would join again and again. */
+const MIN_READ = 1024 * 1024
+
+/**
+ * Hashes a response body as it is read; feeds the Arrow stream reader chunks of at least the size
+ * it asks for (one copy of the pieces, not one per piece) and can drain what it left.
+ */
 class HashingSource implements AsyncIterable<Uint8Array> {
   private readonly hash = createHash("sha256")
   private readonly chunks: AsyncIterator<Uint8Array>
+  private ended = false
   bytesRead = 0
 
   constructor(body: Readable) {
@@ -260,17 +267,42 @@ class HashingSource implements AsyncIterable<Uint8Array> {
   }
 
   private async pull(): Promise<IteratorResult<Uint8Array>> {
+    if (this.ended) return { done: true, value: undefined }
     const next = await this.chunks.next()
-    if (next.done !== true) {
+    if (next.done === true) this.ended = true
+    else {
       this.hash.update(next.value)
       this.bytesRead += next.value.byteLength
     }
     return next
   }
 
+  /** Pieces of the body up to `wanted` bytes (at least MIN_READ), joined into one chunk. */
+  private async read(wanted: number): Promise<IteratorResult<Uint8Array>> {
+    const size = Math.max(wanted, MIN_READ)
+    const pieces: Array<Uint8Array> = []
+    let total = 0
+    while (total < size) {
+      const next = await this.pull()
+      if (next.done === true) break
+      pieces.push(next.value)
+      total += next.value.byteLength
+    }
+    if (pieces.length === 0) return { done: true, value: undefined }
+    if (pieces.length === 1) return { done: false, value: pieces[0]! }
+    // A fresh buffer per read: the reader keeps views of it in the batches it returns.
+    const joined = new Uint8Array(total)
+    let offset = 0
+    for (const piece of pieces) {
+      joined.set(piece, offset)
+      offset += piece.byteLength
+    }
+    return { done: false, value: joined }
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return {
-      next: () => this.pull(),
+      next: (wanted?: unknown) => this.read(typeof wanted === "number" && wanted > 0 ? wanted : 0),
       // The body is destroyed by its owner, not by the reader finishing: `drain` still reads it.
       return: async () => ({ done: true, value: undefined })
     }
