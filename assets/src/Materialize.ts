@@ -16,6 +16,7 @@ import {
 } from "@materia/core"
 import * as Effect from "effect/Effect"
 import type { ConfigOf } from "./Asset.ts"
+import type { GitChangesError } from "./GitChanges.ts"
 import {
   type ConfigError,
   launch,
@@ -26,6 +27,7 @@ import {
 } from "./Launch.ts"
 import type { PartitionRequestError } from "./PartitionRequest.ts"
 import type { AnyProject, KeysOf, Project } from "./Project.ts"
+import { resolveSelectionWithGit } from "./ResolveSelection.ts"
 import { RunFailed, type RunResult } from "./RunResult.ts"
 
 /** Characters that make a selection string more than a plain key. */
@@ -107,6 +109,7 @@ export type MaterializeError =
   | ObserveError
   | StorageError
   | PartitionRequestError
+  | GitChangesError
 
 const rootOf = (project: AnyProject, root: string | undefined): string =>
   root ?? project.root ?? process.cwd()
@@ -123,10 +126,13 @@ export const materializeEffect = <P extends AnyProject, const S extends Readonly
   options: MaterializeOptions<P> = {}
 ): Effect.Effect<RunResult<P>, MaterializeError> =>
   Effect.gen(function* () {
-    const targets = yield* Effect.try({
-      try: () => resolveSelection(project.graph, selection as ReadonlyArray<string>),
-      catch: (e) => e as SelectionError
-    })
+    const { selected: targets } = yield* resolveSelectionWithGit(
+      project,
+      selection as ReadonlyArray<string>,
+      {
+        root: rootOf(project, options.root)
+      }
+    )
     const store = yield* resolveStore(options.storage, rootOf(project, options.root))
     const result = yield* launch(
       project,

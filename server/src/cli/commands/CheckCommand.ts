@@ -4,7 +4,6 @@
  * `error` fails.
  */
 import { checkCurrent, ioManagersOf } from "@materia/assets"
-import { resolveSelection } from "@materia/core"
 import { ExitCode } from "../CliError.ts"
 import { type Command, parseOptions } from "../Command.ts"
 import { json, table } from "../Output.ts"
@@ -27,8 +26,8 @@ Exit codes: 0 every check passed (or only warnings failed), 1 a check of severit
       project: { type: "string" }
     })
     const selection = values.select ?? "*"
-    const { project, store } = await openProject(values.project, context, selection)
-    const targets = resolveSelection(project.graph, selection)
+    const { project, store, selected } = await openProject(values.project, context, selection)
+    const targets = selected!.selected
     const result = await run(checkCurrent(project, store, targets, ioManagersOf(project, store)))
     const failed = result.results.some((r) => !r.passed && r.severity === "error")
     const out = context.output.out

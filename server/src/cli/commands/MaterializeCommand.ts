@@ -1,5 +1,5 @@
 /**
- * `materia materialize --select S [--force] [--concurrency N] [--from-failure RUN | --from-run RUN]`:
+ * `materia materialize --select S [--partitions P] [--force] [--concurrency N] [--from-failure RUN | --from-run RUN]`:
  * runs what is stale with live progress. Exit 0 on success or nothing to do, 1 when a step
  * failed, 130 when canceled (Ctrl-C).
  */
@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json } from "../Output.ts"
-import { openProject, run } from "./Shared.ts"
+import { nothingChanged, openProject, run } from "./Shared.ts"
 
 export const materializeCommand: Command = {
   name: "materialize",
@@ -17,6 +17,9 @@ export const materializeCommand: Command = {
   usage: `materia materialize --select S [options]
 
   --select S          the targets (selection syntax); stale upstream runs too
+  --partitions P      partitions of the partitioned targets: KEY, FROM...TO, A,B, *, or per
+                      dimension DIM=SEL;DIM=SEL (default: every partition); for many
+                      partitions from CI, prefer \`materia backfill\`
   --force             run the targets even when fresh
   --concurrency N     steps running at once (default: the project's, 8)
   --from-failure RUN  run again only the failed, skipped and canceled steps of run RUN
@@ -28,6 +31,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
   run: async (args, context) => {
     const { values } = parseOptions("materialize", args, {
       select: { type: "string" },
+      partitions: { type: "string" },
       force: { type: "boolean" },
       concurrency: { type: "string" },
       "from-failure": { type: "string" },
@@ -49,7 +53,15 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
         message: "materia materialize: --select S is required (e.g. --select '+model', or '*')"
       })
     const concurrency = positiveInt("materialize", "concurrency", values.concurrency)
-    const { project, store, root } = await openProject(values.project, context, values.select)
+    const opened = await openProject(values.project, context, values.select)
+    const { project, store, root } = opened
+    if (
+      !values.json &&
+      fromFailure === undefined &&
+      fromRun === undefined &&
+      nothingChanged(opened, context.output.out)
+    )
+      return ExitCode.Ok
     const reporter = values.json ? undefined : consoleReporter({ stream: context.output.stdout })
     const common = {
       storage: store,
@@ -68,7 +80,8 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
           ? reexecuteEffect(project, { ...common, fromFailure, fromRun, selection: values.select })
           : materializeEffect(project, [values.select!] as ReadonlyArray<string>, {
               ...common,
-              force: values.force
+              force: values.force,
+              partitions: values.partitions
             }).pipe(Effect.map((r) => r as RunResult))
       )
     } finally {
@@ -82,6 +95,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
           durationMillis: result.durationMillis,
           steps: result.steps.map((s) => ({
             key: s.key,
+            ...(s.partition === undefined ? {} : { partition: s.partition }),
             status: s.status,
             attempts: s.attempts,
             durationMillis: s.durationMillis,

@@ -4,8 +4,16 @@
  * ours as a Promise that rejects with the typed error itself.
  */
 
-import { type AnyProject, isDriverAlive, type MaterializeStore, resolveStore } from "@materia/assets"
-import { markDeadRuns, resolveSelection } from "@materia/core"
+import {
+  type AnyProject,
+  describeChanges,
+  isDriverAlive,
+  type MaterializeStore,
+  type ResolvedSelection,
+  resolveSelectionWithGit,
+  resolveStore
+} from "@materia/assets"
+import { markDeadRuns } from "@materia/core"
 import * as Effect from "effect/Effect"
 import type { CommandContext } from "../Command.ts"
 import { findConfig, loadProject } from "../ProjectLoader.ts"
@@ -14,6 +22,8 @@ export interface OpenProject {
   readonly project: AnyProject
   readonly root: string
   readonly store: MaterializeStore
+  /** The resolved selection, when one was given (git was asked for `changed-since:` terms). */
+  readonly selected?: ResolvedSelection | undefined
 }
 
 /** Loads the project, opens its store and marks the runs whose driving process died as failed. */
@@ -24,11 +34,21 @@ export const openProject = async (
   selection?: string | undefined
 ): Promise<OpenProject> => {
   const { project, root } = await loadProject(findConfig(explicit, context.cwd))
-  if (selection !== undefined) resolveSelection(project.graph, selection)
+  const selected =
+    selection === undefined ? undefined : await run(resolveSelectionWithGit(project, selection, { root }))
   const store = await run(resolveStore("local", root))
   // Every command, `materia runs` included, must never list a killed run as still running.
   await run(markDeadRuns(store.storage, project.name, isDriverAlive))
-  return { project, root, store }
+  return { project, root, store, selected }
+}
+
+/** For a selection that git narrowed to nothing: says what changed, so CI logs explain the no-op. */
+export const nothingChanged = (opened: OpenProject, out: (line: string) => void): boolean => {
+  const selected = opened.selected
+  if (selected === undefined || selected.selected.size > 0) return false
+  out("Nothing to do: no asset changed.")
+  for (const line of describeChanges(opened.project.graph, selected)) out(`  ${line}`)
+  return true
 }
 
 /** Runs an Effect; rejects with its typed failure (not a wrapper). */

@@ -4,7 +4,6 @@
  * elsewhere `--yes` is required.
  */
 import { createInterface } from "node:readline/promises"
-import { resolveSelection } from "@materia/core"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions } from "../Command.ts"
 import { openProject, run } from "./Shared.ts"
@@ -34,8 +33,8 @@ export const wipeCommand: Command = {
     })
     if (values.select === undefined)
       throw new UsageError({ message: "materia wipe: --select S is required (e.g. --select model, or '*')" })
-    const { project, store } = await openProject(values.project, context, values.select)
-    const keys = [...resolveSelection(project.graph, values.select)].map((i) => project.graph.keys[i]!).sort()
+    const { project, store, selected } = await openProject(values.project, context, values.select)
+    const keys = [...selected!.selected].map((i) => project.graph.keys[i]!).sort()
     if (!values.yes) {
       if (!process.stdin.isTTY)
         throw new UsageError({ message: "materia wipe: not on a terminal; pass --yes to confirm" })
