@@ -386,7 +386,7 @@ describe("PostgresStorage", () => {
       expect((await run(storage.snapshot("p"))).get("a")?.latest?.at).toBe(BATCHES)
     })
 
-    it("records a batch once when the acknowledgement of its COMMIT is lost and the transaction is retried", async () => {
+    it("records a batch once when the reply to its commit is lost and the append is retried", async () => {
       const proxy = await commitDroppingProxy(5432)
       try {
         const url = new URL(db.url)
@@ -501,8 +501,9 @@ const writerProcess = (args: ReadonlyArray<string>): Promise<ChildResult> =>
   })
 
 /**
- * A TCP proxy to the PostgreSQL server that, once armed, forwards the next COMMIT to the server and
- * cuts the client's connection as soon as the server answers: the transaction is committed, and the
+ * A TCP proxy to the PostgreSQL server that, once armed, forwards the next append statement to the
+ * server and cuts the client's connection once the server has answered it (ReadyForQuery: the
+ * statement's transaction is over), without passing the answer on: the append is committed, and the
  * client only sees its connection drop.
  */
 const commitDroppingProxy = async (
@@ -517,21 +518,24 @@ const commitDroppingProxy = async (
     sockets.add(upstream)
     let cutting = false
     client.on("data", (chunk: Buffer) => {
-      // A simple-protocol Query message ('Q') carrying COMMIT.
-      if (armed && chunk[0] === 0x51 && chunk.includes("COMMIT")) {
+      if (armed && chunk.includes("materia_append_")) {
         armed = false
         cutting = true
       }
       upstream.write(chunk)
     })
     upstream.on("data", (chunk: Buffer) => {
-      if (cutting) {
+      if (!cutting) {
+        client.write(chunk)
+        return
+      }
+      // ReadyForQuery: 'Z', length 5, transaction status.
+      const tail = chunk.subarray(chunk.length - 6)
+      if (tail[0] === 0x5a && tail.readInt32BE(1) === 5) {
         dropped++
         client.destroy()
         upstream.destroy()
-        return
       }
-      client.write(chunk)
     })
     const end = () => {
       client.destroy()

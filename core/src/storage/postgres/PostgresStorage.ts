@@ -557,79 +557,122 @@ export const makePostgresStorage = (
     const assetColumns =
       "asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle, metadata, skipped"
 
-    /** Creates missing rows, then applies each patch's fields (two statements: see below). */
-    const writeStates = async (
-      client: pg.PoolClient,
-      projectName: string,
-      table: "asset_latest" | "partition_latest",
-      patches: ReadonlyArray<StatePatch>,
-      eventIds: ReadonlyArray<string>
-    ): Promise<void> => {
-      if (patches.length === 0) return
-      const partitioned = table === "partition_latest"
-      const keys = patches.map((p) => p.key)
-      const parts = patches.map((p) => p.partition ?? "")
-      // Separate statements, not one upsert with a CTE: the UPDATE's fresh snapshot sees a row that
-      // a concurrent writer inserted (and committed) while the INSERT waited for it.
-      await client.query(
-        partitioned
-          ? `INSERT INTO ${s}.partition_latest (project, asset_key, partition_key)
-             SELECT $1, u.k, u.p FROM unnest($2::text[], $3::text[]) AS u(k, p) ON CONFLICT DO NOTHING`
-          : `INSERT INTO ${s}.asset_latest (project, asset_key)
-             SELECT $1, u.k FROM unnest($2::text[]) AS u(k) ON CONFLICT DO NOTHING`,
-        partitioned ? [projectName, keys, parts] : [projectName, keys]
-      )
-      const changed = patches.filter(
-        (p) => p.failed !== undefined || p.latest !== undefined || p.skipped !== undefined
-      )
-      if (changed.length === 0) return
-      const latest = (f: (l: LatestValue) => string | number | null) =>
-        changed.map((p) => (p.latest === undefined ? null : f(p.latest)))
-      await client.query(
-        `UPDATE ${s}.${table} AS t SET
-           last_failed = COALESCE(u.failed, t.last_failed),
-           run_id = CASE WHEN u.has_latest THEN u.run_id ELSE t.run_id END,
-           at = CASE WHEN u.has_latest THEN u.at ELSE t.at END,
-           data_version = CASE WHEN u.has_latest THEN u.data_version ELSE t.data_version END,
-           code_version = CASE WHEN u.has_latest THEN u.code_version ELSE t.code_version END,
-           input_versions = CASE WHEN u.has_latest THEN u.input_versions ELSE t.input_versions END,
-           handle = CASE WHEN u.has_latest THEN u.handle ELSE t.handle END,
-           event_id = CASE WHEN u.has_latest THEN u.event_id ELSE t.event_id END,
-           metadata = CASE WHEN u.has_latest THEN u.metadata ELSE t.metadata END,
-           skipped = CASE WHEN u.set_skipped THEN u.skipped ELSE t.skipped END
-         FROM unnest($2::text[], $3::text[], $4::boolean[], $5::boolean[], $6::text[], $7::bigint[],
-                     $8::float8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                     $14::boolean[], $15::text[])
-           AS u(asset_key, partition_key, failed, has_latest, run_id, event_id, at, data_version,
-                code_version, input_versions, handle, metadata, set_skipped, skipped)
-         WHERE t.project = $1 AND t.asset_key = u.asset_key
-           ${partitioned ? "AND t.partition_key = u.partition_key" : ""}`,
-        [
-          projectName,
-          changed.map((p) => p.key),
-          changed.map((p) => p.partition ?? ""),
-          changed.map((p) => p.failed ?? null),
-          changed.map((p) => p.latest !== undefined),
-          latest((l) => l.runId),
-          latest((l) => eventIds[l.index] ?? null),
-          latest((l) => l.at),
-          latest((l) => l.dataVersion),
-          latest((l) => l.codeVersion),
-          latest((l) => l.inputVersions),
-          latest((l) => l.handle),
-          latest((l) => l.metadata),
-          changed.map((p) => p.skipped !== undefined),
-          changed.map((p) => p.skipped ?? null)
-        ]
-      )
+    /** The columns of one state upsert (asset_latest or partition_latest) as parameter arrays. */
+    const stateArrays = (patches: ReadonlyArray<StatePatch>, back: ReadonlyArray<number>) => {
+      const latest = <A>(f: (l: LatestValue) => A) =>
+        patches.map((p) => (p.latest === undefined ? null : f(p.latest)))
+      return [
+        patches.map((p) => p.key),
+        patches.map((p) => p.partition ?? ""),
+        // Only a patch of check results alone leaves last_failed unset: see the upserts.
+        patches.map((p) => p.failed ?? false),
+        latest((l) => l.runId),
+        latest((l) => back[l.index]!),
+        latest((l) => l.at),
+        latest((l) => l.dataVersion),
+        latest((l) => l.codeVersion),
+        latest((l) => l.inputVersions),
+        latest((l) => l.handle),
+        latest((l) => l.metadata),
+        patches.map((p) => p.skipped ?? null)
+      ]
     }
 
     /**
-     * The append transaction. Seq numbers come from run_seqs: one upsert per run bumps its counter
-     * and keeps the row locked until commit, so concurrent appends to one run take turns and a
-     * rolled-back one gives its numbers back. Returns false when the batch was already committed
-     * (an earlier try whose COMMIT acknowledgement was lost).
+     * How one upsert of asset_latest / partition_latest applies a patch to an existing row. A patch
+     * carries no flags, its values say what to set: a latest value always has a run id; a skip
+     * decision is cleared only by a new latest value; and a patch that sets nothing (check results
+     * alone) is the only one with no run id, no skip decision and last_failed false, since every
+     * other event that clears last_failed also sets a latest value or a skip decision.
      */
+    const stateUpdate = `
+      last_failed = CASE WHEN EXCLUDED.run_id IS NULL AND EXCLUDED.skipped IS NULL AND NOT EXCLUDED.last_failed
+                         THEN t.last_failed ELSE EXCLUDED.last_failed END,
+      run_id = COALESCE(EXCLUDED.run_id, t.run_id),
+      at = CASE WHEN EXCLUDED.run_id IS NULL THEN t.at ELSE EXCLUDED.at END,
+      data_version = CASE WHEN EXCLUDED.run_id IS NULL THEN t.data_version ELSE EXCLUDED.data_version END,
+      code_version = CASE WHEN EXCLUDED.run_id IS NULL THEN t.code_version ELSE EXCLUDED.code_version END,
+      input_versions = CASE WHEN EXCLUDED.run_id IS NULL THEN t.input_versions ELSE EXCLUDED.input_versions END,
+      handle = CASE WHEN EXCLUDED.run_id IS NULL THEN t.handle ELSE EXCLUDED.handle END,
+      event_id = CASE WHEN EXCLUDED.run_id IS NULL THEN t.event_id ELSE EXCLUDED.event_id END,
+      metadata = CASE WHEN EXCLUDED.run_id IS NULL THEN t.metadata ELSE EXCLUDED.metadata END,
+      skipped = CASE WHEN EXCLUDED.skipped IS NOT NULL THEN EXCLUDED.skipped
+                     WHEN EXCLUDED.run_id IS NOT NULL THEN NULL ELSE t.skipped END`
+
+    /** The rows of a state upsert, from the parameters at `$first...`, with the id of the latest's event. */
+    const stateRows = (first: number) => {
+      const p = (i: number) => `$${first + i}`
+      return `
+        SELECT $3, u.asset_key, u.partition_key, u.failed, u.run_id, u.at, u.data_version, u.code_version,
+               u.input_versions, u.handle,
+               (SELECT ev.id FROM ev JOIN alloc a ON a.run_id = ev.run_id
+                WHERE ev.run_id = u.run_id AND ev.seq = a.last_seq - u.back),
+               u.metadata, u.skipped
+        FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::boolean[], ${p(3)}::text[], ${p(4)}::int[],
+                    ${p(5)}::float8[], ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[],
+                    ${p(10)}::text[], ${p(11)}::text[])
+          AS u(asset_key, partition_key, failed, run_id, back, at, data_version, code_version, input_versions,
+               handle, metadata, skipped)`
+    }
+
+    /**
+     * The whole append as one statement (so one round trip, and its own transaction). Seq numbers
+     * come from run_seqs: the upsert bumps each run's counter and keeps its row locked until commit,
+     * so concurrent appends to one run take turns and a rolled-back one gives its numbers back.
+     * Every projection row is written once (the batch is folded first), rows in key order.
+     */
+    const appendStatement = `
+      WITH alloc AS (
+        INSERT INTO ${s}.run_seqs AS t (run_id, last_seq)
+        SELECT * FROM unnest($1::text[], $2::int[])
+        ON CONFLICT (run_id) DO UPDATE SET last_seq = t.last_seq + EXCLUDED.last_seq
+        RETURNING run_id, last_seq
+      ), ev AS (
+        INSERT INTO ${s}.events (run_id, seq, project, tag, asset_key, partition_key, at, payload, batch_id)
+        SELECT u.run_id, a.last_seq - u.back, $3, u.tag, u.asset_key, u.partition_key, u.at, u.payload,
+               CASE WHEN u.ord = 1 THEN $4 END
+        FROM unnest($5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[])
+          WITH ORDINALITY AS u(run_id, back, tag, asset_key, partition_key, at, payload, ord)
+        JOIN alloc a ON a.run_id = u.run_id
+        RETURNING id, run_id, seq
+      ), started AS (
+        INSERT INTO ${s}.runs AS t (run_id, project, status, started_at, ended_at)
+        SELECT u.run_id, $3, u.status, u.started_at, u.ended_at
+        FROM unnest($12::text[], $13::text[], $14::float8[], $15::float8[]) AS u(run_id, status, started_at, ended_at)
+        ON CONFLICT (run_id) DO UPDATE SET project = EXCLUDED.project, status = EXCLUDED.status,
+          started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at
+        RETURNING 1
+      ), finished AS (
+        UPDATE ${s}.runs AS t SET status = u.status, ended_at = u.at
+        FROM unnest($16::text[], $17::text[], $18::float8[]) AS u(run_id, status, at)
+        WHERE t.run_id = u.run_id
+        RETURNING 1
+      ), checks AS (
+        INSERT INTO ${s}.asset_checks (project, asset_key, check_name, record)
+        SELECT $3, u.k, u.c, u.r FROM unnest($19::text[], $20::text[], $21::text[]) AS u(k, c, r)
+        ON CONFLICT (project, asset_key, check_name) DO UPDATE SET record = EXCLUDED.record
+        RETURNING 1
+      ), assets AS (
+        INSERT INTO ${s}.asset_latest AS t
+          (project, asset_key, last_failed, run_id, at, data_version, code_version, input_versions, handle,
+           event_id, metadata, skipped)
+        SELECT project, asset_key, failed, run_id, at, data_version, code_version, input_versions, handle,
+               event_id, metadata, skipped
+        FROM (${stateRows(22)}) AS r(project, asset_key, partition_key, failed, run_id, at, data_version,
+                                     code_version, input_versions, handle, event_id, metadata, skipped)
+        ON CONFLICT (project, asset_key) DO UPDATE SET ${stateUpdate}
+        RETURNING 1
+      ), parts AS (
+        INSERT INTO ${s}.partition_latest AS t
+          (project, asset_key, partition_key, last_failed, run_id, at, data_version, code_version,
+           input_versions, handle, event_id, metadata, skipped)
+        ${stateRows(34)}
+        ON CONFLICT (project, asset_key, partition_key) DO UPDATE SET ${stateUpdate}
+        RETURNING 1
+      )
+      SELECT (SELECT COUNT(*) FROM ev)::int AS events`
+
+    /** Returns false when the batch was already committed (an earlier try whose COMMIT reply was lost). */
     const appendBatch = async (
       client: pg.PoolClient,
       projectName: string,
@@ -647,23 +690,17 @@ export const makePostgresStorage = (
         return counts.get(event.runId)! - k
       })
       const runIds = [...counts.keys()].sort(byBytes)
-      let inserted: pg.QueryResult<{ id: string; run_id: string; seq: number }>
+      const folded = fold(events)
+      const starts = [...folded.starts.keys()].sort(byBytes)
+      const finishes = [...folded.finishes.keys()].filter((id) => !folded.starts.has(id)).sort(byBytes)
+      const checks = sortedValues(folded.checks)
+      let result: pg.QueryResult<{ events: number }>
       try {
-        inserted = await client.query<{ id: string; run_id: string; seq: number }>(
-          `WITH alloc AS (
-             INSERT INTO ${s}.run_seqs AS t (run_id, last_seq)
-             SELECT * FROM unnest($1::text[], $2::int[])
-             ON CONFLICT (run_id) DO UPDATE SET last_seq = t.last_seq + EXCLUDED.last_seq
-             RETURNING run_id, last_seq
-           )
-           INSERT INTO ${s}.events (run_id, seq, project, tag, asset_key, partition_key, at, payload, batch_id)
-           SELECT u.run_id, a.last_seq - u.back, $3, u.tag, u.asset_key, u.partition_key, u.at, u.payload,
-                  CASE WHEN u.ord = 1 THEN $4 END
-           FROM unnest($5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[])
-             WITH ORDINALITY AS u(run_id, back, tag, asset_key, partition_key, at, payload, ord)
-           JOIN alloc a ON a.run_id = u.run_id
-           RETURNING id, run_id, seq`,
-          [
+        // Named: each connection parses and plans it once.
+        result = await client.query<{ events: number }>({
+          name: `materia_append_${schema}`,
+          text: appendStatement,
+          values: [
             runIds,
             runIds.map((id) => counts.get(id)!),
             projectName,
@@ -674,73 +711,37 @@ export const makePostgresStorage = (
             events.map((e) => ("key" in e ? e.key : null)),
             events.map((e) => ("partition" in e ? (e.partition ?? null) : null)),
             events.map((e) => e.at),
-            payloads
+            payloads,
+            starts,
+            starts.map((id) => folded.finishes.get(id)?.status ?? "running"),
+            starts.map((id) => folded.starts.get(id)!),
+            starts.map((id) => folded.finishes.get(id)?.at ?? null),
+            finishes,
+            finishes.map((id) => folded.finishes.get(id)!.status),
+            finishes.map((id) => folded.finishes.get(id)!.at),
+            checks.map((c) => c.key),
+            checks.map((c) => c.check),
+            checks.map((c) => c.record),
+            ...stateArrays(sortedValues(folded.assets), back),
+            ...stateArrays(sortedValues(folded.partitions), back)
           ]
-        )
+        })
       } catch (cause) {
+        // Committed by an earlier try whose reply was lost: nothing more to do.
         if (
           errorCode(cause) === "23505" &&
           (cause as { constraint?: unknown }).constraint === "events_batch_id"
         )
-          // Already committed by an earlier try; this transaction is aborted and its COMMIT rolls back.
           return false
         throw cause
       }
-      if (inserted.rowCount !== events.length)
+      const inserted = result.rows[0]?.events
+      if (inserted !== events.length)
         throw new StorageError({
           reason: "Unknown",
           retryable: false,
-          message: `${where} recorded ${inserted.rowCount} of the ${events.length} events of a batch; nothing was kept`
+          message: `${where} recorded ${String(inserted)} of the ${events.length} events of a batch`
         })
-      // The k-th event of a run in the batch is the k-th seq given to that run.
-      const idsBySeq = new Map(inserted.rows.map((row) => [`${row.run_id}\u0000${row.seq}`, row.id]))
-      const firstSeq = new Map<string, number>()
-      for (const row of inserted.rows) {
-        const first = firstSeq.get(row.run_id)
-        if (first === undefined || row.seq < first) firstSeq.set(row.run_id, row.seq)
-      }
-      seen.clear()
-      const eventIds = events.map((event) => {
-        const k = seen.get(event.runId) ?? 0
-        seen.set(event.runId, k + 1)
-        return idsBySeq.get(`${event.runId}\u0000${firstSeq.get(event.runId)! + k}`)!
-      })
-
-      const folded = fold(events)
-      if (folded.starts.size > 0) {
-        const ids = [...folded.starts.keys()].sort(byBytes)
-        await client.query(
-          `INSERT INTO ${s}.runs (run_id, project, status, started_at, ended_at)
-           SELECT u.run_id, $1, 'running', u.at, NULL FROM unnest($2::text[], $3::float8[]) AS u(run_id, at)
-           ON CONFLICT (run_id) DO UPDATE SET project = EXCLUDED.project, status = 'running',
-             started_at = EXCLUDED.started_at, ended_at = NULL`,
-          [projectName, ids, ids.map((id) => folded.starts.get(id)!)]
-        )
-      }
-      await writeStates(client, projectName, "asset_latest", sortedValues(folded.assets), eventIds)
-      await writeStates(client, projectName, "partition_latest", sortedValues(folded.partitions), eventIds)
-      if (folded.checks.size > 0) {
-        const checks = sortedValues(folded.checks)
-        await client.query(
-          `INSERT INTO ${s}.asset_checks (project, asset_key, check_name, record)
-           SELECT $1, u.k, u.c, u.r FROM unnest($2::text[], $3::text[], $4::text[]) AS u(k, c, r)
-           ON CONFLICT (project, asset_key, check_name) DO UPDATE SET record = EXCLUDED.record`,
-          [projectName, checks.map((c) => c.key), checks.map((c) => c.check), checks.map((c) => c.record)]
-        )
-      }
-      if (folded.finishes.size > 0) {
-        const ids = [...folded.finishes.keys()].sort(byBytes)
-        await client.query(
-          `UPDATE ${s}.runs AS t SET status = u.status, ended_at = u.at
-           FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(run_id, status, at)
-           WHERE t.run_id = u.run_id`,
-          [
-            ids,
-            ids.map((id) => folded.finishes.get(id)!.status),
-            ids.map((id) => folded.finishes.get(id)!.at)
-          ]
-        )
-      }
       return true
     }
 
@@ -785,8 +786,8 @@ export const makePostgresStorage = (
           }
           // One id per append, kept across retries: a retry of a batch that did commit is a no-op.
           const batchId = randomUUID()
-          return transaction("append", (client) =>
-            appendBatch(client, projectName, events, payloads, batchId)
+          return attempt("append", () =>
+            withClient((client) => appendBatch(client, projectName, events, payloads, batchId))
           )
         }).pipe(Effect.asVoid),
 

@@ -5,3 +5,4 @@
 export * from "./migrations.ts"
 export * from "./PostgresStorage.ts"
 export * from "./PostgresUrl.ts"
+export * from "./TestDatabase.ts"
