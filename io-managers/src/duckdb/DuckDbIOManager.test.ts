@@ -98,6 +98,27 @@ describe("DuckDB IO manager", () => {
     expect(await query(path, 'select sum(amount) as total from "shop/orders"')).toEqual([{ total: 60 }])
   })
 
+  it("gives a partitioned asset one view over the current table of every partition, with its partition columns", async () => {
+    const partition = (date: string, attemptId: string): OutputContext => ({
+      ...context("sales", attemptId),
+      assetPath: ["sales", `date=${date}`]
+    })
+    const day1 = await run(io.write(orders(1), partition("2026-01-01", "run1-1")))
+    const day2 = await run(io.write(orders(2), partition("2026-01-02", "run1-2")))
+    expect(day1.handle.location).toBe("sales/date=2026-01-01/run1-1")
+    await run(io.promote(day1.handle, { assetKey: "sales", runId: "run1" }))
+    await run(io.promote(day2.handle, { assetKey: "sales", runId: "run1" }))
+    const again = await run(io.write(orders(100), partition("2026-01-01", "run2-1")))
+    await run(io.promote(again.handle, { assetKey: "sales", runId: "run2" }))
+    await io.close()
+    expect(
+      await query(path, "select date, sum(amount)::int as total from sales group by date order by date")
+    ).toEqual([
+      { date: "2026-01-01", total: 600 },
+      { date: "2026-01-02", total: 12 }
+    ])
+  })
+
   it("a failed write leaves no table and no catalog entry", async () => {
     const bad = {
       async *[Symbol.asyncIterator]() {

@@ -2,7 +2,7 @@
  * The DuckDB IO manager: asset values as tables of one DuckDB database file, for users who want
  * their assets in a DuckDB warehouse. Each materialization is a new table `materia."<key>/<attempt>"`;
  * the asset's view `main."<key>"` is switched to it, in one transaction, when it becomes current
- * (`promote`). Serves the in-process executor only: a DuckDB file has one writer process at a time
+ * (`promote`); a partitioned asset's view covers the current table of each partition. Serves the in-process executor only: a DuckDB file has one writer process at a time
  * and cannot be opened, even read-only, by another process meanwhile.
  */
 import { createHash, randomUUID } from "node:crypto"
@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import {
+  assetKeySegments,
   type InputContext,
   type IOManager,
   IOManagerError,
@@ -76,6 +77,14 @@ const tableOf = (location: string) => `${VALUES_SCHEMA}.${quoteIdent(location)}`
 
 /** DuckDB's "Could not set lock on file …: Conflicting lock is held in … (PID n)". */
 const isLockConflict = (cause: unknown) => /could not set lock|conflicting lock/i.test(messageOf(cause))
+
+/** The partition folders of a location (`<key path>/<hive folders>/<attempt id>`), none for an unpartitioned value. */
+const partitionOf = (assetKey: string, location: string): ReadonlyArray<string> => {
+  const key = assetKeySegments(assetKey)
+  const segments = location.split("/")
+  if (segments.length <= key.length + 1 || key.some((segment, i) => segments[i] !== segment)) return []
+  return segments.slice(key.length, -1)
+}
 
 /** ` (PID n)` of the process holding a DuckDB file, when DuckDB names it. */
 const lockHolder = (cause: unknown): string => {
@@ -145,7 +154,7 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
         `CREATE TABLE IF NOT EXISTS ${CATALOG} (location VARCHAR PRIMARY KEY, asset_key VARCHAR NOT NULL, format VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, bytes BIGINT NOT NULL, rows BIGINT, arrow_schema BLOB, seq BIGINT NOT NULL)`
       )
       await setup.run(
-        `CREATE TABLE IF NOT EXISTS ${CURRENT} (asset_key VARCHAR PRIMARY KEY, location VARCHAR NOT NULL)`
+        `CREATE TABLE IF NOT EXISTS ${CURRENT} (asset_key VARCHAR NOT NULL, partition VARCHAR NOT NULL, location VARCHAR NOT NULL, PRIMARY KEY (asset_key, partition))`
       )
       await setup.run(`CREATE SEQUENCE IF NOT EXISTS ${VALUES_SCHEMA}.stored_seq`)
     } catch (cause) {
@@ -385,7 +394,11 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
       }
     })
 
-  /** Switches the asset's view to `location` unless it shows a later value; one transaction. */
+  /**
+   * Makes `location` the current value of its asset (or of its partition: the hive folders between
+   * the key and the attempt, `date=2026-01-01`) unless a later one is current, and rebuilds the
+   * asset's view over every current partition, each with its partition columns; one transaction.
+   */
   const switchView = (
     db: DuckDBConnection,
     assetKey: string,
@@ -398,13 +411,14 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
       assetKey,
       location
     )("switch the asset's view", async () => {
+      const partition = partitionOf(assetKey, location)
       await db.run("BEGIN TRANSACTION")
       try {
         if (onlyForward) {
           const current = (
             await db.runAndReadAll(
-              `SELECT s.seq FROM ${CURRENT} c JOIN ${CATALOG} s USING (location) WHERE c.asset_key = $1`,
-              [assetKey]
+              `SELECT s.seq FROM ${CURRENT} c JOIN ${CATALOG} s USING (location) WHERE c.asset_key = $1 AND c.partition = $2`,
+              [assetKey, partition.join("/")]
             )
           ).getRows()[0]
           if (current !== undefined && (current[0] as bigint) >= seq) {
@@ -412,10 +426,28 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
             return
           }
         }
+        await db.run(`INSERT OR REPLACE INTO ${CURRENT} VALUES ($1, $2, $3)`, [
+          assetKey,
+          partition.join("/"),
+          location
+        ])
+        const currents = (
+          await db.runAndReadAll(`SELECT location FROM ${CURRENT} WHERE asset_key = $1 ORDER BY partition`, [
+            assetKey
+          ])
+        ).getRows()
+        const selects = currents.map(([current]) => {
+          const columns = partitionOf(assetKey, String(current)).map((segment) => {
+            const at = segment.indexOf("=")
+            return at < 0
+              ? `${quoteString(segment)} AS partition`
+              : `${quoteString(segment.slice(at + 1))} AS ${quoteIdent(segment.slice(0, at))}`
+          })
+          return `SELECT *${columns.map((column) => `, ${column}`).join("")} FROM ${tableOf(String(current))}`
+        })
         await db.run(
-          `CREATE OR REPLACE VIEW main.${quoteIdent(assetKey)} AS SELECT * FROM ${tableOf(location)}`
+          `CREATE OR REPLACE VIEW main.${quoteIdent(assetKey)} AS ${selects.join(" UNION ALL BY NAME ")}`
         )
-        await db.run(`INSERT OR REPLACE INTO ${CURRENT} VALUES ($1, $2)`, [assetKey, location])
         await db.run("COMMIT")
       } catch (cause) {
         await db.run("ROLLBACK").catch(() => undefined)
