@@ -95,12 +95,30 @@ const SchemaTable = (props: { readonly schema: Json | undefined }) => {
   )
 }
 
-const FirstRows = (props: { readonly assetKey: string; readonly version: string | undefined }) => {
+const FirstRows = (props: {
+  readonly assetKey: string
+  readonly version: string | undefined
+  readonly table: boolean
+}) => {
+  const [asked, setAsked] = useState(false)
+  const wanted = props.version !== undefined && (props.table || asked)
   const rows = useLoad(
-    () => api.query(`SELECT * FROM ${quoteIdentifier(props.assetKey)} LIMIT 20`, 20),
-    [props.assetKey, props.version]
+    () =>
+      wanted
+        ? api.query(`SELECT * FROM ${quoteIdentifier(props.assetKey)} LIMIT 20`, 20)
+        : Promise.resolve(undefined),
+    [props.assetKey, props.version, wanted]
   )
   if (props.version === undefined) return <p className="muted">Not materialized yet.</p>
+  if (!wanted)
+    return (
+      <p className="muted">
+        No table schema was recorded for this value (SQL reads table assets).{" "}
+        <button type="button" onClick={() => setAsked(true)}>
+          Query anyway
+        </button>
+      </p>
+    )
   if (rows.error !== undefined) return <ErrorBanner error={rows.error} onRetry={rows.reload} />
   const result = rows.value
   if (result === undefined) return <p className="muted">Loading rows…</p>
@@ -286,7 +304,11 @@ const Detail = (props: { readonly asset: AssetDetail; readonly reload: () => voi
 
       <section>
         <h2>First rows</h2>
-        <FirstRows assetKey={asset.key} version={asset.latest?.dataVersion} />
+        <FirstRows
+          assetKey={asset.key}
+          version={asset.latest?.dataVersion}
+          table={latestMetadata?.schema !== undefined || typeof latestMetadata?.rows === "number"}
+        />
       </section>
 
       <section>

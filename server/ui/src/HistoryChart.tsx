@@ -27,6 +27,7 @@ export const HistoryChart = (props: { readonly items: ReadonlyArray<HistoryItem>
   const innerW = WIDTH - PAD.left - PAD.right
   const innerH = HEIGHT - PAD.top - PAD.bottom
   const step = innerW / items.length
+  const barWidth = Math.min(36, Math.max(2, step * 0.7))
   const x = (i: number) => PAD.left + step * i + step / 2
   const yRows = (r: number) => PAD.top + innerH - (r / maxRows) * innerH
   const yDuration = (d: number) => PAD.top + innerH - (d / maxDuration) * innerH
@@ -69,8 +70,8 @@ export const HistoryChart = (props: { readonly items: ReadonlyArray<HistoryItem>
             <rect
               key={`r-${items[i]!.runId}-${items[i]!.at}`}
               className="bar"
-              x={x(i) - Math.max(1, step * 0.35)}
-              width={Math.max(2, step * 0.7)}
+              x={x(i) - barWidth / 2}
+              width={barWidth}
               y={yRows(r)}
               height={PAD.top + innerH - yRows(r)}
             >

@@ -6,7 +6,8 @@ import { useEffect, useRef } from "react"
 import { eventsUrl, type RunEvent } from "./Api.ts"
 
 export interface InstanceListener {
-  readonly onRunEvent?: (event: RunEvent) => void
+  /** `seq`: the event's position in its run's log. */
+  readonly onRunEvent?: (event: RunEvent, seq: number) => void
   readonly onProjectReloaded?: () => void
 }
 
@@ -18,8 +19,8 @@ export const useInstanceEvents = (listener: InstanceListener): void => {
     const source = new EventSource(eventsUrl, { withCredentials: true })
     source.addEventListener("run-event", (message) => {
       try {
-        const data = JSON.parse((message as MessageEvent<string>).data) as { event: RunEvent }
-        current.current.onRunEvent?.(data.event)
+        const data = JSON.parse((message as MessageEvent<string>).data) as { seq: number; event: RunEvent }
+        current.current.onRunEvent?.(data.event, data.seq)
       } catch {
         // A malformed message is ignored; the next one still arrives.
       }

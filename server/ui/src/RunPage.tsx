@@ -8,6 +8,7 @@ import { useEffect, useMemo, useReducer, useRef, useState } from "react"
 import { api, type Run, runStreamUrl, type Step, type StepStatus, type StoredEvent } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
 import { formatDuration, formatTime } from "./Format.ts"
+import { useInstanceEvents } from "./LiveEvents.ts"
 import { assetPath, Link, navigate, runPath } from "./Router.tsx"
 import { StatusBadge, statusColor } from "./Status.tsx"
 
@@ -26,13 +27,21 @@ interface State {
   /** Steps in plan order, by step id (`key` or `key[partition]`). */
   readonly steps: ReadonlyMap<string, Step>
   readonly logs: ReadonlyArray<LogLine>
+  /** The last event folded (seqs start at 1); events are folded in seq order, each once. */
   readonly lastSeq: number
+  /** Live events that arrived ahead of their predecessors, by seq. */
+  readonly early: ReadonlyMap<number, StoredEvent>
   readonly ended: boolean
 }
 
 type Action =
   | { readonly _tag: "loaded"; readonly run: Run; readonly steps: ReadonlyArray<Step> }
-  | { readonly _tag: "event"; readonly stored: StoredEvent }
+  /**
+   * An event from the run's stream (the stored log, in order: folded at once) or from the
+   * instance's live stream (ahead of the stored log while the executor buffers its writes: held
+   * until the events before it are folded).
+   */
+  | { readonly _tag: "event"; readonly stored: StoredEvent; readonly from: "log" | "live" }
   | { readonly _tag: "ended" }
 
 const stepId = (key: string, partition: string | null | undefined): string =>
@@ -173,14 +182,41 @@ const reducer = (state: State, action: Action): State => {
           : action.run
       return { ...state, run, steps }
     }
-    case "event":
-      return foldEvent(state, action.stored)
+    case "event": {
+      const { seq } = action.stored
+      if (seq <= state.lastSeq) return state
+      if (action.from === "live" && seq > state.lastSeq + 1) {
+        const early = new Map(state.early)
+        early.set(seq, action.stored)
+        return { ...state, early }
+      }
+      let next = foldEvent(state, action.stored)
+      // Fold the held live events that now follow on.
+      for (
+        let following = next.early.get(next.lastSeq + 1);
+        following !== undefined;
+        following = next.early.get(next.lastSeq + 1)
+      )
+        next = foldEvent(next, following)
+      if (next.early.size > 0) {
+        const early = new Map([...next.early].filter(([s]) => s > next.lastSeq))
+        next = { ...next, early }
+      }
+      return next
+    }
     case "ended":
       return { ...state, ended: true }
   }
 }
 
-const initial: State = { run: undefined, steps: new Map(), logs: [], lastSeq: -1, ended: false }
+const initial: State = {
+  run: undefined,
+  steps: new Map(),
+  logs: [],
+  lastSeq: 0,
+  early: new Map(),
+  ended: false
+}
 
 const Timeline = (props: {
   readonly steps: ReadonlyArray<[string, Step]>
@@ -252,6 +288,11 @@ export const RunPage = (props: { readonly runId: string }) => {
   const [actionError, setActionError] = useState<unknown>()
   const [picked, setPicked] = useState<string | null>(null)
   const logEnd = useRef<HTMLDivElement>(null)
+  useInstanceEvents({
+    onRunEvent: (event, seq) => {
+      if (event.runId === props.runId) dispatch({ _tag: "event", from: "live", stored: { seq, event } })
+    }
+  })
 
   useEffect(() => {
     let alive = true
@@ -271,7 +312,11 @@ export const RunPage = (props: { readonly runId: string }) => {
     const source = new EventSource(runStreamUrl(props.runId), { withCredentials: true })
     source.addEventListener("run-event", (message) => {
       try {
-        dispatch({ _tag: "event", stored: JSON.parse((message as MessageEvent<string>).data) as StoredEvent })
+        dispatch({
+          _tag: "event",
+          from: "log",
+          stored: JSON.parse((message as MessageEvent<string>).data) as StoredEvent
+        })
         setStreamNote(null)
       } catch (error) {
         setStreamNote(`a live event could not be read: ${String(error)}`)

@@ -1,0 +1,212 @@
+/**
+ * The web UI end to end, in Debian's Chromium against a real `materia dev`: sign in through the
+ * token URL, see the asset graph colored by status and filter it by a selection, launch a
+ * materialization, watch its steps turn green through live events (one run request, no reload),
+ * read the captured output, open an asset page and see its first rows; and errors from the API
+ * (a selection that matches nothing, an unknown asset, a missing token) shown on the page.
+ */
+import { existsSync } from "node:fs"
+import { rm, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { BrowserContext, Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  BROWSER_TEST_TIMEOUT,
+  type DevServer,
+  ensureUiBuilt,
+  launchChromium,
+  makeProject,
+  startDev
+} from "./BrowserHarness.ts"
+
+const TOKEN = "browser-test-token"
+
+let dev: DevServer
+let project: { root: string; remove: () => Promise<void> }
+let browser: { context: BrowserContext; close: () => Promise<void> }
+/** What the page printed to its console and any uncaught error, for failure messages. */
+const pageLog: Array<string> = []
+
+const openPage = async (): Promise<Page> => {
+  const page = await browser.context.newPage()
+  page.on("console", (m) => pageLog.push(`console.${m.type()}: ${m.text()}`))
+  page.on("pageerror", (e) => pageLog.push(`pageerror: ${e.message}`))
+  return page
+}
+
+/** Waits for `selector`; on failure, the error carries what the server and the page printed. */
+const waitFor = async (page: Page, selector: string) => {
+  try {
+    return await page.waitForSelector(selector)
+  } catch (error) {
+    const body = await page.textContent("body").catch(() => "")
+    throw new Error(
+      `${String(error)}\npage text: ${body}\nserver output:\n${dev.output()}\npage log:\n${pageLog.join("\n")}`
+    )
+  }
+}
+
+/** Waits until `selector` matches exactly `count` elements. */
+const waitForCount = (page: Page, selector: string, count: number) =>
+  page.waitForFunction(`document.querySelectorAll(${JSON.stringify(selector)}).length === ${count}`)
+
+const nodeStatuses = (page: Page): Promise<Record<string, string>> =>
+  page.$$eval(".graph-node", (nodes) =>
+    Object.fromEntries(
+      nodes.map((n) => [n.getAttribute("data-key") ?? "", n.getAttribute("data-status") ?? ""])
+    )
+  )
+
+const stepStatuses = (page: Page): Promise<Record<string, string>> =>
+  page.$$eval(".timeline-row", (rows) =>
+    Object.fromEntries(
+      rows.map((r) => [r.getAttribute("data-step") ?? "", r.getAttribute("data-status") ?? ""])
+    )
+  )
+
+describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEOUT }, () => {
+  beforeAll(async () => {
+    ensureUiBuilt()
+    project = await makeProject("shop.ts")
+    dev = await startDev(project.root, TOKEN)
+    browser = await launchChromium()
+    browser.context.setDefaultTimeout(120_000)
+  }, BROWSER_TEST_TIMEOUT)
+
+  afterAll(async () => {
+    await browser?.close()
+    await dev?.stop()
+    await project?.remove()
+  })
+
+  it("shows the graph, launches a run, follows it live and shows an asset's rows", async () => {
+    const page = await openPage()
+    const context = () => `\nserver output:\n${dev.output()}\npage:\n${pageLog.join("\n")}`
+    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    expect(new URL(page.url()).pathname, context()).toBe("/")
+
+    // The graph: every asset drawn, missing before any run.
+    await waitFor(page, '.graph[data-state="ready"] .graph-node[data-key="report"]')
+    expect(await nodeStatuses(page), context()).toEqual({
+      "sales/orders": "missing",
+      "sales/totals": "missing",
+      report: "missing"
+    })
+
+    // The selection filter keeps the asset and its upstream.
+    await page.fill('input[aria-label="Selection filter"]', "+sales/totals")
+    await page.click('form:has(input[aria-label="Selection filter"]) button[type="submit"]')
+    await waitForCount(page, ".graph-node", 2)
+    expect(Object.keys(await nodeStatuses(page)).sort()).toEqual(["sales/orders", "sales/totals"])
+    await page.click("text=Clear")
+    await waitForCount(page, ".graph-node", 3)
+
+    // Launch everything while `report` is held, so the run is watched in flight.
+    const hold = join(project.root, ".hold")
+    await writeFile(hold, "")
+    const runRequests: Array<string> = []
+    page.on("request", (r) => {
+      if (/\/api\/v1\/runs\/[^/]+$/.test(new URL(r.url()).pathname)) runRequests.push(r.url())
+    })
+    await page.click("text=Materialize all")
+    await page.waitForURL(/\/launch\?select=/)
+    expect(await page.inputValue('input[name="select"]')).toBe("*")
+    await page.click('.launch-form button[type="submit"]')
+    await page.waitForURL(/\/runs\/[^/]+$/)
+    const runId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop()!)
+    await page.evaluate("window.notReloaded = true")
+
+    // Live: the upstream steps succeed and `report` runs while the run is still running.
+    await waitFor(
+      page,
+      '.run-page[data-run-status="running"] .timeline-row[data-step="report"][data-status="running"]'
+    )
+    await waitFor(page, '.timeline-row[data-step="sales/totals"][data-status="succeeded"]')
+    expect(await stepStatuses(page), context()).toEqual({
+      "sales/orders": "succeeded",
+      "sales/totals": "succeeded",
+      report: "running"
+    })
+    expect(await page.getAttribute(".run-page", "data-run-status")).toBe("running")
+    // Only the page's first load asked for the run: the changes came through the event stream.
+    expect(runRequests, context()).toHaveLength(1)
+
+    await rm(hold)
+    await waitFor(page, '.run-page[data-run-status="succeeded"]')
+    await waitFor(page, '.timeline-row[data-step="report"][data-status="succeeded"]')
+    expect(await stepStatuses(page)).toEqual({
+      "sales/orders": "succeeded",
+      "sales/totals": "succeeded",
+      report: "succeeded"
+    })
+    await waitFor(page, '.logs .log-line:has-text("report: 2 regions")')
+    expect(await page.textContent(".logs .log-line.level-stdout")).toContain("report: 2 regions")
+    expect(await page.evaluate("window.notReloaded")).toBe(true)
+    expect(existsSync(hold)).toBe(false)
+
+    // The runs list has the run.
+    await page.click('nav >> text="Runs"')
+    await waitFor(page, `tr[data-run="${runId}"] .badge[data-status="succeeded"]`)
+
+    // Back on the graph every asset is fresh; a click opens the asset page with its first rows.
+    await page.click('nav >> text="Assets"')
+    await waitForCount(page, '.graph-node[data-status="fresh"]', 3)
+    await page.click('.graph-node[data-key="sales/orders"]')
+    await page.waitForURL(/\/asset\/sales%2Forders$/)
+    await waitFor(page, '[data-testid="first-rows"] tbody tr')
+    const rows = await page.$$eval('[data-testid="first-rows"] tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent))
+    )
+    expect(rows, context()).toEqual([
+      ["1", "eu", "12.5"],
+      ["2", "us", "40"],
+      ["3", "eu", "7.25"]
+    ])
+    const header = await page.$$eval('[data-testid="first-rows"] thead th', (ths) =>
+      ths.map((th) => th.textContent)
+    )
+    expect(header).toEqual(["id", "region", "amount"])
+    expect(await page.textContent(".asset-page h1")).toContain("sales/orders")
+    expect(await page.textContent(".asset-page .badge")).toBe("fresh")
+    expect(await page.locator(".asset-page table.list tbody tr").count()).toBeGreaterThanOrEqual(1)
+    expect(
+      pageLog.filter((l) => l.startsWith("pageerror")),
+      context()
+    ).toEqual([])
+    await page.close()
+  })
+
+  it("shows the API's errors on the page", async () => {
+    const page = await openPage()
+    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+
+    // A selection that matches nothing: the 400 names the nearest keys.
+    await page.goto(`${dev.url}/launch?select=${encodeURIComponent("sales/ordrs")}`)
+    await page.click('.launch-form button[type="submit"]')
+    const selectionError = await waitFor(page, ".launch-form .error")
+    expect(await selectionError.textContent()).toContain('did you mean "sales/orders"')
+    expect(new URL(page.url()).pathname).toBe("/launch")
+
+    // Run config that is not a JSON object never reaches the server.
+    await page.fill('textarea[name="config"]', "[1, 2]")
+    await page.fill('input[name="select"]', "report")
+    await page.click('.launch-form button[type="submit"]')
+    await waitFor(page, '.launch-form .error:has-text("run config must be a JSON object")')
+
+    // An unknown asset: the 404 names it.
+    await page.goto(`${dev.url}/asset/${encodeURIComponent("no/such")}`)
+    const notFound = await waitFor(page, ".error")
+    expect(await notFound.textContent()).toContain("404")
+    expect(await notFound.textContent()).toContain('"no/such"')
+
+    // Without the token cookie a launch is refused, and the page says how to sign in.
+    await browser.context.clearCookies()
+    await page.goto(`${dev.url}/launch?select=report`)
+    await page.click('.launch-form button[type="submit"]')
+    const unauthorized = await waitFor(page, ".launch-form .error")
+    expect(await unauthorized.textContent()).toContain("401")
+    expect(await unauthorized.textContent()).toContain("/auth?token=")
+    expect(pageLog.filter((l) => l.startsWith("pageerror"))).toEqual([])
+    await page.close()
+  })
+})
