@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
 import { ROOT } from "./Child.ts"
+import { daemonBench } from "./DaemonBench.ts"
 import { executeBench } from "./ExecuteBench.ts"
 import { ioBench } from "./IOBench.ts"
 import { type Goal, renderSection, type Section, verdict } from "./Measure.ts"
@@ -88,7 +89,15 @@ const main = async () => {
     `Materia benchmarks on ${cpuModel()}, ${os.cpus().length} cores, Node.js ${process.version}; load average ${loadText(loadAtStart)}\n`
   )
   const sections: Array<Section> = []
-  const benches = [async () => planBench(), executeBench, startupBench, sqliteBench, planCliBench, ioBench]
+  const benches = [
+    async () => planBench(),
+    executeBench,
+    startupBench,
+    sqliteBench,
+    planCliBench,
+    ioBench,
+    daemonBench
+  ]
   for (const bench of benches) {
     const sectionStart = performance.now()
     const section = await bench()

@@ -181,8 +181,19 @@ export const parseCron = (expression: string, options: CronOptions = {}): Cron =
     },
     between(after, until, limit) {
       if (limit <= 0 || until <= after) return []
-      const start = startBefore(until, limit + 2)
-      return forward(start === undefined ? after : Math.max(after, start - 1), until, limit)
+      // Usually few times are due: walk forward from `after` a little before jumping back from `until`.
+      const out: Array<number> = []
+      let t = step(after, "next")
+      for (let budget = limit + 8; t !== undefined && t <= until; budget--) {
+        if (budget === 0) {
+          const start = startBefore(until, limit + 2)
+          return forward(start === undefined ? t : Math.max(t, start - 1), until, limit)
+        }
+        out.push(t)
+        if (out.length > limit) out.shift()
+        t = step(t, "next")
+      }
+      return out
     }
   }
 }

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type { DaemonStore, DaemonStoreError, QueuedRun, TickRecord } from "./DaemonStore.ts"
 import { isAlive, type LaunchTarget, launchRun, readOutcome, thisHost } from "./RunLauncher.ts"
 import { launchable, type QueueLimits } from "./RunQueue.ts"
-import { type CatchUp, type Definitions, runTick } from "./TickEngine.ts"
+import { type CatchUp, type Definitions, runTick, type TickCache } from "./TickEngine.ts"
 
 export interface DaemonConfig {
   readonly definitions: Definitions
@@ -65,6 +65,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
     const owner = leaseOwner()
     const stopped = () => config.signal?.aborted === true
     const exits = new Map<string, { code: number | null | undefined }>()
+    const cache: TickCache = new Map()
 
     /** Waits for the lease; false when stopped while waiting. */
     const acquire = Effect.gen(function* () {
@@ -178,6 +179,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
         if (config.maxTicks === undefined || ticks < config.maxTicks) {
           const report = yield* runTick(definitions, store, {
             catchUp: config.catchUp,
+            cache,
             addPartitions: config.addPartitions
           })
           ticks++

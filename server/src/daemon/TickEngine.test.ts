@@ -98,6 +98,28 @@ describe("schedules", () => {
       })
     ))
 
+  it("a cache of next due times kept across ticks changes nothing but the cost", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const cache = new Map()
+        const withCache = { cache }
+        yield* tickAt(defs, store, "2026-02-10T10:30:00Z", withCache)
+        expect((yield* tickAt(defs, store, "2026-02-10T10:45:00Z", withCache)).ticks).toEqual([])
+        expect(cache.get("hourly")).toEqual({
+          after: at("2026-02-10T10:30:00Z"),
+          next: at("2026-02-10T11:00:00Z")
+        })
+        expect((yield* tickAt(defs, store, "2026-02-10T11:00:00Z", withCache)).ticks).toHaveLength(1)
+        expect((yield* tickAt(defs, store, "2026-02-10T11:30:00Z", withCache)).ticks).toEqual([])
+        // Restarted (stopped and started) while cached: the new start time invalidates the entry.
+        yield* setStatus(store, "schedule", "hourly", "stopped", at("2026-02-10T11:40:00Z"))
+        yield* setStatus(store, "schedule", "hourly", "running", at("2026-02-10T12:30:00Z"))
+        expect((yield* tickAt(defs, store, "2026-02-10T12:45:00Z", withCache)).ticks).toEqual([])
+        const after = yield* tickAt(defs, store, "2026-02-10T14:05:00Z", withCache)
+        expect(after.ticks.map((t) => t.tickId)).toEqual(["schedule:hourly@2026-02-10T14:00:00.000Z"])
+      })
+    ))
+
   it("a stopped schedule does not tick; started, it ticks from then on", () =>
     test((store) =>
       Effect.gen(function* () {

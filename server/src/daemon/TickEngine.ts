@@ -38,7 +38,15 @@ export interface Definitions {
  */
 export type CatchUp = { readonly policy: "latest" } | { readonly policy: "all"; readonly limit: number }
 
+/**
+ * The next scheduled time of each schedule after the time its ticks count from, kept by a daemon
+ * across ticks: an idle tick then costs a comparison per schedule instead of cron arithmetic.
+ */
+export type TickCache = Map<string, { readonly after: number; readonly next: number | undefined }>
+
 export interface TickOptions {
+  /** Reused across ticks by one daemon; a fresh one is always correct, only slower. */
+  readonly cache?: TickCache | undefined
   readonly catchUp?: CatchUp | undefined
   /** Ids of queued runs; random UUIDs by default. */
   readonly newId?: (() => string) | undefined
@@ -67,6 +75,38 @@ export const effectiveState = (
   stored: InstigatorState | undefined
 ): InstigatorState => stored ?? { kind, name, status: defaultStatus }
 
+/** The time a schedule's ticks count from: after its last tick and after it was started. */
+const countsFrom = (state: InstigatorState): number | undefined =>
+  state.status === "running" && state.startedAt !== undefined
+    ? Math.max(state.startedAt, state.lastTickAt ?? Number.NEGATIVE_INFINITY)
+    : undefined
+
+/**
+ * The scheduled times in `(after, now]` thinned by the catch-up policy, and the first scheduled
+ * time after the last of them (or after `after`). Walks forward, so the usual case (nothing or one
+ * tick due) costs one or two cron steps.
+ */
+const dueAfter = (
+  s: ScheduleDefinition,
+  after: number,
+  now: number,
+  catchUp: CatchUp,
+  /** `s.cron.next(after)`, when already known. */
+  known?: { readonly next: number | undefined }
+): { readonly due: ReadonlyArray<number>; readonly next: number | undefined } => {
+  const limit = catchUp.policy === "latest" ? 1 : Math.max(1, catchUp.limit)
+  const out: Array<number> = []
+  let t = known === undefined ? s.cron.next(after) : known.next
+  while (t !== undefined && t <= now && out.length < limit + 8) {
+    out.push(t)
+    t = s.cron.next(t)
+  }
+  if (t === undefined || t > now) return { due: out.slice(-limit), next: t }
+  // Long downtime: jump back from `now` instead of walking every missed time.
+  const due = s.cron.between(after, now, limit)
+  return { due, next: s.cron.next(due.at(-1) ?? now) }
+}
+
 /**
  * The scheduled times to tick at `now`: those after the last recorded tick and after the schedule
  * was started, up to `now`, thinned by the catch-up policy. Pure.
@@ -77,9 +117,8 @@ export const dueScheduleTimes = (
   now: number,
   catchUp: CatchUp = { policy: "latest" }
 ): ReadonlyArray<number> => {
-  if (state.status !== "running" || state.startedAt === undefined) return []
-  const after = Math.max(state.startedAt, state.lastTickAt ?? Number.NEGATIVE_INFINITY)
-  return s.cron.between(after, now, catchUp.policy === "latest" ? 1 : Math.max(1, catchUp.limit))
+  const after = countsFrom(state)
+  return after === undefined ? [] : dueAfter(s, after, now, catchUp).due
 }
 
 /** Whether a sensor is due at `now`: running, and never evaluated or last evaluated `interval` ago. */
@@ -136,7 +175,19 @@ const tickSchedule = (
       yield* store.setState(state)
       return []
     }
-    const due = dueScheduleTimes(s, state, now, options.catchUp)
+    const after = countsFrom(state)
+    if (after === undefined) return []
+    const cached = options.cache?.get(s.name)
+    if (cached !== undefined && cached.after === after && (cached.next === undefined || cached.next > now))
+      return []
+    const { due, next } = dueAfter(
+      s,
+      after,
+      now,
+      options.catchUp ?? { policy: "latest" },
+      cached !== undefined && cached.after === after ? cached : undefined
+    )
+    options.cache?.set(s.name, { after: Math.max(after, due.at(-1) ?? Number.NEGATIVE_INFINITY), next })
     const recorded: Array<TickRecord> = []
     for (const scheduledAt of due) {
       const tickId = `schedule:${s.name}@${iso(scheduledAt)}`
