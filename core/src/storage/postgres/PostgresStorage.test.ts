@@ -94,6 +94,38 @@ const sql = async <R extends pg.QueryResultRow>(
   }
 }
 
+describe("@materia/core/postgres", () => {
+  it("loads pg only when a store is opened: choosing a URL does not", async () => {
+    const script =
+      'import("@materia/core/postgres").then(async (m) => {' +
+      '  const loaded = () => Object.keys(require.cache).some((k) => k.includes("/node_modules/pg/"));' +
+      "  const before = loaded();" +
+      '  const chosen = m.resolvePostgresUrl(undefined, { MATERIA_DATABASE_URL: "postgres://h/db" });' +
+      '  await import("pg");' +
+      "  console.log(JSON.stringify({ before, after: loaded(), chosen }));" +
+      "})"
+    const result = await new Promise<ChildResult>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "-e", script], { cwd: repoRoot })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString()
+      })
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    expect(result.stderr).toBe("")
+    expect(JSON.parse(result.stdout)).toEqual({
+      before: false,
+      after: true,
+      chosen: { url: "postgres://h/db", source: "MATERIA_DATABASE_URL" }
+    })
+  })
+})
+
 describe("PostgresStorage", () => {
   let db: TestDatabase
   const opened: Array<PostgresStorage> = []

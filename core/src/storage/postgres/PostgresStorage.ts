@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import pg from "pg"
+import type { PoolClient, QueryResult, QueryResultRow } from "pg"
 import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { ValueHandle } from "../../io/IOManager.ts"
@@ -339,6 +339,8 @@ export const makePostgresStorage = (
         return new StorageError({ reason, message, retryable, cause })
       }
 
+    // Loaded here, not when the module is: `resolvePostgresUrl` and the types come without pg.
+    const { default: pg } = yield* Effect.promise(() => import("pg"))
     const pool = new pg.Pool({
       connectionString: options.url,
       max: Math.max(1, options.poolSize ?? 10),
@@ -358,7 +360,7 @@ export const makePostgresStorage = (
     const end = Effect.promise(() => pool.end().catch(() => undefined))
 
     /** Runs `f` on a pooled connection; a connection that failed is destroyed, not reused. */
-    const withClient = <A>(f: (client: pg.PoolClient) => Promise<A>): Promise<A> => {
+    const withClient = <A>(f: (client: PoolClient) => Promise<A>): Promise<A> => {
       if (closed)
         return Promise.reject(
           new StorageError({ reason: "Unavailable", retryable: false, message: `${where} is closed` })
@@ -386,7 +388,7 @@ export const makePostgresStorage = (
     /** One transaction; any error rolls it back. The whole of it is retried on a transient failure. */
     const transaction = <A>(
       operation: string,
-      f: (client: pg.PoolClient) => Promise<A>,
+      f: (client: PoolClient) => Promise<A>,
       begin = "BEGIN"
     ): Effect.Effect<A, StorageError> =>
       attempt(operation, () =>
@@ -404,7 +406,7 @@ export const makePostgresStorage = (
       )
 
     /** One statement outside a transaction, retried on a transient failure. */
-    const query = <R extends pg.QueryResultRow>(
+    const query = <R extends QueryResultRow>(
       operation: string,
       text: string,
       values: ReadonlyArray<unknown>
@@ -674,7 +676,7 @@ export const makePostgresStorage = (
 
     /** Returns false when the batch was already committed (an earlier try whose COMMIT reply was lost). */
     const appendBatch = async (
-      client: pg.PoolClient,
+      client: PoolClient,
       projectName: string,
       events: ReadonlyArray<RunEvent>,
       payloads: ReadonlyArray<string>,
@@ -694,7 +696,7 @@ export const makePostgresStorage = (
       const starts = [...folded.starts.keys()].sort(byBytes)
       const finishes = [...folded.finishes.keys()].filter((id) => !folded.starts.has(id)).sort(byBytes)
       const checks = sortedValues(folded.checks)
-      let result: pg.QueryResult<{ events: number }>
+      let result: QueryResult<{ events: number }>
       try {
         // Named: each connection parses and plans it once.
         result = await client.query<{ events: number }>({

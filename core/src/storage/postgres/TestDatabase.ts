@@ -4,7 +4,7 @@
  * `drop()` removes it, closing any connection left open, so parallel test files never collide.
  */
 import { randomBytes } from "node:crypto"
-import pg from "pg"
+import type { Client } from "pg"
 
 /** The maintenance database tests connect to in order to create and drop theirs. */
 export const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -16,7 +16,8 @@ export interface TestDatabase {
   readonly drop: () => Promise<void>
 }
 
-const admin = async <A>(adminUrl: string, f: (client: pg.Client) => Promise<A>): Promise<A> => {
+const admin = async <A>(adminUrl: string, f: (client: Client) => Promise<A>): Promise<A> => {
+  const { default: pg } = await import("pg")
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
