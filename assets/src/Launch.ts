@@ -81,6 +81,8 @@ export interface LaunchOptions {
   readonly partitions?: string | undefined
   /** The backfill the run belongs to. */
   readonly backfillId?: string | undefined
+  /** Leaves requested partitions out of the plan (a resumed backfill: those it already made). */
+  readonly excludePartition?: ((key: string, partition: string) => boolean) | undefined
 }
 
 const localStores = new Map<string, Promise<MaterializeStore>>()
@@ -205,6 +207,7 @@ export const prepareRun = (
     readonly runId?: string | undefined
     readonly signal?: AbortSignal | undefined
     readonly partitions?: string | undefined
+    readonly excludePartition?: ((key: string, partition: string) => boolean) | undefined
   } = {}
 ): Effect.Effect<PreparedRun, StaleUpstream | ObserveError | StorageError | PartitionRequestError> =>
   Effect.gen(function* () {
@@ -239,7 +242,8 @@ export const prepareRun = (
       project.name,
       targets,
       closure,
-      options.partitions
+      options.partitions,
+      options.excludePartition
     )
     const plan = yield* Effect.try({
       try: () =>

@@ -57,7 +57,9 @@ export const preparePartitions = (
   project: string,
   targets: ReadonlySet<number>,
   closure: ReadonlySet<number>,
-  selector: string | undefined
+  selector: string | undefined,
+  /** Leaves out requested partitions (a resumed backfill: those it already made). */
+  exclude?: ((key: string, partition: string) => boolean) | undefined
 ): Effect.Effect<PreparedPartitions | undefined, PartitionRequestError | StorageError> =>
   Effect.gen(function* () {
     const partitionedTargets = [...targets].filter((t) => graph.specs[t]!.partitions !== undefined)
@@ -77,17 +79,21 @@ export const preparePartitions = (
       dynamic[name] = yield* storage.dynamicPartitions(project, name)
     const universe = makePartitionUniverse(graph, { now, dynamic })
     const requested = new Map<number, ReadonlyArray<string>>()
-    if (selector !== undefined)
+    if (selector !== undefined || exclude !== undefined)
       for (const t of partitionedTargets) {
         const definition = universe.definitionOf(t)!
         const keys = yield* Effect.try({
-          try: () => selectPartitions(definition, selector, universe.options),
+          try: () =>
+            selector === undefined
+              ? universe.keysOf(t)
+              : selectPartitions(definition, selector, universe.options),
           catch: (error) =>
             new PartitionRequestError({
               reason: `asset "${graph.keys[t]}": ${error instanceof InvalidPartitionKey ? error.message : String(error)}`
             })
         })
-        requested.set(t, keys)
+        const key = graph.keys[t]!
+        requested.set(t, exclude === undefined ? keys : keys.filter((p) => !exclude(key, p)))
       }
     const states = new Map<string, ReadonlyMap<string, StoredAssetState>>()
     for (const i of closure) {

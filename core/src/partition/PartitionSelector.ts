@@ -9,6 +9,7 @@
  * | `*` | every key |
  * | `date=2026-01-01...2026-01-07;region=eu,us` | multi-dimensional: one selector per dimension; a dimension left out means all its keys |
  * | `2026-01-01|eu` | a multi-dimensional key |
+ * | `2026-01-01...2026-01-07` on a multi definition | that selector on the one dimension it fits (all keys of the others) |
  *
  * Pure: keys are checked against the definition (with `now` and the dynamic keys), and a key or
  * range outside it is an `InvalidPartitionKey` naming the definition and its valid keys.
@@ -77,6 +78,18 @@ export const selectPartitions = (
       definition: definition.description,
       reason: "the partition selector is empty; name a key, a range from...to, a list a,b or *"
     })
+  if (definition.kind === "multi" && !text.includes("=") && !text.includes(MULTI_KEY_SEPARATOR)) {
+    // A one-dimension selector (`2026-01-01...2026-01-07` for date × region): the dimension it fits.
+    const fits = definition.dimensions.filter((d) => {
+      try {
+        listOf(d.definition, text, options)
+        return true
+      } catch {
+        return false
+      }
+    })
+    if (fits.length === 1) return selectPartitions(definition, `${fits[0]!.name}=${text}`, options)
+  }
   if (definition.kind !== "multi" || !text.includes("=")) {
     const picked = new Set(listOf(definition, text, options))
     return definition.keys(options).filter((key) => picked.has(key))

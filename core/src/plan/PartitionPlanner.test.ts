@@ -235,3 +235,31 @@ describe("planning partitions", () => {
     expect(p.steps.map(stepLabel)).toEqual(["raw[2026-01-02]"])
   })
 })
+
+describe("force with partitions", () => {
+  it("re-makes the requested partitions of a target, not the ones it is only upstream of", () => {
+    const graph = graphOf([
+      { key: "raw", partitions: daily },
+      { key: "clean", inputs: ["raw"], partitions: daily }
+    ])
+    const states = new Map([
+      [
+        "raw",
+        new Map([
+          ["2026-01-02", fresh("r2")],
+          ["2026-01-03", fresh("r3")]
+        ])
+      ],
+      ["clean", new Map([["2026-01-02", fresh("c2", { raw: "r2" })]])]
+    ])
+    // raw is a target for 01-02 only; clean needs raw[01-03], which is fresh: not forced.
+    const p = planWith(
+      graph,
+      ["raw", "clean"],
+      states,
+      { raw: ["2026-01-02"], clean: ["2026-01-03"] },
+      { force: true }
+    )
+    expect(p.steps.map(stepLabel)).toEqual(["raw[2026-01-02]", "clean[2026-01-03]"])
+  })
+})

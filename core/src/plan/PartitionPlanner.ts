@@ -48,6 +48,8 @@ export const planPartitioned = (
   // 1. The slots each node must be fresh for: a set of keys, or a flag for an unpartitioned node.
   const needKeys = new Array<Set<string> | undefined>(n)
   const needFlag = new Uint8Array(n)
+  // What was asked of each partitioned target: `force` re-makes these, not the upstream they need.
+  const requestedKeys = new Map<number, ReadonlySet<string>>()
   const needOf = (node: number): Set<string> => {
     let set = needKeys[node]
     if (set === undefined) {
@@ -64,6 +66,7 @@ export const planPartitioned = (
         const requested = input.requested?.get(node) ?? universe.keysOf(node)
         const set = needOf(node)
         for (const key of requested) set.add(key)
+        requestedKeys.set(node, new Set(requested))
       } else needFlag[node] = 1
     }
     const mine = needKeys[node]
@@ -174,7 +177,10 @@ export const planPartitioned = (
         upstream: [...upstream],
         inputs
       }
-    const forced = force && isTarget[node] === 1
+    const forced =
+      force &&
+      isTarget[node] === 1 &&
+      (partition === undefined || requestedKeys.get(node)?.has(partition) === true)
     const valueInputs = spec.inputs.length > 0
     if (!forced && !state?.lastFailed && (skipStands || (valueInputs && lacksSkipped))) return "skip"
     const reasons: Array<StaleReason> = []

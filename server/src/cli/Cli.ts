@@ -6,10 +6,12 @@
 import { ExitCode, UsageError } from "./CliError.ts"
 import type { Command, CommandContext } from "./Command.ts"
 import { assetsCommand } from "./commands/AssetsCommand.ts"
+import { backfillCommand } from "./commands/BackfillCommand.ts"
 import { checkCommand } from "./commands/CheckCommand.ts"
 import { daemonCommand } from "./commands/DaemonCommand.ts"
 import { devCommand } from "./commands/DevCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
+import { partitionsCommand } from "./commands/PartitionsCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
 import { queryCommand } from "./commands/QueryCommand.ts"
 import { runsCommand } from "./commands/RunsCommand.ts"
@@ -20,6 +22,8 @@ import { wipeCommand } from "./commands/WipeCommand.ts"
 export const commands: ReadonlyArray<Command> = [
   planCommand,
   materializeCommand,
+  backfillCommand,
+  partitionsCommand,
   assetsCommand,
   checkCommand,
   runsCommand,
@@ -46,6 +50,7 @@ const help = (): string =>
 const USAGE_TAGS = new Set([
   "UsageError",
   "PartitionRequestError",
+  "BackfillError",
   "InvalidPartitionMapping",
   "InvalidPartitionKey",
   "NotAGitRepository",
