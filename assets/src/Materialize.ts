@@ -9,6 +9,7 @@ import {
   type EventListener,
   foldRunEvents,
   type OutputMode,
+  partitionsFromSpec,
   resolveSelection,
   SelectionError,
   type StaleUpstream,
@@ -215,6 +216,18 @@ export const reexecuteEffect = <P extends AnyProject>(
       keys = keys.filter((k) => selected.has(project.graph.indexOf(k)))
     }
     const targets = new Set(keys.map((k) => project.graph.indexOf(k)))
+    // A partitioned asset re-executes only the partitions (and ranges) of the chosen steps.
+    const chosenKeys = new Set(keys)
+    const partitionsOf = new Map<string, Set<string>>()
+    for (const s of chosen) {
+      if (s.partition === undefined || !chosenKeys.has(s.key)) continue
+      const set = partitionsOf.get(s.key) ?? new Set<string>()
+      partitionsOf.set(s.key, set)
+      const [from, to] = s.partition.split("...")
+      const spec = project.graph.specs[project.graph.indexOf(s.key)]!.partitions
+      if (to === undefined || spec === undefined) set.add(s.partition)
+      else for (const k of partitionsFromSpec(spec).range(from!, to)) set.add(k)
+    }
     const result = yield* launch(
       project,
       store,
@@ -223,7 +236,13 @@ export const reexecuteEffect = <P extends AnyProject>(
       {
         ...options,
         config: options.config as Readonly<Record<string, unknown>> | undefined,
-        parentRunId: parent
+        parentRunId: parent,
+        ...(partitionsOf.size === 0
+          ? {}
+          : {
+              excludePartition: (key: string, partition: string) =>
+                partitionsOf.get(key)?.has(partition) !== true
+            })
       }
     )
     return yield* raiseUnless<P>(result, options.raiseOnError)

@@ -6,7 +6,7 @@ import { tableFromArrays } from "apache-arrow"
 import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, expectTypeOf, it } from "vitest"
 import { asset } from "./Asset.ts"
-import { materialize, materializeEffect } from "./Materialize.ts"
+import { materialize, materializeEffect, reexecute } from "./Materialize.ts"
 import { PartitionRequestError } from "./PartitionRequest.ts"
 import {
   dailyPartitions,
@@ -173,5 +173,30 @@ describe("partitioned values on disk", () => {
     expect(result.steps.map((s) => s.partition)).toEqual(["2026-01-02|eu", "2026-01-02|us"])
     const dir = join(root, ".materia", "storage", "sales", "date=2026-01-02")
     expect(readdirSync(dir).sort()).toEqual(["region=eu", "region=us"])
+  })
+})
+
+describe("re-executing a partitioned run", () => {
+  it("--from-failure runs only the failed partitions again", async () => {
+    const broken = new Set(["2026-01-02"])
+    const made: Array<string> = []
+    const flaky = asset("flaky", { partitions: days }, (_, ctx) => {
+      if (broken.has(ctx.partition.key)) throw new Error(`broken ${ctx.partition.key}`)
+      made.push(ctx.partition.key)
+      return ctx.partition.key
+    })
+    const project = defineProject({ name: "reexec", assets: [flaky] })
+    const store = memoryStore()
+    const failed = await materialize(project, ["flaky"], {
+      storage: store,
+      partitions: "2026-01-01...2026-01-03",
+      raiseOnError: false
+    })
+    expect(failed.status).toBe("failed")
+    broken.clear()
+    made.length = 0
+    const again = await reexecute(project, { storage: store, fromFailure: failed.runId })
+    expect(again.steps.map((s) => s.partition)).toEqual(["2026-01-02"])
+    expect(made).toEqual(["2026-01-02"])
   })
 })

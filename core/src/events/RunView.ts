@@ -15,6 +15,8 @@ export type StepViewStatus =
 
 export interface StepView {
   readonly key: string
+  /** The step's partition (or `first...last` range) for a partitioned asset. */
+  readonly partition?: string | undefined
   status: StepViewStatus
   attempts: number
   startedAt?: number
@@ -33,6 +35,7 @@ export interface RunView {
   startedAt?: number
   endedAt?: number
   durationMillis?: number
+  /** By step label: the asset key, or `key[partition]` for a partitioned asset's step. */
   readonly steps: Map<string, StepView>
 }
 
@@ -44,11 +47,21 @@ export const emptyRunView = (runId: string): RunView => ({
   steps: new Map()
 })
 
-const step = (view: RunView, key: string): StepView => {
-  let s = view.steps.get(key)
+const labelOf = (key: string, partition: string | undefined) =>
+  partition === undefined ? key : `${key}[${partition}]`
+
+const step = (
+  view: RunView,
+  event: { readonly key: string; readonly partition?: string | undefined }
+): StepView => {
+  const label = labelOf(event.key, event.partition)
+  let s = view.steps.get(label)
   if (s === undefined) {
-    s = { key, status: "pending", attempts: 0, logs: 0 }
-    view.steps.set(key, s)
+    s =
+      event.partition === undefined
+        ? { key: event.key, status: "pending", attempts: 0, logs: 0 }
+        : { key: event.key, partition: event.partition, status: "pending", attempts: 0, logs: 0 }
+    view.steps.set(label, s)
   }
   return s
 }
@@ -60,40 +73,42 @@ export const applyRunEvent = (view: RunView, event: RunEvent): RunView => {
       view.project = event.project
       view.startedAt = event.at
       view.status = "running"
-      for (const s of event.steps) step(view, s.key)
+      for (const s of event.steps) step(view, s)
       break
     case "SourceObserved":
       break
     case "StepStarted": {
-      const s = step(view, event.key)
+      const s = step(view, event)
       s.status = "running"
       s.attempts = event.attempt
       if (s.startedAt === undefined) s.startedAt = event.at
       break
     }
     case "StepLog":
-      step(view, event.key).logs++
+      step(view, event).logs++
       break
     case "StepRetrying":
-      step(view, event.key).error = event.error
+      step(view, event).error = event.error
       break
     case "Materialization": {
       // The value is committed: the step's work is durable even if its end was never recorded
-      // (its driver killed before StepSucceeded reached storage).
-      const s = step(view, event.key)
+      // (its driver killed before StepSucceeded reached storage). A range step commits one per
+      // partition, under its range's label: those leave the view alone.
+      const s = view.steps.get(labelOf(event.key, event.partition))
+      if (s === undefined) break
       s.dataVersion = event.dataVersion
       s.status = "succeeded"
       break
     }
     case "StepSucceeded": {
-      const s = step(view, event.key)
+      const s = step(view, event)
       s.status = event.outcome === "unchanged" ? "unchanged" : "succeeded"
       s.endedAt = event.at
       s.durationMillis = event.durationMillis
       break
     }
     case "StepFailed": {
-      const s = step(view, event.key)
+      const s = step(view, event)
       s.status = "failed"
       s.error = event.error
       s.endedAt = event.at
@@ -101,13 +116,13 @@ export const applyRunEvent = (view: RunView, event: RunEvent): RunView => {
       break
     }
     case "StepSkipped": {
-      const s = step(view, event.key)
+      const s = step(view, event)
       s.status = "skipped"
       s.skipReason = event.reason
       break
     }
     case "StepCanceled":
-      step(view, event.key).status = "canceled"
+      step(view, event).status = "canceled"
       break
     case "RunFinished":
       view.status = event.status

@@ -2,7 +2,7 @@
  * `materia runs [--limit N] [--json]` lists runs, newest first; `materia runs show <id> [--json]`
  * shows one run: its steps with status, attempts and durations, errors with their stacks, and logs.
  */
-import { foldRunEvents, formatDuration } from "@materia/core"
+import { foldRunEvents, formatDuration, stepLabel } from "@materia/core"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json, table, timestamp } from "../Output.ts"
@@ -68,7 +68,7 @@ materia runs show <run-id> [--json] [--project FILE]
     for (const line of table(
       ["STEP", "STATUS", "ATTEMPTS", "DURATION", "DETAIL"],
       [...view.steps.values()].map((s) => [
-        s.key,
+        stepLabel(s),
         s.status,
         String(s.attempts),
         s.durationMillis === undefined ? "-" : formatDuration(s.durationMillis),
@@ -81,7 +81,7 @@ materia runs show <run-id> [--json] [--project FILE]
     )
     for (const s of errors) {
       out("")
-      out(`${s.key} failed:`)
+      out(`${stepLabel(s)} failed:`)
       for (const line of s.error!.stack!.split("\n")) out(`  ${line}`)
     }
     const logs = events.filter((e) => e._tag === "StepLog")
@@ -89,7 +89,7 @@ materia runs show <run-id> [--json] [--project FILE]
       out("")
       out("logs:")
       for (const e of logs)
-        if (e._tag === "StepLog") out(`  ${timestamp(e.at)} ${e.key} ${e.level}: ${e.message}`)
+        if (e._tag === "StepLog") out(`  ${timestamp(e.at)} ${stepLabel(e)} ${e.level}: ${e.message}`)
     }
     return ExitCode.Ok
   }
