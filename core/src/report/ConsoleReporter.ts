@@ -3,7 +3,9 @@
  * the running steps in place (elapsed time, latest log line) below permanent lines for finished
  * steps; elsewhere (CI logs, pipes, files) it writes one plain line per event of interest, no escapes.
  */
+
 import type { EventListener, RunEvent } from "../events/RunEvent.ts"
+import { stepLabel } from "../plan/Planner.ts"
 
 /** Where the reporter writes: `process.stdout`, `process.stderr`, or anything with `write`. */
 export interface ReporterStream {
@@ -236,7 +238,9 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         const head = `${paint("bold", "▶")} run ${event.runId} (${event.project}): ${plural(event.steps.length, "step")} for ${targets}`
         const plan = event.steps
           .slice(0, MAX_PLAN_LINES)
-          .map((s) => paint("dim", `  · ${s.key}${s.reasons.length > 0 ? ` (${s.reasons.join("; ")})` : ""}`))
+          .map((s) =>
+            paint("dim", `  · ${stepLabel(s)}${s.reasons.length > 0 ? ` (${s.reasons.join("; ")})` : ""}`)
+          )
         if (event.steps.length > MAX_PLAN_LINES)
           plan.push(paint("dim", `  · … and ${event.steps.length - MAX_PLAN_LINES} more`))
         return [head, ...plan]
@@ -245,12 +249,12 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         return tty
           ? []
           : [
-              `${paint("cyan", "▸")} ${event.key} started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`
+              `${paint("cyan", "▸")} ${stepLabel(event)} started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`
             ]
       case "StepLog": {
         if (LEVELS[event.level] < minLevel) return []
         const level = event.level === "info" ? "" : `${event.level}: `
-        const prefix = `  ${event.key} │ `
+        const prefix = `  ${stepLabel(event)} │ `
         const text = `${prefix}${level}${indent(event.message, " ".repeat(prefix.length))}`
         return [
           event.level === "error" ? paint("red", text) : event.level === "warn" ? paint("yellow", text) : text
@@ -260,15 +264,15 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         return [
           paint(
             "yellow",
-            `↻ ${event.key} attempt ${event.attempt} ${indent(describeError(event.key, event.error.message), "  ")}; retrying in ${formatDuration(event.delayMillis)}`
+            `↻ ${stepLabel(event)} attempt ${event.attempt} ${indent(describeError(stepLabel(event), event.error.message), "  ")}; retrying in ${formatDuration(event.delayMillis)}`
           )
         ]
       case "StepSucceeded": {
-        const details = formatMetadata(metadata.get(event.key))
+        const details = formatMetadata(metadata.get(stepLabel(event)))
         const retried = event.attempt > 1 ? ` after ${plural(event.attempt, "attempt")}` : ""
         const what = event.outcome === "unchanged" ? " unchanged" : ""
         return [
-          `${paint("green", "✓")} ${event.key}${what} ${formatDuration(event.durationMillis)}${retried}${details === "" ? "" : paint("dim", ` · ${details}`)}`
+          `${paint("green", "✓")} ${stepLabel(event)}${what} ${formatDuration(event.durationMillis)}${retried}${details === "" ? "" : paint("dim", ` · ${details}`)}`
         ]
       }
       case "StepFailed": {
@@ -276,12 +280,12 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         return [
           paint(
             "red",
-            `✗ ${event.key}${attempt} ${indent(describeError(event.key, event.error.message), "  ")}`
+            `✗ ${stepLabel(event)}${attempt} ${indent(describeError(stepLabel(event), event.error.message), "  ")}`
           )
         ]
       }
       case "StepSkipped":
-        return [paint("yellow", `↷ skipped ${event.key}: ${event.reason}`)]
+        return [paint("yellow", `↷ skipped ${stepLabel(event)}: ${event.reason}`)]
       case "CheckEvaluated": {
         const observed = Object.entries(event.metadata)
           .filter(([, v]) => typeof v === "number" || typeof v === "string" || typeof v === "boolean")
@@ -290,17 +294,20 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
           .join(" ")
         const detail = [event.message, observed].filter((x) => x !== undefined && x !== "").join(" · ")
         if (event.passed)
-          return [paint("dim", `  ✓ check ${event.key}:${event.check}${detail === "" ? "" : ` · ${detail}`}`)]
+          return [
+            paint("dim", `  ✓ check ${stepLabel(event)}:${event.check}${detail === "" ? "" : ` · ${detail}`}`)
+          ]
         const blocked = event.blocking && event.severity === "error"
         return [
           paint(
             blocked ? "red" : "yellow",
-            `  ${blocked ? "✗" : "!"} check ${event.key}:${event.check} failed${blocked ? " (blocking)" : ""}${detail === "" ? "" : `: ${detail}`}`
+            `  ${blocked ? "✗" : "!"} check ${stepLabel(event)}:${event.check} failed${blocked ? " (blocking)" : ""}${detail === "" ? "" : `: ${detail}`}`
           )
         ]
       }
       case "AlertSent": {
-        const about = event.key === undefined ? "run" : event.key
+        const about =
+          event.key === undefined ? "run" : stepLabel({ key: event.key, partition: event.partition })
         return [
           event.ok
             ? paint("dim", `  ✉ alert ${event.alert} sent for ${about}`)
@@ -311,7 +318,7 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         ]
       }
       case "StepCanceled":
-        return [paint("magenta", `⊘ canceled ${event.key}`)]
+        return [paint("magenta", `⊘ canceled ${stepLabel(event)}`)]
       case "RunFinished": {
         const counts: Array<string> = []
         if (succeeded > 0) counts.push(`${succeeded} succeeded`)
@@ -346,34 +353,34 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         inRun = true
         break
       case "StepStarted": {
-        const step = running.get(event.key)
+        const step = running.get(stepLabel(event))
         if (step === undefined)
-          running.set(event.key, { startedAt: event.at, attempt: event.attempt, lastLog: undefined })
+          running.set(stepLabel(event), { startedAt: event.at, attempt: event.attempt, lastLog: undefined })
         else step.attempt = event.attempt
         break
       }
       case "StepLog": {
-        const step = running.get(event.key)
+        const step = running.get(stepLabel(event))
         if (step !== undefined) step.lastLog = event.message.split("\n")[0]
         break
       }
       case "Materialization":
-        metadata.set(event.key, event.metadata)
+        metadata.set(stepLabel(event), event.metadata)
         break
       case "StepSucceeded":
-        running.delete(event.key)
+        running.delete(stepLabel(event))
         if (event.outcome === "unchanged") unchanged++
         else succeeded++
         break
       case "StepFailed":
-        running.delete(event.key)
+        running.delete(stepLabel(event))
         failed++
         break
       case "StepSkipped":
         skipped++
         break
       case "StepCanceled":
-        running.delete(event.key)
+        running.delete(stepLabel(event))
         canceled++
         break
       case "RunFinished":
@@ -392,7 +399,7 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
     output(lines(event))
     // A materialization's metadata lives until the line of its step's end has shown it.
     if (event._tag === "StepSucceeded" || event._tag === "StepFailed" || event._tag === "StepCanceled")
-      metadata.delete(event.key)
+      metadata.delete(stepLabel(event))
     if (event._tag === "RunStarted") startTimer()
     if (event._tag === "RunFinished") stopTimer()
   }
