@@ -14,8 +14,10 @@ import { ioBench } from "./IOBench.ts"
 import { type Goal, renderSection, type Section, verdict } from "./Measure.ts"
 import { planBench } from "./PlanBench.ts"
 import { planCliBench } from "./PlanCliBench.ts"
+import { s3Bench } from "./S3Bench.ts"
 import { sqliteBench } from "./SqliteBench.ts"
 import { startupBench } from "./StartupBench.ts"
+import { streamBench } from "./StreamBench.ts"
 
 const RESULTS = fileURLToPath(new URL("../RESULTS.md", import.meta.url))
 
@@ -96,6 +98,8 @@ const main = async () => {
     sqliteBench,
     planCliBench,
     ioBench,
+    s3Bench,
+    streamBench,
     daemonBench
   ]
   for (const bench of benches) {
