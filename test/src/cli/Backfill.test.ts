@@ -190,3 +190,25 @@ describe("materia backfill", { timeout: CLI_TEST_TIMEOUT }, () => {
     await waitForFile(p.path("materia.config.ts"), p.start("partitions", "keys", "customers"))
   })
 })
+
+describe("materia assets with partitions", { timeout: CLI_TEST_TIMEOUT }, () => {
+  it("summarizes partitioned assets: materialized of total, stale count", async ({ onTestFinished }) => {
+    const p = await makeTempProject("partitioned.ts", onTestFinished)
+    const made = await p.materia(
+      "materialize",
+      "--select",
+      "daily_total",
+      "--partitions",
+      "2026-01-01...2026-01-02",
+      "--json"
+    )
+    expect(made.code, transcript(made)).toBe(0)
+    const assets = await p.materia("assets", "--json")
+    const rows = json(assets.stdout).assets as Array<{ key: string; status: string; partitions?: unknown }>
+    const total = rows.find((r) => r.key === "daily_total")!
+    expect(total.status).toBe("stale")
+    expect(total.partitions).toEqual({ total: 31, materialized: 2, failed: 0, stale: 29 })
+    const text = await p.materia("assets")
+    expect(text.stdout).toMatch(/daily_total\s+stale \(2\/31 partitions\)/)
+  })
+})

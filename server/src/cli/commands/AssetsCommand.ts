@@ -30,7 +30,7 @@ export const assetsCommand: Command = {
       ["ASSET", "STATUS", "GROUP", "MATERIALIZED", "DATA VERSION", "CHECKS", "WHY"],
       rows.map((r) => [
         r.key,
-        r.freshness === "overdue" ? `${r.status}, overdue` : r.status,
+        `${r.freshness === "overdue" ? `${r.status}, overdue` : r.status}${r.partitions === undefined ? "" : ` (${r.partitions.materialized}/${r.partitions.total} partitions)`}`,
         r.group,
         timestamp(r.latest?.at),
         shortVersion(r.latest?.dataVersion),
