@@ -9,6 +9,7 @@ import {
   timeWindowPartitions
 } from "@materia/core"
 import { describe, expect, it } from "vitest"
+import { automate, eager } from "./Automation.ts"
 import { InvalidCron } from "./Cron.ts"
 import { ScheduleDefinitionError } from "./RunRequest.ts"
 import {
@@ -147,6 +148,15 @@ describe("validateSchedules", () => {
     expect(() =>
       validateSchedules(project, [schedule("a", { cron: "@daily", select: "daily_orders,regional" })])
     ).toThrow(/different partitions/)
+  })
+
+  it("rejects automation of an unknown asset, and two conditions on one asset", () => {
+    expect(() => validateSchedules(project, [], [], [automate("ordrs", eager())])).toThrow(
+      /automation of asset "ordrs": the project has no asset "ordrs" \(did you mean "orders"\?\)/
+    )
+    expect(() =>
+      validateSchedules(project, [], [], [automate("orders", eager()), automate("orders", eager())])
+    ).toThrow(/two automation conditions/)
   })
 
   it("rejects duplicate names across schedules and sensors", () => {

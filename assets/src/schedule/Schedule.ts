@@ -6,6 +6,7 @@
 import {
   type AssetGraph,
   type DimensionDefinition,
+  didYouMean,
   type PartitionOptions,
   type PartitionsDefinition,
   type PartitionsSpec,
@@ -13,6 +14,7 @@ import {
   resolveSelection,
   type TimeWindowPartitions
 } from "@materia/core"
+import type { AutomationDefinition } from "./Automation.ts"
 import { type Cron, parseCron } from "./Cron.ts"
 import {
   DEFINITION_NAME,
@@ -279,15 +281,32 @@ export const scheduleTick = (
 }
 
 /**
- * Checks schedules and sensors against a project when it loads: unique names, selections that
- * name known assets, and partitioned targets a schedule can follow. Throws
- * `ScheduleDefinitionError` naming the definition.
+ * Checks schedules, sensors and automation conditions against a project when it loads: unique
+ * names, selections and asset keys that the project has, and partitioned targets a schedule can
+ * follow. Throws `ScheduleDefinitionError` naming the definition.
  */
 export const validateSchedules = (
   project: { readonly graph: AssetGraph },
   schedules: ReadonlyArray<ScheduleDefinition>,
-  sensors: ReadonlyArray<SensorDefinition> = []
+  sensors: ReadonlyArray<SensorDefinition> = [],
+  automations: ReadonlyArray<AutomationDefinition> = []
 ): void => {
+  const automated = new Set<string>()
+  for (const a of automations) {
+    const definition = `automation of asset ${JSON.stringify(a.key)}`
+    if (automated.has(a.key))
+      throw new ScheduleDefinitionError({
+        definition,
+        reason: "the asset has two automation conditions; combine them with and(...) or or(...)"
+      })
+    automated.add(a.key)
+    if (!project.graph.keys.includes(a.key)) {
+      throw new ScheduleDefinitionError({
+        definition,
+        reason: `the project has no asset ${JSON.stringify(a.key)}${didYouMean(a.key, project.graph.keys)}`
+      })
+    }
+  }
   const seen = new Map<string, string>()
   for (const d of [...schedules, ...sensors]) {
     const kind = d._tag === "ScheduleDefinition" ? "schedule" : "sensor"

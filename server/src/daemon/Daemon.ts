@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type { DaemonStore, DaemonStoreError, QueuedRun, TickRecord } from "./DaemonStore.ts"
 import { isAlive, type LaunchTarget, launchRun, readOutcome, thisHost } from "./RunLauncher.ts"
 import { launchable, type QueueLimits } from "./RunQueue.ts"
-import { type CatchUp, type Definitions, runTick, type TickCache } from "./TickEngine.ts"
+import { type CatchUp, type Definitions, runTick, type TickCache, type TickOptions } from "./TickEngine.ts"
 
 export interface DaemonConfig {
   readonly definitions: Definitions
@@ -31,6 +31,8 @@ export interface DaemonConfig {
   /** Stop after this many ticks (`materia daemon --ticks N`), once launched runs have ended. */
   readonly maxTicks?: number | undefined
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
+  readonly observeAssets?: TickOptions["observeAssets"]
+  readonly automationIntervalMillis?: number | undefined
 }
 
 /** Who holds a lease: `<host>:<pid>:<nonce>`. */
@@ -164,7 +166,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
 
     if (!(yield* acquire)) return
     log(
-      `daemon ${owner}: ${definitions.schedules.length} schedule${definitions.schedules.length === 1 ? "" : "s"}, ${definitions.sensors.length} sensor${definitions.sensors.length === 1 ? "" : "s"}; ticking every ${interval} ms`
+      `daemon ${owner}: ${definitions.schedules.length} schedule${definitions.schedules.length === 1 ? "" : "s"}, ${definitions.sensors.length} sensor${definitions.sensors.length === 1 ? "" : "s"}, ${definitions.automations?.length ?? 0} automation condition${definitions.automations?.length === 1 ? "" : "s"}; ticking every ${interval} ms`
     )
     const loop = Effect.gen(function* () {
       let ticks = 0
@@ -180,7 +182,9 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
           const report = yield* runTick(definitions, store, {
             catchUp: config.catchUp,
             cache,
-            addPartitions: config.addPartitions
+            addPartitions: config.addPartitions,
+            observeAssets: config.observeAssets,
+            automationIntervalMillis: config.automationIntervalMillis
           })
           ticks++
           for (const t of report.ticks) log(describeTick(t))

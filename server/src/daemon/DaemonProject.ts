@@ -1,14 +1,14 @@
 /**
- * What the daemon commands load: the project, its schedules and sensors, validated against its
- * graph, and the daemon store in the project's SQLite file. Until `defineProject` takes
- * `schedules`/`sensors`, they are read from the config module's named exports
- * (`export const schedules = [...]`, `export const sensors = [...]`); a project that carries them
- * wins.
+ * What the daemon commands load: the project, its schedules, sensors and automation conditions,
+ * validated against its graph, and the daemon store in the project's SQLite file. Until
+ * `defineProject` takes them, they are read from the config module's named exports
+ * (`export const schedules = [...]`, `sensors`, `automations`); a project that carries them wins.
  */
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import {
   type AnyProject,
+  type AutomationDefinition,
   materiaDir,
   type ScheduleDefinition,
   type SensorDefinition,
@@ -32,21 +32,27 @@ export interface DaemonProject {
   readonly databasePath: string
 }
 
+const MAKERS = {
+  schedules: "schedule(name, {...})",
+  sensors: "sensor(name, {...})",
+  automations: "automate(assetKey, condition)"
+} as const
+
 const listOf = <T>(
   file: string,
-  what: "schedules" | "sensors",
+  what: "schedules" | "sensors" | "automations",
   tag: string,
   value: unknown
 ): ReadonlyArray<T> => {
   if (value === undefined) return []
   if (!Array.isArray(value))
     throw new UsageError({
-      message: `${file}: the \`${what}\` export must be an array of ${what === "schedules" ? "schedule(...)" : "sensor(...)"} definitions, found ${typeof value}`
+      message: `${file}: the \`${what}\` export must be an array of ${MAKERS[what]} definitions, found ${typeof value}`
     })
   value.forEach((d: unknown, i) => {
     if (typeof d !== "object" || d === null || (d as { _tag?: unknown })._tag !== tag)
       throw new UsageError({
-        message: `${file}: ${what}[${i}] is not made by ${what === "schedules" ? "schedule(name, {...})" : "sensor(name, {...})"}`
+        message: `${file}: ${what}[${i}] is not made by ${MAKERS[what]}`
       })
   })
   return value as ReadonlyArray<T>
@@ -58,7 +64,11 @@ export const definitionsOf = (
   project: AnyProject,
   module: Readonly<Record<string, unknown>>
 ): Definitions => {
-  const carried = project as unknown as { readonly schedules?: unknown; readonly sensors?: unknown }
+  const carried = project as unknown as {
+    readonly schedules?: unknown
+    readonly sensors?: unknown
+    readonly automations?: unknown
+  }
   const schedules = listOf<ScheduleDefinition>(
     file,
     "schedules",
@@ -71,12 +81,18 @@ export const definitionsOf = (
     "SensorDefinition",
     carried.sensors ?? module.sensors
   )
+  const automations = listOf<AutomationDefinition>(
+    file,
+    "automations",
+    "AutomationDefinition",
+    carried.automations ?? module.automations
+  )
   try {
-    validateSchedules(project, schedules, sensors)
+    validateSchedules(project, schedules, sensors, automations)
   } catch (error) {
     throw new UsageError({ message: `${file}: ${error instanceof Error ? error.message : String(error)}` })
   }
-  return { graph: project.graph, schedules, sensors }
+  return { graph: project.graph, schedules, sensors, automations }
 }
 
 /** Loads the project and its schedules and sensors, and opens the daemon store. */

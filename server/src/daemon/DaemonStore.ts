@@ -8,8 +8,8 @@ import type { RunRequest } from "@materia/assets"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
-/** What a tick evaluates. */
-export type InstigatorKind = "schedule" | "sensor"
+/** What a tick evaluates: a schedule, a sensor, or an asset's automation condition (named by its key). */
+export type InstigatorKind = "schedule" | "sensor" | "automation"
 
 /** The stored state of one schedule or sensor. */
 export interface InstigatorState {
@@ -41,6 +41,8 @@ export interface TickRecord {
   /** The queued runs this tick created. */
   readonly runIds: ReadonlyArray<string>
   readonly skipReason?: string | undefined
+  /** Why it requested what it did (automation conditions explain every decision). */
+  readonly reason?: string | undefined
   readonly error?: string | undefined
   /** Sensors: the cursor after this tick. */
   readonly cursor?: string | undefined

@@ -150,7 +150,7 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             ["d", "schedule", "t"]
           ] as const)
             yield* store.commitTick({
-              tick: tick(id, { kind, name, status: "skipped", skipReason: "nothing" }),
+              tick: tick(id, { kind, name, status: "skipped", skipReason: "nothing", reason: `why ${id}` }),
               runs: [],
               state: { kind, name, status: "running" }
             })
@@ -163,7 +163,10 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             "d",
             "c"
           ])
-          expect((yield* store.ticks({ name: "files" }))[0]?.skipReason).toBe("nothing")
+          expect((yield* store.ticks({ name: "files" }))[0]).toMatchObject({
+            skipReason: "nothing",
+            reason: "why b"
+          })
         })
       ))
 

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS daemon_ticks (
   status TEXT NOT NULL,
   run_ids TEXT NOT NULL,
   skip_reason TEXT,
+  reason TEXT,
   error TEXT,
   cursor TEXT
 );
@@ -106,6 +107,7 @@ interface TickRow {
   status: TickStatus
   run_ids: string
   skip_reason: string | null
+  reason: string | null
   error: string | null
   cursor: string | null
 }
@@ -146,6 +148,7 @@ const toTick = (r: TickRow): TickRecord => ({
   status: r.status,
   runIds: JSON.parse(r.run_ids) as Array<string>,
   ...optional("skipReason", r.skip_reason),
+  ...optional("reason", r.reason),
   ...optional("error", r.error),
   ...optional("cursor", r.cursor)
 })
@@ -245,8 +248,8 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
     "SELECT 1 AS one FROM daemon_ticks WHERE tick_id = ?"
   )
   const insertTick = db.prepare(
-    `INSERT INTO daemon_ticks (tick_id, kind, name, tick_at, evaluated_at, status, run_ids, skip_reason, error, cursor)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+    `INSERT INTO daemon_ticks (tick_id, kind, name, tick_at, evaluated_at, status, run_ids, skip_reason, reason, error, cursor)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
   )
   const runKeySeen = db.prepare<[string, string, string], { one: number }>(
     "SELECT 1 AS one FROM daemon_run_keys WHERE kind = ? AND name = ? AND run_key = ?"
@@ -274,6 +277,7 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
         t.status,
         JSON.stringify(t.runIds),
         t.skipReason ?? null,
+        t.reason ?? null,
         t.error ?? null,
         t.cursor ?? null
       )

@@ -1,11 +1,17 @@
-import { schedule, sensor } from "@materia/assets"
+import { automate, eager, missing, schedule, sensor } from "@materia/assets"
 import { AssetGraph, type AssetSpec, noRetry, type PartitionsSpec, timeWindowPartitions } from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { type DaemonStore, makeMemoryDaemonStore } from "./DaemonStore.ts"
-import { type Definitions, runTick, setStatus, type TickOptions } from "./TickEngine.ts"
+import {
+  type AssetObservation,
+  type Definitions,
+  runTick,
+  setStatus,
+  type TickOptions
+} from "./TickEngine.ts"
 
 const at = (iso: string): number => Date.parse(iso)
 const spec = (key: string, partitions?: PartitionsSpec): AssetSpec => ({
@@ -283,6 +289,88 @@ describe("sensors", () => {
         })
         expect(added).toEqual([{ definition: "customers", keys: ["acme"] }])
         expect(yield* store.runs()).toHaveLength(1)
+      })
+    ))
+})
+
+describe("automation conditions", () => {
+  const withEdges = AssetGraph.make([
+    spec("orders"),
+    { ...spec("features"), inputs: [{ name: "orders", key: "orders" }] }
+  ])
+  const defs: Definitions = {
+    graph: withEdges,
+    schedules: [],
+    sensors: [],
+    automations: [automate("features", eager()), automate("orders", missing())]
+  }
+
+  it("never queues a second run of an asset while its automation run is queued or running", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const observing: TickOptions = {
+          observeAssets: (keys) => Effect.succeed(new Map(keys.map((k) => [k, {}])))
+        }
+        const first = yield* tickAt(defs, store, "2026-02-10T10:00:00Z", observing)
+        expect(first.ticks.find((t) => t.name === "orders")?.status).toBe("requested")
+        const second = yield* tickAt(defs, store, "2026-02-10T10:00:30Z", observing)
+        expect(second.ticks.find((t) => t.name === "orders")).toMatchObject({
+          status: "skipped",
+          reason: "missing: orders was never materialized",
+          skipReason: "a run of orders requested by its automation is already queued or running"
+        })
+      })
+    ))
+
+  it("evaluates every interval, records why it did or did not request a run, and waits for runs in progress", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const seen = new Map<string, AssetObservation>([
+          ["orders", { materializedAt: at("2026-02-10T09:00:00Z") }]
+        ])
+        const observing: TickOptions = {
+          observeAssets: (keys) => Effect.succeed(new Map(keys.map((k) => [k, seen.get(k) ?? {}])))
+        }
+        const first = yield* tickAt(defs, store, "2026-02-10T10:00:00Z", observing)
+        const byName = Object.fromEntries(first.ticks.map((t) => [t.name, t]))
+        expect(byName.features).toMatchObject({
+          status: "requested",
+          reason: "eager: features was never materialized"
+        })
+        expect(byName.orders).toMatchObject({
+          status: "skipped",
+          reason: "missing: orders exists (materialized 2026-02-10T09:00:00.000Z)"
+        })
+        const [run] = yield* store.runs()
+        expect(run?.request).toEqual({ select: ["features"], tags: { "materia/automation": "features" } })
+        expect((yield* tickAt(defs, store, "2026-02-10T10:00:20Z", observing)).ticks).toEqual([])
+        const second = yield* tickAt(defs, store, "2026-02-10T10:00:30Z", observing)
+        expect(second.ticks.find((t) => t.name === "features")).toMatchObject({
+          status: "skipped",
+          skipReason: "a run of features is already in progress"
+        })
+        yield* store.updateRun(run!.id, { status: "succeeded" })
+        seen.set("features", { materializedAt: at("2026-02-10T10:00:10Z") })
+        const third = yield* tickAt(defs, store, "2026-02-10T10:01:00Z", observing)
+        expect(third.ticks.find((t) => t.name === "features")?.status).toBe("skipped")
+        seen.set("orders", { materializedAt: at("2026-02-10T10:01:10Z") })
+        const fourth = yield* tickAt(defs, store, "2026-02-10T10:01:30Z", observing)
+        expect(fourth.ticks.find((t) => t.name === "features")).toMatchObject({
+          status: "requested",
+          reason: "eager: upstream orders updated since 2026-02-10T10:00:10.000Z"
+        })
+      })
+    ))
+
+  it("a failing observation records failed ticks; without an observer nothing is evaluated", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        expect((yield* tickAt(defs, store, "2026-02-10T10:00:00Z")).ticks).toEqual([])
+        const report = yield* tickAt(defs, store, "2026-02-10T10:00:01Z", {
+          observeAssets: () => Effect.fail(new Error("database locked"))
+        })
+        expect(report.ticks.map((t) => t.status)).toEqual(["failed", "failed"])
+        expect(report.ticks[0]?.error).toBe("reading the assets' state failed: database locked")
       })
     ))
 })

@@ -7,6 +7,7 @@
  */
 import {
   type AddPartitions,
+  type AutomationDefinition,
   evaluateSensor,
   type RunRequest,
   type ScheduleDefinition,
@@ -30,6 +31,15 @@ export interface Definitions {
   readonly graph: AssetGraph
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   readonly sensors: ReadonlyArray<SensorDefinition>
+  /** Assets' automation conditions, evaluated every `automationIntervalMillis`. */
+  readonly automations?: ReadonlyArray<AutomationDefinition> | undefined
+}
+
+/** What automation conditions see of one asset in storage. */
+export interface AssetObservation {
+  readonly materializedAt?: number | undefined
+  /** For a partitioned asset: its closed partitions never materialized. */
+  readonly missingPartitions?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -56,6 +66,15 @@ export interface TickOptions {
   readonly dynamicPartitions?:
     | (() => Effect.Effect<Readonly<Record<string, ReadonlyArray<string>>>>)
     | undefined
+  /** Reads the assets' latest materializations for automation conditions; without it they are not evaluated. */
+  readonly observeAssets?:
+    | ((
+        keys: ReadonlyArray<string>,
+        now: number
+      ) => Effect.Effect<ReadonlyMap<string, AssetObservation>, unknown>)
+    | undefined
+  /** Time between evaluations of each automation condition; 30 seconds by default. */
+  readonly automationIntervalMillis?: number | undefined
   /** Adds dynamic partition keys a sensor asked for; runs before its tick is recorded. */
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
 }
@@ -297,9 +316,106 @@ const tickSensor = (
     return commit.committed ? [commit.tick] : []
   })
 
+/** Evaluates the due automation conditions against one observation of storage; records a tick each. */
+const tickAutomations = (
+  defs: Definitions,
+  store: DaemonStore,
+  stored: ReadonlyMap<string, InstigatorState>,
+  now: number,
+  options: TickOptions,
+  newId: () => string
+): Effect.Effect<ReadonlyArray<TickRecord>, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const observe = options.observeAssets
+    if (observe === undefined || defs.automations === undefined || defs.automations.length === 0) return []
+    const interval = options.automationIntervalMillis ?? 30_000
+    const due = defs.automations.flatMap((a) => {
+      const state = effectiveState("automation", a.key, "running", stored.get(`automation:${a.key}`))
+      const isDue =
+        state.status === "running" && (state.lastTickAt === undefined || now - state.lastTickAt >= interval)
+      return isDue ? [{ a, state }] : []
+    })
+    if (due.length === 0) return []
+    const upstreamOf = (key: string): ReadonlyArray<string> => {
+      const i = defs.graph.keys.indexOf(key)
+      return i < 0 ? [] : defs.graph.parents[i]!.map((p) => defs.graph.keys[p]!)
+    }
+    const keys = [...new Set(due.flatMap(({ a }) => [a.key, ...upstreamOf(a.key)]))].sort()
+    const observed = yield* Effect.result(observe(keys, now))
+    const active = new Set(
+      (yield* store.runs({ status: ["queued", "launched"] }))
+        .filter((r) => r.kind === "automation")
+        .map((r) => r.name)
+    )
+    const recorded: Array<TickRecord> = []
+    for (const { a, state } of due) {
+      const tickId = `automation:${a.key}@${iso(now)}`
+      let tick: TickRecord
+      let runs: ReadonlyArray<QueuedRun> = []
+      try {
+        if (observed._tag === "Failure")
+          throw new Error(`reading the assets' state failed: ${describe(observed.failure)}`)
+        const seen = observed.success
+        const decision = a.condition.evaluate({
+          key: a.key,
+          now,
+          materializedAt: seen.get(a.key)?.materializedAt,
+          upstream: upstreamOf(a.key).map((k) => ({ key: k, materializedAt: seen.get(k)?.materializedAt })),
+          inProgress: active.has(a.key),
+          missingPartitions: seen.get(a.key)?.missingPartitions
+        })
+        // Whatever the condition says, one automation run per asset at a time.
+        const requested = decision.requested && !active.has(a.key)
+        const skipReason = decision.requested
+          ? requested
+            ? undefined
+            : `a run of ${a.key} requested by its automation is already queued or running`
+          : decision.reason
+        if (requested)
+          runs = queue(
+            { tickId, kind: "automation", name: a.key },
+            [
+              {
+                select: [a.key],
+                ...(decision.partitions === undefined ? {} : { partitions: decision.partitions }),
+                tags: { "materia/automation": a.key }
+              }
+            ],
+            now,
+            newId
+          )
+        tick = {
+          tickId,
+          kind: "automation",
+          name: a.key,
+          tickAt: now,
+          evaluatedAt: now,
+          status: requested ? "requested" : "skipped",
+          runIds: runs.map((r) => r.id),
+          reason: `${a.condition.description}: ${decision.reason}`,
+          ...(skipReason === undefined ? {} : { skipReason })
+        }
+      } catch (e) {
+        tick = {
+          tickId,
+          kind: "automation",
+          name: a.key,
+          tickAt: now,
+          evaluatedAt: now,
+          status: "failed",
+          runIds: [],
+          error: describe(e)
+        }
+      }
+      const commit = yield* store.commitTick({ tick, runs, state: { ...state, lastTickAt: now } })
+      if (commit.committed) recorded.push(commit.tick)
+    }
+    return recorded
+  })
+
 /**
- * One tick of the daemon at the Effect clock's time: every running schedule's due ticks and every
- * due sensor, each recorded with its runs in one transaction.
+ * One tick of the daemon at the Effect clock's time: every running schedule's due ticks, every
+ * due sensor and every due automation condition, each recorded with its runs in one transaction.
  */
 export const runTick = (
   defs: Definitions,
@@ -325,6 +441,7 @@ export const runTick = (
       { concurrency: options.sensorConcurrency ?? 8 }
     )
     for (const t of sensorTicks) ticks.push(...t)
+    ticks.push(...(yield* tickAutomations(defs, store, stored, now, options, newId)))
     return { at: now, ticks }
   })
 

@@ -8,6 +8,7 @@ import { openLocalStore } from "@materia/assets"
 import * as Effect from "effect/Effect"
 import { runDaemon } from "../../daemon/Daemon.ts"
 import { openDaemonProject } from "../../daemon/DaemonProject.ts"
+import { observeAssets } from "../../daemon/ObserveAssets.ts"
 import { parseTagLimit, type TagLimit } from "../../daemon/RunQueue.ts"
 import type { CatchUp } from "../../daemon/TickEngine.ts"
 import { ExitCode, UsageError } from "../CliError.ts"
@@ -27,10 +28,12 @@ export const daemonCommand: Command = {
                             schedule, all runs every missed tick up to --catch-up-limit
   --catch-up-limit N        most missed ticks per schedule with --catch-up all (default 10)
   --lease-ttl MS            a daemon silent this long loses its lease (default 30000)
+  --automation-interval MS  time between evaluations of each automation condition (default 30000)
   --ticks N                 stop after N ticks, once their runs have ended
   --project FILE            the project module (default: the nearest materia.config.ts)
 
-Schedules and sensors are the config module's exports \`schedules\` and \`sensors\`. Each run is
+Schedules, sensors and automation conditions are the config module's exports \`schedules\`,
+\`sensors\` and \`automations\`. Each run is
 \`materia materialize --select … --json\` in its own process; its output is kept under
 .materia/daemon/runs/.`,
   run: async (args, context) => {
@@ -42,6 +45,7 @@ Schedules and sensors are the config module's exports \`schedules\` and \`sensor
       "catch-up-limit": { type: "string" },
       "lease-ttl": { type: "string" },
       ticks: { type: "string" },
+      "automation-interval": { type: "string" },
       project: { type: "string" }
     })
     const policy = values["catch-up"] ?? "latest"
@@ -85,6 +89,12 @@ Schedules and sensors are the config module's exports \`schedules\` and \`sensor
           },
           log,
           signal: context.signal,
+          observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
+          automationIntervalMillis: positiveInt(
+            "daemon",
+            "automation-interval",
+            values["automation-interval"]
+          ),
           addPartitions: (add) =>
             Effect.forEach(add, (a) => local.storage.addDynamicPartitions(project, a.definition, a.keys), {
               discard: true
