@@ -14,6 +14,7 @@ import { ioBench } from "./IOBench.ts"
 import { type Goal, renderSection, type Section, verdict } from "./Measure.ts"
 import { planBench } from "./PlanBench.ts"
 import { planCliBench } from "./PlanCliBench.ts"
+import { postgresBench } from "./PostgresBench.ts"
 import { s3Bench } from "./S3Bench.ts"
 import { sqliteBench } from "./SqliteBench.ts"
 import { startupBench } from "./StartupBench.ts"
@@ -96,6 +97,7 @@ const main = async () => {
     executeBench,
     startupBench,
     sqliteBench,
+    postgresBench,
     planCliBench,
     ioBench,
     s3Bench,
