@@ -6,6 +6,8 @@
  * in between never launches it twice (the run is reported `lost` instead), and a run whose process
  * outlived its daemon is adopted by the next one.
  */
+import { rmSync } from "node:fs"
+import { join } from "node:path"
 import type { AddPartitions } from "@materia/assets"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -32,6 +34,8 @@ export interface DaemonConfig {
   readonly maxTicks?: number | undefined
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
   readonly observeAssets?: TickOptions["observeAssets"]
+  /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
+  readonly keepMillis?: number | undefined
   readonly automationIntervalMillis?: number | undefined
 }
 
@@ -68,6 +72,22 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
     const stopped = () => config.signal?.aborted === true
     const exits = new Map<string, { code: number | null | undefined }>()
     const cache: TickCache = new Map()
+    const keep = config.keepMillis ?? 30 * 86_400_000
+    let prunedAt = Number.NEGATIVE_INFINITY
+
+    /** Hourly (and at start): forget what is older than the retention. */
+    const prune = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      if (now - prunedAt < 3_600_000) return
+      prunedAt = now
+      const pruned = yield* store.prune(now - keep)
+      for (const id of pruned.runIds)
+        for (const ext of [".json", ".log"]) rmSync(join(target.logDir, `${id}${ext}`), { force: true })
+      if (pruned.ticks + pruned.runIds.length + pruned.runKeys > 0)
+        log(
+          `retention: forgot ${pruned.ticks} ticks, ${pruned.runIds.length} ended runs and ${pruned.runKeys} run keys older than ${new Date(now - keep).toISOString()}`
+        )
+    })
 
     /** Waits for the lease; false when stopped while waiting. */
     const acquire = Effect.gen(function* () {
@@ -178,6 +198,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
           if (!(yield* acquire)) return
         }
         yield* reap
+        yield* prune
         if (config.maxTicks === undefined || ticks < config.maxTicks) {
           const report = yield* runTick(definitions, store, {
             catchUp: config.catchUp,

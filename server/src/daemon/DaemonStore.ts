@@ -81,6 +81,16 @@ export interface CommitResult {
   readonly droppedRunKeys: ReadonlyArray<string>
 }
 
+/** What `prune` deleted; `runIds` name the runs whose output files may go too. */
+export interface PruneResult {
+  readonly ticks: number
+  readonly runIds: ReadonlyArray<string>
+  readonly runKeys: number
+}
+
+/** Runs in these states are over; only they are pruned. */
+export const ENDED: ReadonlyArray<QueuedRunStatus> = ["succeeded", "failed", "lost"]
+
 /** The result of asking for the lease. */
 export type LeaseResult =
   | { readonly acquired: true }
@@ -133,6 +143,11 @@ export interface DaemonStore {
     ttlMillis: number,
     replacing?: string
   ) => Effect.Effect<LeaseResult, DaemonStoreError>
+  /**
+   * Retention: deletes ticks evaluated before `before`, runs that ended before it and run keys
+   * first used before it (a sensor may launch such a key again). Queued and launched runs stay.
+   */
+  readonly prune: (before: number) => Effect.Effect<PruneResult, DaemonStoreError>
   /** Gives the lease up if `owner` holds it. */
   readonly releaseLease: (owner: string) => Effect.Effect<void, DaemonStoreError>
   readonly close: () => Effect.Effect<void>
@@ -183,7 +198,7 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
   const ticks = new Map<string, TickRecord>()
   const tickOrder: Array<string> = []
   const runs = new Map<string, QueuedRun>()
-  const runKeys = new Set<string>()
+  const runKeys = new Map<string, number>()
   let lease: { owner: string; expiresAt: number } | undefined
   const stateKey = (kind: InstigatorKind, name: string) => `${kind}\u0000${name}`
   return {
@@ -208,7 +223,7 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
         for (const run of kept) {
           runs.set(run.id, run)
           if (run.request.runKey !== undefined)
-            runKeys.add(runKeyOf(tick.kind, tick.name, run.request.runKey))
+            runKeys.set(runKeyOf(tick.kind, tick.name, run.request.runKey), tick.evaluatedAt)
         }
         states.set(stateKey(state.kind, state.name), state)
         return { committed: true, tick: stored, droppedRunKeys: dropped }
@@ -262,6 +277,31 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
     releaseLease: (owner) =>
       Effect.sync(() => {
         if (lease?.owner === owner) lease = undefined
+      }),
+    prune: (before) =>
+      Effect.sync(() => {
+        let prunedTicks = 0
+        for (let i = tickOrder.length - 1; i >= 0; i--) {
+          const id = tickOrder[i]!
+          if (ticks.get(id)!.evaluatedAt < before) {
+            ticks.delete(id)
+            tickOrder.splice(i, 1)
+            prunedTicks++
+          }
+        }
+        const runIds: Array<string> = []
+        for (const [id, run] of runs)
+          if (ENDED.includes(run.status) && run.endedAt !== undefined && run.endedAt < before) {
+            runs.delete(id)
+            runIds.push(id)
+          }
+        let prunedKeys = 0
+        for (const [key, at] of runKeys)
+          if (at < before) {
+            runKeys.delete(key)
+            prunedKeys++
+          }
+        return { ticks: prunedTicks, runIds, runKeys: prunedKeys }
       }),
     close: () => Effect.void
   }

@@ -190,6 +190,37 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
         })
       ))
 
+    it("prunes ticks, ended runs and run keys older than the retention, never active runs", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const state = { kind: "sensor", name: "files", status: "running" } as const
+          yield* store.commitTick({
+            tick: tick("old", { evaluatedAt: 1000, runIds: ["r1", "r2", "r3"] }),
+            runs: [queued("r1", "old", "a.csv"), queued("r2", "old"), queued("r3", "old")],
+            state
+          })
+          yield* store.commitTick({
+            tick: tick("new", { evaluatedAt: 5000, runIds: ["r4"] }),
+            runs: [queued("r4", "new", "b.csv")],
+            state
+          })
+          yield* store.updateRun("r1", { status: "succeeded", endedAt: 2000 })
+          yield* store.updateRun("r2", { status: "launched", launchedAt: 2000 })
+          yield* store.updateRun("r4", { status: "failed", endedAt: 6000 })
+          const pruned = yield* store.prune(3000)
+          expect(pruned).toEqual({ ticks: 1, runIds: ["r1"], runKeys: 1 })
+          expect((yield* store.ticks()).map((t) => t.tickId)).toEqual(["new"])
+          expect((yield* store.runs()).map((r) => r.id)).toEqual(["r2", "r3", "r4"])
+          // The pruned run key may be launched again; the kept one may not.
+          const again = yield* store.commitTick({
+            tick: tick("later", { evaluatedAt: 7000, runIds: ["r5", "r6"] }),
+            runs: [queued("r5", "later", "a.csv"), queued("r6", "later", "b.csv")],
+            state
+          })
+          expect(again.droppedRunKeys).toEqual(["b.csv"])
+        })
+      ))
+
     it("gives the lease to one owner until it expires or is released", () =>
       withStore((store) =>
         Effect.gen(function* () {

@@ -14,9 +14,11 @@ import {
   type DaemonStore,
   DaemonStoreError,
   dedupeRuns,
+  ENDED,
   type InstigatorKind,
   type InstigatorState,
   type LeaseResult,
+  type PruneResult,
   type QueuedRun,
   type QueuedRunStatus,
   storedTick,
@@ -392,6 +394,27 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
       ),
     acquireLease: (owner, now, ttlMillis, replacing) =>
       attempt("acquireLease", () => lease.immediate(owner, now, ttlMillis, replacing)),
+    prune: (before) =>
+      attempt("prune", () =>
+        db
+          .transaction((): PruneResult => {
+            const ended = ENDED.map(() => "?").join(", ")
+            const runIds = db
+              .prepare<Array<string | number>, { id: string }>(
+                `SELECT id FROM daemon_runs WHERE status IN (${ended}) AND ended_at < ? ORDER BY seq`
+              )
+              .all(...ENDED, before)
+              .map((r) => r.id)
+            db.prepare(`DELETE FROM daemon_runs WHERE status IN (${ended}) AND ended_at < ?`).run(
+              ...ENDED,
+              before
+            )
+            const ticks = db.prepare("DELETE FROM daemon_ticks WHERE evaluated_at < ?").run(before).changes
+            const runKeys = db.prepare("DELETE FROM daemon_run_keys WHERE at < ?").run(before).changes
+            return { ticks, runIds, runKeys }
+          })
+          .immediate()
+      ),
     releaseLease: (owner) =>
       attempt("releaseLease", () => {
         db.prepare("DELETE FROM daemon_lease WHERE id = 1 AND owner = ?").run(owner)

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path"
 import { openLocalStore } from "@materia/assets"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { runDaemon } from "../../daemon/Daemon.ts"
 import { openDaemonProject } from "../../daemon/DaemonProject.ts"
@@ -29,6 +30,8 @@ export const daemonCommand: Command = {
   --catch-up-limit N        most missed ticks per schedule with --catch-up all (default 10)
   --lease-ttl MS            a daemon silent this long loses its lease (default 30000)
   --automation-interval MS  time between evaluations of each automation condition (default 30000)
+  --keep DURATION           forget ticks, ended runs, their output and run keys older than this
+                            (default "30 days"; a sensor may launch a forgotten run key again)
   --ticks N                 stop after N ticks, once their runs have ended
   --project FILE            the project module (default: the nearest materia.config.ts)
 
@@ -46,6 +49,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
       "lease-ttl": { type: "string" },
       ticks: { type: "string" },
       "automation-interval": { type: "string" },
+      keep: { type: "string" },
       project: { type: "string" }
     })
     const policy = values["catch-up"] ?? "latest"
@@ -63,6 +67,15 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           message: `materia daemon: --tag-limit expects key=value:N or key:N (N ≥ 1), found "${text}"`
         })
       tagLimits.push(limit)
+    }
+    let keepMillis: number | undefined
+    if (values.keep !== undefined) {
+      const parsed = Duration.fromInput(values.keep as Duration.Input)
+      keepMillis = parsed._tag === "Some" ? Duration.toMillis(parsed.value) : Number.NaN
+      if (!Number.isFinite(keepMillis) || keepMillis <= 0)
+        throw new UsageError({
+          message: `materia daemon: --keep expects a duration such as "30 days" or "12 hours", found "${values.keep}"`
+        })
     }
     const daemon = await openDaemonProject(values.project, context)
     const local = await openLocalStore(daemon.root)
@@ -90,6 +103,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           log,
           signal: context.signal,
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
+          keepMillis,
           automationIntervalMillis: positiveInt(
             "daemon",
             "automation-interval",
