@@ -67,10 +67,15 @@ const main = async () => {
     return
   }
   let retired = false
+  let inFlight = 0
   const retire = async () => {
     if (retired) return
     retired = true
-    await service.drained()
+    // Exit only once every run has ended and every answer (a cancel's, say) has been sent.
+    while (service.activeRuns() > 0 || inFlight > 0) {
+      await service.drained()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     process.disconnect?.()
     process.exit(0)
   }
@@ -80,10 +85,13 @@ const main = async () => {
       return
     }
     const { id, request } = message
-    handle(service, request).then(
-      (value) => send({ type: "response", id, ok: true, value }),
-      (error: unknown) => send({ type: "response", id, ok: false, error: errorData(error) })
-    )
+    inFlight++
+    handle(service, request)
+      .then(
+        (value) => send({ type: "response", id, ok: true, value }),
+        (error: unknown) => send({ type: "response", id, ok: false, error: errorData(error) })
+      )
+      .finally(() => inFlight--)
   })
   // The server is gone: cancel what runs here (so runs end `canceled`, not dead) and exit.
   process.on("disconnect", () => {

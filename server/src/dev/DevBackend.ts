@@ -8,13 +8,15 @@
 import { nearest } from "@materia/core"
 import { ApiError, notFound } from "../http/ApiError.ts"
 import type { AssetDetail, AssetSummary, Lineage, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
-import type { Backend, LiveMessage } from "../http/Backend.ts"
+import type { Backend, LiveMessage, SeqEvent } from "../http/Backend.ts"
 import type { Catalog, CatalogAsset, ProjectApi } from "./ProjectApi.ts"
 import { openStoreReader, type StoreReader } from "./StoreReader.ts"
 
 export interface DevBackend extends Backend {
   readonly close: () => Promise<void>
 }
+
+const RECENT_LIMIT = 10_000
 
 interface CatalogView {
   readonly key: string
@@ -52,9 +54,16 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
       runningVersion++
     }
   }
+  /** Live events of runs in flight (dropped a while after they finish), at most RECENT_LIMIT each. */
+  const recent = new Map<string, Array<SeqEvent>>()
   const unsubscribe = project.subscribe((message: LiveMessage) => {
     if (message.type !== "run-event") return
     const event = message.data.event
+    const kept = recent.get(event.runId) ?? []
+    recent.set(event.runId, kept)
+    kept.push(message.data)
+    if (kept.length > RECENT_LIMIT) kept.splice(0, kept.length - RECENT_LIMIT)
+    if (event._tag === "RunFinished") setTimeout(() => recent.delete(event.runId), 30_000).unref()
     const key = typeof event.key === "string" ? event.key : undefined
     switch (event._tag) {
       case "StepStarted":
@@ -209,6 +218,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     },
     query: (body) => project.query(body),
     subscribe: (listener) => project.subscribe(listener),
+    recent: (runId) => recent.get(runId) ?? [],
     close: async () => {
       unsubscribe()
       reader.close()

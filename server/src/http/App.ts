@@ -411,32 +411,38 @@ export const makeApp = (options: AppOptions): Hono => {
           pending = true
           wake()
         }
+        // Live events arrive before the executor's buffer reaches storage; stored events cover what
+        // happened before we subscribed and runs driven by other processes. Both carry the seq.
+        const live = new Map<number, SeqEvent>()
         const unsubscribe = backend.subscribe((message) => {
-          if (message.type === "run-event" && message.data.event.runId === runId) poke()
+          if (message.type !== "run-event" || message.data.event.runId !== runId) return
+          if (message.data.seq > last) live.set(message.data.seq, message.data)
+          poke()
         })
+        for (const item of backend.recent?.(runId) ?? []) live.set(item.seq, item)
         const poll = setInterval(poke, pollMillis)
         let open = true
         void closed.then(() => {
           open = false
           wake()
         })
+        const send = async (item: SeqEvent) => {
+          await stream.writeSSE({ event: "run-event", data: JSON.stringify(item), id: String(item.seq) })
+          last = item.seq
+          live.delete(item.seq)
+          if (item.event._tag === "RunFinished") finished = true
+        }
         try {
-          // The stored log is the source of truth: live events only say when to read it again.
           while (open && !finished) {
             pending = false
             for (;;) {
               const page = await backend.events(runId, { after: last, limit: 1000 })
-              for (const item of page.events) {
-                await stream.writeSSE({
-                  event: "run-event",
-                  data: JSON.stringify(item),
-                  id: String(item.seq)
-                })
-                last = item.seq
-                if (item.event._tag === "RunFinished") finished = true
-              }
-              if (page.next === null) break
+              for (const item of page.events) if (item.seq === last + 1) await send(item)
+              if (page.next === null || page.events.length === 0) break
             }
+            for (const seq of live.keys()) if (seq <= last) live.delete(seq)
+            for (let next = live.get(last + 1); next !== undefined && open; next = live.get(last + 1))
+              await send(next)
             if (finished || !open) break
             if (!pending) await new Promise<void>((resolve) => (wake = resolve))
           }

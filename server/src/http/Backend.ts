@@ -57,6 +57,11 @@ export interface Backend {
   readonly cancel: (runId: string) => Promise<{ runId: string; status: RunResponse["run"]["status"] }>
   readonly reexecute: (runId: string) => Promise<{ runId: string }>
   readonly query: (body: QueryBody) => Promise<QueryResponse>
+  /**
+   * The live events seen lately for a run still in flight: events reach listeners before storage
+   * (which the executor writes in batches), so a stream opened mid-run needs them.
+   */
+  readonly recent?: (runId: string) => ReadonlyArray<SeqEvent>
   /** Live messages for every run and reload; returns the unsubscribe function. */
   readonly subscribe: (listener: (message: LiveMessage) => void) => () => void
 }
