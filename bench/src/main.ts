@@ -12,6 +12,7 @@ import { daemonBench } from "./DaemonBench.ts"
 import { executeBench } from "./ExecuteBench.ts"
 import { ioBench } from "./IOBench.ts"
 import { type Goal, renderSection, type Section, verdict } from "./Measure.ts"
+import { partitionBench } from "./PartitionBench.ts"
 import { planBench } from "./PlanBench.ts"
 import { planCliBench } from "./PlanCliBench.ts"
 import { postgresBench } from "./PostgresBench.ts"
@@ -94,6 +95,7 @@ const main = async () => {
   const sections: Array<Section> = []
   const benches = [
     async () => planBench(),
+    partitionBench,
     executeBench,
     startupBench,
     sqliteBench,

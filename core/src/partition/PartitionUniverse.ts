@@ -20,6 +20,8 @@ export interface PartitionUniverse {
   readonly definitionOf: (node: number) => PartitionsDefinition | undefined
   /** Every key of a partitioned node, in order (empty for an unpartitioned one). */
   readonly keysOf: (node: number) => ReadonlyArray<string>
+  /** Whether `key` is one of the node's keys. */
+  readonly hasKey: (node: number, key: string) => boolean
   /**
    * How partitions of `node` depend on those of its parent `parent` (both partitioned), over every
    * input and dependency that reads it.
@@ -85,11 +87,16 @@ export const makePartitionUniverse = (graph: AssetGraph, options: PartitionOptio
     keys[node] ??= definition.keys(options)
     return keys[node]
   }
+  const keySets = new Array<ReadonlySet<string> | undefined>(n)
   return {
     options,
     any,
     definitionOf: (node) => definitions[node],
     keysOf,
+    hasKey: (node, key) => {
+      keySets[node] ??= new Set(keysOf(node))
+      return keySets[node].has(key)
+    },
     mapping: (node, parent) => {
       const id = node * n + parent
       let m = mappings.get(id)

@@ -31,6 +31,10 @@ export interface PartitionPlanInput {
 }
 
 const NO_STATES: ReadonlyMap<string, AssetState> = new Map()
+// Shared reasons: most slots of a backfill are missing (or forced), and reasons are never mutated.
+const FORCED: StaleReason = { _tag: "Forced" }
+const MISSING: ReadonlyArray<StaleReason> = [{ _tag: "Missing" }]
+const FORCED_MISSING: ReadonlyArray<StaleReason> = [FORCED, MISSING[0]!]
 
 export const planPartitioned = (
   graph: AssetGraph,
@@ -104,15 +108,21 @@ export const planPartitioned = (
     partition === undefined ? stepOfNode[node]! : (stepOfPartition.get(node)?.get(partition) ?? -1)
   const currentVersion = (node: number, partition: string | undefined): string =>
     stateOf(node, partition)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+  // The slot being decided, as a one-key array: its step's `partitions`, and what an identity
+  // mapping reads upstream (one array per slot instead of one per slot and parent).
+  let own: ReadonlyArray<string> = []
   /** The upstream partitions a slot reads of a parent; null when the parent is unpartitioned. */
-  const upstreamKeys = (node: number, partition: string | undefined, parent: number) =>
-    !partitioned(parent)
-      ? null
-      : partition === undefined
-        ? universe.keysOf(parent)
-        : universe.mapping(node, parent).upstreamOf(partition)
+  const upstreamKeys = (node: number, partition: string | undefined, parent: number) => {
+    if (!partitioned(parent)) return null
+    if (partition === undefined) return universe.keysOf(parent)
+    const mapping = universe.mapping(node, parent)
+    if (mapping.kind === "identity" && own[0] === partition && universe.hasKey(parent, partition)) return own
+    return mapping.upstreamOf(partition)
+  }
+  let anySkipped = false
   const isSkipped = (node: number, partition: string | undefined) =>
-    partition === undefined ? skippedNode[node] === 1 : skippedSlots.get(node)?.has(partition) === true
+    anySkipped &&
+    (partition === undefined ? skippedNode[node] === 1 : skippedSlots.get(node)?.has(partition) === true)
 
   interface Decision {
     readonly reasons: ReadonlyArray<StaleReason>
@@ -126,11 +136,13 @@ export const planPartitioned = (
     const spec = graph.specs[node]!
     const parents = graph.parents[node]!
     const inputs: Array<ReadonlyArray<string> | null> = []
-    const upstream = new Set<number>()
-    const changed: Array<string> = []
-    const planned: Array<string> = []
+    let upstream: Array<number> = []
+    let changed: Array<string> | undefined
+    let planned: Array<string> | undefined
     const state = stateOf(node, partition)
     const latest = state?.latest
+    // Versions are compared only against something recorded: a missing slot needs none.
+    const compare = latest !== undefined || state?.skipped !== undefined
     let skipStands =
       state?.skipped !== undefined && state.skipped.codeVersion === spec.codeVersion && !state.lastFailed
     let lacksSkipped = false
@@ -143,7 +155,7 @@ export const planPartitioned = (
       if (keys === null) {
         const s = stepOf(parent, undefined)
         if (s >= 0) {
-          upstream.add(s)
+          upstream.push(s)
           anyPlanned = true
         }
         if (isSkipped(parent, undefined) && stateOf(parent, undefined)?.latest === undefined)
@@ -152,29 +164,31 @@ export const planPartitioned = (
         for (const k of keys) {
           const s = stepOf(parent, k)
           if (s >= 0) {
-            upstream.add(s)
+            upstream.push(s)
             anyPlanned = true
           }
           if (isSkipped(parent, k) && stateOf(parent, k)?.latest === undefined) lacksSkipped = true
         }
-      const version =
-        keys === null
-          ? currentVersion(parent, undefined)
-          : combinedVersion(keys, (k) => currentVersion(parent, k))
       if (anyPlanned) {
-        planned.push(parentKey)
+        planned = planned === undefined ? [parentKey] : [...planned, parentKey]
         skipStands = false
-      } else {
-        if (latest !== undefined && latest.inputVersions[parentKey] !== version) changed.push(parentKey)
+      } else if (compare) {
+        const version =
+          keys === null
+            ? currentVersion(parent, undefined)
+            : combinedVersion(keys, (k) => currentVersion(parent, k))
+        if (latest !== undefined && latest.inputVersions[parentKey] !== version)
+          changed = changed === undefined ? [parentKey] : [...changed, parentKey]
         if (state?.skipped !== undefined && state.skipped.inputVersions[parentKey] !== version)
           skipStands = false
       }
     }
+    if (upstream.length > 1) upstream = [...new Set(upstream)].sort((a, b) => a - b)
     if (options.reexecuteFrom !== undefined)
       return {
         reasons: [{ _tag: "ReExecution", runId: options.reexecuteFrom }],
         conditional: false,
-        upstream: [...upstream],
+        upstream,
         inputs
       }
     const forced =
@@ -185,28 +199,41 @@ export const planPartitioned = (
     if (!forced && !state?.lastFailed && (skipStands || (valueInputs && lacksSkipped))) return "skip"
     const reasons: Array<StaleReason> = []
     let conditional = false
-    if (forced) reasons.push({ _tag: "Forced" })
-    if (latest === undefined) reasons.push({ _tag: "Missing" })
+    if (latest === undefined && changed === undefined && planned === undefined)
+      return { reasons: forced ? FORCED_MISSING : MISSING, conditional: false, upstream, inputs }
+    if (forced) reasons.push(FORCED)
+    if (latest === undefined) reasons.push(MISSING[0]!)
     else {
       if (latest.codeVersion !== spec.codeVersion)
         reasons.push({ _tag: "CodeVersionChanged", from: latest.codeVersion, to: spec.codeVersion })
       if (state!.lastFailed) reasons.push({ _tag: "FailedLastTime" })
-      if (changed.length > 0) reasons.push({ _tag: "UpstreamDataChanged", upstream: changed })
-      if (planned.length > 0) {
+      if (changed !== undefined) reasons.push({ _tag: "UpstreamDataChanged", upstream: changed })
+      if (planned !== undefined) {
         conditional = reasons.length === 0
         reasons.push({ _tag: "UpstreamPlanned", upstream: planned })
       }
     }
     if (reasons.length === 0) return undefined
-    return { reasons, conditional, upstream: [...upstream].sort((a, b) => a - b), inputs }
+    return { reasons, conditional, upstream, inputs }
   }
 
+  // For each node, (parent, position among its parents) of each value input: found once.
+  const inputPositions = new Map<number, ReadonlyArray<readonly [number, number]>>()
+  const positionsOf = (node: number) => {
+    let positions = inputPositions.get(node)
+    if (positions === undefined) {
+      const parents = graph.parents[node]!
+      positions = graph.specs[node]!.inputs.map((input) => {
+        const parent = graph.indexOf(input.key)
+        return [parent, parents.indexOf(parent)] as const
+      })
+      inputPositions.set(node, positions)
+    }
+    return positions
+  }
   const markLoaded = (node: number, decision: Decision) => {
-    const parents = graph.parents[node]!
-    const spec = graph.specs[node]!
-    for (const inputSpec of spec.inputs) {
-      const parent = graph.indexOf(inputSpec.key)
-      const j = parents.indexOf(parent)
+    for (const [parent, j] of positionsOf(node)) {
+      if (needsValue[parent]) continue
       const keys = decision.inputs[j]
       const plannedAll =
         keys === null
@@ -227,6 +254,7 @@ export const planPartitioned = (
       const decision = decide(node, undefined)
       if (decision === "skip") {
         skippedNode[node] = 1
+        anySkipped = true
         continue
       }
       if (decision === undefined) continue
@@ -255,11 +283,13 @@ export const planPartitioned = (
     const range: Array<{ partition: string; decision: Decision }> = []
     for (const partition of universe.keysOf(node)) {
       if (!needed.has(partition)) continue
+      own = [partition]
       const decision = decide(node, partition)
       if (decision === "skip") {
         const set = skippedSlots.get(node) ?? new Set<string>()
         skippedSlots.set(node, set)
         set.add(partition)
+        anySkipped = true
         continue
       }
       if (decision === undefined) continue
@@ -277,7 +307,7 @@ export const planPartitioned = (
         key: spec.key,
         node,
         partition,
-        partitions: [partition],
+        partitions: own,
         reasons: decision.reasons,
         conditional: decision.conditional,
         upstream: decision.upstream,
