@@ -26,6 +26,13 @@ export interface SensorContext {
   readonly lastTickAt: number | undefined
   /** Aborted when the evaluation times out or the daemon stops. */
   readonly signal: AbortSignal
+  /**
+   * The latest materialization time of assets of any project in the daemon's store (undefined:
+   * never materialized). Given by the daemon; absent where no store is at hand.
+   */
+  readonly materializations?:
+    | ((project: string, keys: ReadonlyArray<string>) => Promise<ReadonlyMap<string, number | undefined>>)
+    | undefined
 }
 
 /** Dynamic partition keys to add to a definition (by its name) before the runs launch. */

@@ -34,6 +34,7 @@ export interface DaemonConfig {
   readonly maxTicks?: number | undefined
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
   readonly observeAssets?: TickOptions["observeAssets"]
+  readonly materializations?: TickOptions["materializations"]
   /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
   readonly keepMillis?: number | undefined
   readonly automationIntervalMillis?: number | undefined
@@ -205,6 +206,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
             cache,
             addPartitions: config.addPartitions,
             observeAssets: config.observeAssets,
+            materializations: config.materializations,
             automationIntervalMillis: config.automationIntervalMillis
           })
           ticks++

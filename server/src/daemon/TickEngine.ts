@@ -11,6 +11,7 @@ import {
   evaluateSensor,
   type RunRequest,
   type ScheduleDefinition,
+  type SensorContext,
   type SensorDefinition,
   scheduleTick
 } from "@materia/assets"
@@ -73,6 +74,8 @@ export interface TickOptions {
         now: number
       ) => Effect.Effect<ReadonlyMap<string, AssetObservation>, unknown>)
     | undefined
+  /** Given to sensors as `ctx.materializations` (asset sensors read other projects' assets). */
+  readonly materializations?: SensorContext["materializations"]
   /** Time between evaluations of each automation condition; 30 seconds by default. */
   readonly automationIntervalMillis?: number | undefined
   /** Adds dynamic partition keys a sensor asked for; runs before its tick is recorded. */
@@ -260,7 +263,12 @@ const tickSensor = (
   Effect.gen(function* () {
     const tickId = `sensor:${s.name}@${iso(now)}`
     const outcome = yield* Effect.result(
-      evaluateSensor(s, { cursor: state.cursor, now, lastTickAt: state.lastTickAt }).pipe(
+      evaluateSensor(s, {
+        cursor: state.cursor,
+        now,
+        lastTickAt: state.lastTickAt,
+        ...(options.materializations === undefined ? {} : { materializations: options.materializations })
+      }).pipe(
         Effect.flatMap((result) => {
           const requests = result.runRequests ?? []
           const problem = badRequest(defs.graph, requests)

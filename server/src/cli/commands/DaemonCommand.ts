@@ -103,6 +103,13 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           log,
           signal: context.signal,
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
+          materializations: (other, keys) =>
+            Effect.runPromise(
+              Effect.map(
+                local.storage.snapshot(other, keys),
+                (snapshot) => new Map(keys.map((k) => [k, snapshot.get(k)?.latest?.at]))
+              )
+            ),
           keepMillis,
           automationIntervalMillis: positiveInt(
             "daemon",
