@@ -20,7 +20,7 @@ import {
 import { type FormEvent, memo, useEffect, useMemo, useRef, useState } from "react"
 import { type AssetSummary, api } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
-import { type GraphShape, layout, NODE_HEIGHT, NODE_WIDTH, type Positions } from "./Layout.ts"
+import { type GraphShape, layout, NODE_HEIGHT, NODE_WIDTH, type Positions, prepareLayout } from "./Layout.ts"
 import { endsStep, useDebounced, useInstanceEvents } from "./LiveEvents.ts"
 import { useLoad } from "./Load.ts"
 import { assetPath, navigate, useLocation } from "./Router.tsx"
@@ -101,7 +101,9 @@ const Graph = (props: {
 }) => {
   const flow = useReactFlow()
   const shape = useMemo(() => shapeOf(props.assets, props.visible), [props.assets, props.visible])
-  const [positions, setPositions] = useState<{ shape: GraphShape; positions: Positions } | undefined>()
+  const [positions, setPositions] = useState<
+    { shape: GraphShape; positions: Positions; id: number } | undefined
+  >()
   const [layoutError, setLayoutError] = useState<unknown>()
   const started = useRef(performance.now())
 
@@ -111,7 +113,7 @@ const Graph = (props: {
     setLayoutError(undefined)
     layout(shape).then(
       (p) => {
-        if (current) setPositions({ shape, positions: p })
+        if (current) setPositions((old) => ({ shape, positions: p, id: (old?.id ?? 0) + 1 }))
       },
       (error: unknown) => {
         if (current) setLayoutError(error)
@@ -159,29 +161,25 @@ const Graph = (props: {
     [laidOut, shape, props.running]
   )
 
-  // Opening view: all of a small graph; the start of a large one at a readable zoom.
-  const opened = useRef<Positions | undefined>(undefined)
-  useEffect(() => {
-    if (laidOut === undefined || opened.current === laidOut) return
-    opened.current = laidOut
-    if (shape.keys.length < FIT_ALL_BELOW) void flow.fitView({ padding: 0.15, maxZoom: 1.2 })
-    else {
-      let minX = Number.POSITIVE_INFINITY
-      let minY = Number.POSITIVE_INFINITY
-      for (const p of laidOut.values()) {
-        minX = Math.min(minX, p.x)
-        minY = Math.min(minY, p.y)
-      }
-      void flow.setViewport({
-        x: 24 - minX * READABLE_ZOOM,
-        y: 24 - minY * READABLE_ZOOM,
-        zoom: READABLE_ZOOM
-      })
+  // Opening view: all of a small graph; the start of a large one at a readable zoom. Given to
+  // React Flow when it mounts (after the layout), so the first frame is already the right one.
+  const opening = useMemo(() => {
+    if (laidOut === undefined || shape.keys.length < FIT_ALL_BELOW) return undefined
+    let minX = Number.POSITIVE_INFINITY
+    let minY = Number.POSITIVE_INFINITY
+    for (const p of laidOut.values()) {
+      minX = Math.min(minX, p.x)
+      minY = Math.min(minY, p.y)
     }
+    return { x: 24 - minX * READABLE_ZOOM, y: 24 - minY * READABLE_ZOOM, zoom: READABLE_ZOOM }
+  }, [laidOut, shape])
+
+  useEffect(() => {
+    if (laidOut === undefined) return
     const millis = performance.now() - started.current
     document.documentElement.dataset.layoutMillis = millis.toFixed(0)
     performance.mark("materia:graph-laid-out", { detail: { nodes: shape.keys.length } })
-  }, [laidOut, shape, flow])
+  }, [laidOut, shape])
 
   // Center the searched asset.
   useEffect(() => {
@@ -194,29 +192,34 @@ const Graph = (props: {
   if (layoutError !== undefined) return <ErrorBanner error={layoutError} />
   return (
     <div className="graph" data-state={laidOut === undefined ? "layout" : "ready"} data-nodes={nodes.length}>
-      {laidOut === undefined ? (
+      {laidOut === undefined || positions === undefined ? (
         <div className="graph-loading">Laying out {shape.keys.length} assets…</div>
-      ) : null}
-      <div className="graph-canvas">
-        <ReactFlow
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          onlyRenderVisibleElements
-          nodesDraggable={false}
-          nodesConnectable={false}
-          edgesFocusable={false}
-          elementsSelectable={false}
-          minZoom={0.05}
-          maxZoom={2}
-          proOptions={{ hideAttribution: true }}
-          onNodeClick={(_, node) => navigate(assetPath(node.id))}
-        >
-          <Background gap={24} />
-          <Controls showInteractive={false} />
-          <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
-        </ReactFlow>
-      </div>
+      ) : (
+        <div className="graph-canvas">
+          <ReactFlow
+            key={positions.id}
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onlyRenderVisibleElements
+            nodesDraggable={false}
+            nodesConnectable={false}
+            edgesFocusable={false}
+            elementsSelectable={false}
+            minZoom={0.05}
+            maxZoom={2}
+            proOptions={{ hideAttribution: true }}
+            onNodeClick={(_, node) => navigate(assetPath(node.id))}
+            {...(opening === undefined
+              ? { fitView: true, fitViewOptions: { padding: 0.15, maxZoom: 1.2 } }
+              : { defaultViewport: opening })}
+          >
+            <Background gap={24} />
+            <Controls showInteractive={false} />
+            <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
+          </ReactFlow>
+        </div>
+      )}
     </div>
   )
 }
@@ -228,6 +231,7 @@ export const GraphPage = () => {
   const [search, setSearch] = useState("")
   const [focus, setFocus] = useState<string | null>(null)
   const [searchNote, setSearchNote] = useState<string | null>(null)
+  useEffect(prepareLayout, [])
   const assets = useLoad(() => api.assets(), [])
   const running = useLiveRunning(assets.reload)
 
