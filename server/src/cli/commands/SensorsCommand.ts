@@ -3,6 +3,7 @@
  * them, evaluating one now (the tick and its queued runs are recorded; a running daemon launches
  * them) and the tick history.
  */
+import { openLocalStore } from "@materia/assets"
 import * as Effect from "effect/Effect"
 import { findDefinition, openDaemonProject } from "../../daemon/DaemonProject.ts"
 import { effectiveState, runTick, setStatus, type TickReport } from "../../daemon/TickEngine.ts"
@@ -35,7 +36,7 @@ Sensors are the config module's export \`sensors\` (sensor(name, { interval, eva
     const [action = "list", name, ...extra] = positionals
     if (extra.length > 0)
       throw new UsageError({ message: `materia sensors: unexpected arguments ${extra.join(" ")}` })
-    const { definitions, store } = await openDaemonProject(values.project, context)
+    const { definitions, store, root } = await openDaemonProject(values.project, context)
     try {
       const now = Date.now()
       switch (action) {
@@ -90,7 +91,22 @@ Sensors are the config module's export \`sensors\` (sensor(name, { interval, eva
           await run(store.setState({ ...state, status: "running", lastTickAt: undefined }))
           let report: TickReport
           try {
-            report = await run(runTick({ ...definitions, schedules: [], sensors: [s] }, store))
+            const local = await openLocalStore(root)
+            try {
+              report = await run(
+                runTick({ ...definitions, schedules: [], sensors: [s], automations: [] }, store, {
+                  materializations: (other, keys) =>
+                    Effect.runPromise(
+                      Effect.map(
+                        local.storage.snapshot(other, keys),
+                        (snapshot) => new Map(keys.map((k) => [k, snapshot.get(k)?.latest?.at]))
+                      )
+                    )
+                })
+              )
+            } finally {
+              await local.close()
+            }
           } finally {
             const after = await run(store.state("sensor", s.name))
             await run(store.setState({ ...(after ?? state), status: state.status }))
