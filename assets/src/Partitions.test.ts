@@ -200,3 +200,33 @@ describe("re-executing a partitioned run", () => {
     expect(made).toEqual(["2026-01-02"])
   })
 })
+
+describe("single-run backfills", () => {
+  it("one step receives the whole stale range as ctx.partitionRange; each partition is recorded", async () => {
+    const ranges: Array<{ from: string; to: string; keys: number; hours: number }> = []
+    const warehouse = asset("warehouse", { partitions: days, backfill: "single-run" }, (_, ctx) => {
+      const range = ctx.partitionRange!
+      ranges.push({
+        from: range.from,
+        to: range.to,
+        keys: range.keys.length,
+        hours: (range.end!.getTime() - range.start!.getTime()) / 3.6e6
+      })
+      return undefined
+    })
+    const project = defineProject({ name: "single", assets: [warehouse] })
+    const store = memoryStore()
+    const first = await materialize(project, ["warehouse"], {
+      storage: store,
+      partitions: "2026-01-02...2026-01-04"
+    })
+    expect(first.steps.map((s) => s.partition)).toEqual(["2026-01-02...2026-01-04"])
+    expect(ranges).toEqual([{ from: "2026-01-02", to: "2026-01-04", keys: 3, hours: 72 }])
+    const stored = await Effect.runPromise(store.storage.partitions("single", "warehouse"))
+    expect(stored.map((s) => s.partition)).toEqual(["2026-01-02", "2026-01-03", "2026-01-04"])
+    // The next run covers only what is still missing: one step per contiguous range.
+    const next = await materialize(project, ["warehouse"], { storage: store })
+    expect(next.steps.map((s) => s.partition)).toEqual(["2026-01-01", "2026-01-05"])
+    expect(ranges.slice(1).map((r) => r.keys)).toEqual([1, 1])
+  })
+})

@@ -8,7 +8,7 @@
  * 2. In topological order of assets, then key order, decide each needed slot: fresh, or a step
  *    with its reasons. An upstream slot is compared by the version of what the step reads: one
  *    partition's data version, or one hash of all it reads (a month of days).
- * 3. An asset with `singleRunBackfill` gets one step for all its stale slots (`partitions`).
+ * 3. An asset with `singleRunBackfill` gets one step per contiguous range of stale slots (`partitions`).
  */
 import type { AssetGraph } from "../graph/AssetGraph.ts"
 import { combinedVersion, type PartitionUniverse, rangeLabel } from "../partition/PartitionUniverse.ts"
@@ -35,6 +35,17 @@ const NO_STATES: ReadonlyMap<string, AssetState> = new Map()
 const FORCED: StaleReason = { _tag: "Forced" }
 const MISSING: ReadonlyArray<StaleReason> = [{ _tag: "Missing" }]
 const FORCED_MISSING: ReadonlyArray<StaleReason> = [FORCED, MISSING[0]!]
+
+/** Splits slots (in key order) where a key is missing between two: `a...c` never hides a fresh `b`. */
+const contiguousRuns = <T extends { readonly index: number }>(slots: ReadonlyArray<T>): Array<Array<T>> => {
+  const runs: Array<Array<T>> = []
+  for (const slot of slots) {
+    const last = runs[runs.length - 1]
+    if (last !== undefined && last[last.length - 1]!.index === slot.index - 1) last.push(slot)
+    else runs.push([slot])
+  }
+  return runs
+}
 
 export const planPartitioned = (
   graph: AssetGraph,
@@ -280,8 +291,10 @@ export const planPartitioned = (
     const byPartition = new Map<string, number>()
     stepOfPartition.set(node, byPartition)
     const single = spec.singleRunBackfill === true
-    const range: Array<{ partition: string; decision: Decision }> = []
-    for (const partition of universe.keysOf(node)) {
+    const range: Array<{ partition: string; index: number; decision: Decision }> = []
+    const nodeKeys = universe.keysOf(node)
+    for (let index = 0; index < nodeKeys.length; index++) {
+      const partition = nodeKeys[index]!
       if (!needed.has(partition)) continue
       own = [partition]
       const decision = decide(node, partition)
@@ -298,7 +311,7 @@ export const planPartitioned = (
         continue
       }
       if (single) {
-        range.push({ partition, decision })
+        range.push({ partition, index, decision })
         continue
       }
       markLoaded(node, decision)
@@ -315,20 +328,20 @@ export const planPartitioned = (
         inputPartitions: decision.inputs
       })
     }
-    if (range.length > 0) {
-      // One step for the whole range: it waits for everything any of its partitions waits for.
-      const keys = range.map((r) => r.partition)
+    // One step per contiguous run of stale partitions: it waits for everything any of them waits for.
+    for (const run of contiguousRuns(range)) {
+      const keys = run.map((r) => r.partition)
       const upstream = new Set<number>()
       const inputs = graph.parents[node]!.map((parent): ReadonlyArray<string> | null => {
         if (!partitioned(parent)) return null
         const all = new Set<string>()
-        for (const r of range) for (const up of upstreamKeys(node, r.partition, parent)!) all.add(up)
+        for (const r of run) for (const up of upstreamKeys(node, r.partition, parent)!) all.add(up)
         return universe.keysOf(parent).filter((key) => all.has(key))
       })
-      for (const r of range) for (const s of r.decision.upstream) upstream.add(s)
+      for (const r of run) for (const s of r.decision.upstream) upstream.add(s)
       const decision: Decision = {
-        reasons: range[0]!.decision.reasons,
-        conditional: range.every((r) => r.decision.conditional),
+        reasons: run[0]!.decision.reasons,
+        conditional: run.every((r) => r.decision.conditional),
         upstream: [...upstream].sort((a, b) => a - b),
         inputs
       }
