@@ -4,6 +4,7 @@
  * Plain JSON, so a request can be stored with the tick that made it.
  */
 import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 
 /** A JSON value, as stored with a tick. */
 export type JsonValue =
@@ -27,6 +28,15 @@ export interface RunRequest {
   /** Tags of the run; the run queue limits concurrency per tag. */
   readonly tags?: Readonly<Record<string, string>> | undefined
 }
+
+/** The stored form of a run request (a tick's queued run): what the daemon store decodes. */
+export const RunRequestSchema = Schema.Struct({
+  select: Schema.Union([Schema.String, Schema.Array(Schema.String)]),
+  partitions: Schema.optionalKey(Schema.Array(Schema.String)),
+  runKey: Schema.optionalKey(Schema.String),
+  config: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
 
 /** A definition (schedule, sensor, automation) that cannot work; names it and what is wrong. */
 export class ScheduleDefinitionError extends Data.TaggedError("ScheduleDefinitionError")<{

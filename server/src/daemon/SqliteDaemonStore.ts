@@ -6,9 +6,10 @@
  */
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { RunRequest } from "@materia/assets"
+import { type RunRequest, RunRequestSchema } from "@materia/assets"
 import type Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import {
   type CommitResult,
   type DaemonStore,
@@ -155,12 +156,14 @@ const toTick = (r: TickRow): TickRecord => ({
   ...optional("cursor", r.cursor)
 })
 
+const decodeRequest = Schema.decodeUnknownSync(Schema.fromJsonString(RunRequestSchema))
+
 const toRun = (r: RunRow): QueuedRun => ({
   id: r.id,
   tickId: r.tick_id,
   kind: r.kind,
   name: r.name,
-  request: JSON.parse(r.request) as RunRequest,
+  request: decodeRequest(r.request) as RunRequest,
   status: r.status,
   enqueuedAt: r.enqueued_at,
   ...optional("launchedAt", r.launched_at),
