@@ -164,7 +164,7 @@ describe("partitioned values on disk", () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }))
   const grid = multiPartitions({ date: days, region: regions })
   const sales = asset("sales", { partitions: grid, format: "parquet" }, (_, ctx) =>
-    tableFromArrays({ region: [ctx.partition.dimensions.region!], amount: Float64Array.from([1.5]) })
+    tableFromArrays({ region: [ctx.partition.dimensions.region], amount: Float64Array.from([1.5]) })
   )
   const project = defineProject({ name: "hive", assets: [sales], root })
 

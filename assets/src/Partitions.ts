@@ -106,9 +106,10 @@ export interface TimeWindowPartition {
 }
 
 /** A multi-dimensional partition as a body sees it (`start`/`end`: its time dimension's window, if any). */
-export interface MultiPartition {
+export interface MultiPartition<Names extends string = string> {
   readonly key: string
-  readonly dimensions: Readonly<Record<string, string>>
+  /** The key of each dimension, by dimension name. */
+  readonly dimensions: { readonly [N in Names]: string }
   readonly start?: Date | undefined
   readonly end?: Date | undefined
 }
@@ -125,8 +126,8 @@ export interface PartitionRange {
 /** What a partitioned body's context adds: `ctx.partition` typed by the asset's definition. */
 export type PartitionContextOf<P> = [P] extends [TimeWindowPartitions]
   ? { readonly partition: TimeWindowPartition; readonly partitionRange?: PartitionRange | undefined }
-  : [P] extends [MultiPartitions]
-    ? { readonly partition: MultiPartition; readonly partitionRange?: PartitionRange | undefined }
+  : [P] extends [MultiPartitions<infer Names>]
+    ? { readonly partition: MultiPartition<Names>; readonly partitionRange?: PartitionRange | undefined }
     : [P] extends [StaticPartitions | DynamicPartitions]
       ? { readonly partition: { readonly key: string }; readonly partitionRange?: PartitionRange | undefined }
       : unknown

@@ -138,8 +138,13 @@ export interface MultiPartitionKey {
 /** One partitions definition usable as a dimension. */
 export type DimensionDefinition = TimeWindowPartitions | StaticPartitions | DynamicPartitions
 
-/** The product of named dimensions, keys ordered with the first dimension outermost. */
-export interface MultiPartitions extends DefinitionBase<"multi", MultiSpec, MultiPartitionKey> {
+/**
+ * The product of named dimensions, keys ordered with the first dimension outermost. `Names` are the
+ * dimension names, so that a body's `ctx.partition.dimensions` is typed by them.
+ */
+export interface MultiPartitions<Names extends string = string>
+  extends DefinitionBase<"multi", MultiSpec, MultiPartitionKey> {
+  readonly "~dimensions"?: Names | undefined
   readonly dimensions: ReadonlyArray<{ readonly name: string; readonly definition: DimensionDefinition }>
   /** The windows of the time dimensions of a key, by dimension name. */
   window(key: string, options?: PartitionOptions): Readonly<Record<string, TimeWindow>>
@@ -654,10 +659,15 @@ const product = (lists: ReadonlyArray<ReadonlyArray<string>>): Array<string> => 
  * const byDayAndRegion = multiPartitions({ date: timeWindowPartitions({ cadence: "daily", start: "2026-01-01" }), region: staticPartitions(["eu", "us"]) })
  * byDayAndRegion.parse("2026-01-31|eu").dimensions // { date: "2026-01-31", region: "eu" }
  */
-export const multiPartitions = (
-  dimensions: Readonly<Record<string, DimensionDefinition>>
-): MultiPartitions => {
-  const entries = Object.entries(dimensions).map(([name, definition]) => ({ name, definition }))
+export const multiPartitions = <const Names extends string>(
+  dimensions: Readonly<Record<Names, DimensionDefinition>>
+): MultiPartitions<Names> => {
+  const entries = (Object.entries(dimensions) as Array<[string, DimensionDefinition]>).map(
+    ([name, definition]) => ({
+      name,
+      definition
+    })
+  )
   const description = `multi partitions (${entries.map((d) => `${d.name}: ${d.definition.description}`).join("; ")})`
   const fail = (reason: string): never => {
     throw new InvalidPartitionsDefinition({ definition: description, reason })
