@@ -13,6 +13,7 @@ import { type ApiErrorData, isApiErrorData } from "../http/ApiError.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { loadErrorOf } from "./LoadError.ts"
 import { makeProjectService, type ProjectService } from "./ProjectService.ts"
+import { openStoreReader } from "./StoreReader.ts"
 
 const send = (message: FromChild): void => {
   if (process.connected) process.send?.(message)
@@ -26,7 +27,9 @@ const errorData = (error: unknown): ApiErrorData => {
 const handle = (service: ProjectService, request: Request): Promise<unknown> => {
   switch (request.method) {
     case "catalog":
-      return service.catalog()
+      return service.catalog(request.watermark)
+    case "extras":
+      return service.extras(request.key)
     case "launch":
       return service.launch(request.body)
     case "reexecute":
@@ -44,12 +47,17 @@ const main = async () => {
   let service: ProjectService
   try {
     const loaded = await loadProject(args.configFile)
+    const reader = openStoreReader(loaded.root)
     service = await makeProjectService({
       project: loaded.project,
       root: loaded.root,
       queryTimeoutMillis: args.queryTimeoutMillis,
+      watermark: reader.watermark,
       emit: (event) => send({ type: "event", event })
     })
+    // Before taking over from the previous code server: the first request then finds the catalog.
+    service.refresh()
+    await service.catalog(reader.watermark()).catch(() => {})
     send({ type: "ready", name: service.name, root: loaded.root, codeVersion: service.codeVersion })
   } catch (error) {
     // The loader wraps the import's failure; importing again gives the original error and its stack.

@@ -8,7 +8,8 @@ import type { LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
 
 export type Request =
-  | { readonly method: "catalog" }
+  | { readonly method: "catalog"; readonly watermark: number }
+  | { readonly method: "extras"; readonly key: string }
   | { readonly method: "launch"; readonly body: LaunchBody }
   | { readonly method: "reexecute"; readonly runId: string }
   | { readonly method: "cancel"; readonly runId: string }

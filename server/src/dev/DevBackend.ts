@@ -7,8 +7,9 @@
  */
 import { nearest } from "@materia/core"
 import { ApiError, notFound } from "../http/ApiError.ts"
-import type { AssetDetail, AssetSummary, Lineage, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
+import type { AssetDetail, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
 import type { Backend, LiveMessage, SeqEvent } from "../http/Backend.ts"
+import { lineageOf, summaryOf } from "./CatalogJson.ts"
 import type { Catalog, CatalogAsset, ProjectApi } from "./ProjectApi.ts"
 import { openStoreReader, type StoreReader } from "./StoreReader.ts"
 
@@ -23,23 +24,9 @@ interface CatalogView {
   readonly name: string
   readonly byKey: ReadonlyMap<string, CatalogAsset>
   readonly catalog: Catalog
-  /** Serialized answers, by running-overlay version. */
+  /** Serialized answers with the running overlay, by overlay version. */
   readonly json: Map<string, string>
 }
-
-const summaryOf = (asset: CatalogAsset, running: boolean): AssetSummary => ({
-  key: asset.key,
-  kind: asset.kind,
-  group: asset.group,
-  tags: asset.tags,
-  pool: asset.pool,
-  description: asset.description,
-  partitions: asset.partitions,
-  status: running ? "running" : asset.status,
-  reasons: asset.reasons,
-  upstream: asset.upstream,
-  latest: asset.latest
-})
 
 /** Makes the backend over `project` (its code) and the store under `root`. */
 export const makeDevBackend = (project: ProjectApi, root: string): DevBackend => {
@@ -89,10 +76,11 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
   let loading: { key: string; promise: Promise<CatalogView> } | undefined
   const view = async (): Promise<CatalogView> => {
     const state = await project.state()
-    const key = `${state.generation}:${reader.watermark()}`
+    const watermark = reader.watermark()
+    const key = `${state.generation}:${watermark}`
     if (cached?.key === key) return cached
     if (loading?.key === key) return loading.promise
-    const promise = project.catalog().then((catalog): CatalogView => {
+    const promise = project.catalog(watermark).then((catalog): CatalogView => {
       const result = {
         key,
         name: state.name,
@@ -123,25 +111,24 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     return { view: v, asset }
   }
 
-  const summaries = (v: CatalogView): Array<AssetSummary> =>
-    v.catalog.assets.map((a) => summaryOf(a, running.has(a.key)))
+  const runningKeys = (): ReadonlySet<string> => new Set(running.keys())
 
-  const lineage = (v: CatalogView): Lineage => ({
-    nodes: v.catalog.assets.map((a) => ({
-      key: a.key,
-      group: a.group,
-      status: running.has(a.key) ? "running" : a.status
-    })),
-    edges: v.catalog.assets.flatMap((a) => a.downstream.map((to) => ({ from: a.key, to })))
-  })
-
-  /** The JSON of an answer derived from the catalog, kept until the catalog or the overlay changes. */
-  const memo = (v: CatalogView, name: string, make: () => unknown): string => {
+  /**
+   * The JSON of an answer: the code server's when no step runs, else made again with the running
+   * overlay and kept until the catalog or the overlay changes.
+   */
+  const memo = (v: CatalogView, name: "assets" | "lineage"): string => {
+    if (running.size === 0) return name === "assets" ? v.catalog.assetsJson : v.catalog.lineageJson
     const key = `${name}:${runningVersion}`
     let text = v.json.get(key)
     if (text === undefined) {
       for (const k of v.json.keys()) if (k.startsWith(`${name}:`)) v.json.delete(k)
-      text = JSON.stringify(make())
+      const now = runningKeys()
+      text = JSON.stringify(
+        name === "assets"
+          ? { assets: v.catalog.assets.map((a) => summaryOf(a, now)) }
+          : lineageOf(v.catalog.assets, now)
+      )
       v.json.set(key, text)
     }
     return text
@@ -159,14 +146,20 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
         loadError: state.loadError
       }
     },
-    assets: async () => summaries(await view()),
-    assetsJson: async () => {
-      const v = await view()
-      return memo(v, "assets", () => ({ assets: summaries(v) }))
+    assets: async () => {
+      const now = runningKeys()
+      return (await view()).catalog.assets.map((a) => summaryOf(a, now))
     },
+    assetsJson: async () => memo(await view(), "assets"),
     asset: async (key): Promise<AssetDetail> => {
       const { asset } = await assetOf(key)
-      return running.has(key) ? { ...asset, status: "running" } : asset
+      const extras = await project.extras(key)
+      return {
+        ...summaryOf(asset, runningKeys()),
+        downstream: asset.downstream,
+        codeVersion: asset.codeVersion,
+        ...extras
+      }
     },
     history: async (key, options) => {
       const { view: v } = await assetOf(key)
@@ -181,11 +174,8 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
         message: `asset "${key}" is partitioned (${asset.partitions.description}), but this server cannot list partition status yet`
       })
     },
-    lineage: async () => lineage(await view()),
-    lineageJson: async () => {
-      const v = await view()
-      return memo(v, "lineage", () => lineage(v))
-    },
+    lineage: async () => lineageOf((await view()).catalog.assets, runningKeys()),
+    lineageJson: async () => memo(await view(), "lineage"),
     runs: async (options) => reader.runs(await projectName(), options),
     run: async (runId) => reader.run(runId),
     events: async (runId, options) => reader.events(runId, options),

@@ -27,6 +27,7 @@ export const inProcessProject = async (
   return {
     state: async () => state,
     catalog: service.catalog,
+    extras: service.extras,
     launch: service.launch,
     reexecute: service.reexecute,
     cancel: service.cancel,

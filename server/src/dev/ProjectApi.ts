@@ -3,16 +3,35 @@
  * statuses), launches, cancellation, re-execution and SQL. ProjectService answers in the process
  * that loaded the project (the code server); the supervisor answers the same over IPC.
  */
-import type { AssetDetail, LaunchBody, LoadError, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import type {
+  AssetDetail,
+  AssetSummary,
+  LaunchBody,
+  LoadError,
+  QueryBody,
+  QueryResponse
+} from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 
-/** An asset as its code server sees it: everything but the live `running` status. */
-export type CatalogAsset = AssetDetail
-
-/** Every asset of the project, in key order, with the edges of its graph. */
-export interface Catalog {
-  readonly assets: ReadonlyArray<CatalogAsset>
+/** An asset in the catalog: its summary (without the live `running` status) and its neighbours. */
+export interface CatalogAsset extends AssetSummary {
+  readonly downstream: ReadonlyArray<string>
+  readonly codeVersion: string
 }
+
+/**
+ * Every asset of the project in key order, as of store watermark `watermark`, with the JSON of
+ * `GET /assets` and `GET /lineage` made once where it was computed (no step running).
+ */
+export interface Catalog {
+  readonly watermark: number
+  readonly assets: ReadonlyArray<CatalogAsset>
+  readonly assetsJson: string
+  readonly lineageJson: string
+}
+
+/** What the catalog leaves out of one asset's page: its checks and latest metadata. */
+export type AssetExtras = Pick<AssetDetail, "checks" | "latestMetadata">
 
 /** The loaded project, or why it could not load. */
 export interface ProjectState {
@@ -31,7 +50,9 @@ export interface Accepted {
 
 export interface ProjectApi {
   readonly state: () => Promise<ProjectState>
-  readonly catalog: () => Promise<Catalog>
+  /** The catalog as of store watermark `watermark` (a cached one when it is that recent). */
+  readonly catalog: (watermark: number) => Promise<Catalog>
+  readonly extras: (key: string) => Promise<AssetExtras>
   readonly launch: (body: LaunchBody) => Promise<Accepted>
   readonly reexecute: (runId: string) => Promise<Accepted>
   /** Cancels a run this code drives and resolves to its final status; `null` when it drives no such run. */

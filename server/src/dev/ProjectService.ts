@@ -23,13 +23,16 @@ import * as Exit from "effect/Exit"
 import { ApiError, badRequest } from "../http/ApiError.ts"
 import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
-import type { Accepted, Catalog, CatalogAsset } from "./ProjectApi.ts"
+import { lineageOf, summaryOf } from "./CatalogJson.ts"
+import type { Accepted, AssetExtras, Catalog, CatalogAsset } from "./ProjectApi.ts"
 
 export interface ProjectServiceOptions {
   readonly project: AnyProject
   readonly root: string
   /** Every run event of the runs launched here, with its seq in the run's log. */
   readonly emit: (event: SeqEvent) => void
+  /** The store's watermark (StoreReader): lets the service compute the catalog before it is asked. */
+  readonly watermark?: (() => number) | undefined
   /** A query running longer is interrupted (504); default 30 s. */
   readonly queryTimeoutMillis?: number | undefined
 }
@@ -37,7 +40,10 @@ export interface ProjectServiceOptions {
 export interface ProjectService {
   readonly name: string
   readonly codeVersion: string
-  readonly catalog: () => Promise<Catalog>
+  readonly catalog: (watermark: number) => Promise<Catalog>
+  readonly extras: (key: string) => Promise<AssetExtras>
+  /** Computes the catalog now (when `watermark` is given), so that the first request finds it. */
+  readonly refresh: () => void
   readonly launch: (body: LaunchBody) => Promise<Accepted>
   readonly reexecute: (runId: string) => Promise<Accepted>
   readonly cancel: (
@@ -114,14 +120,10 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   const keys = graph.keys
   let idle: Array<() => void> = []
 
-  const catalog = async (): Promise<Catalog> => {
-    const [rows, snapshot] = await Promise.all([
-      Effect.runPromise(assetStatuses(project, store)),
-      Effect.runPromise(store.storage.snapshot(project.name))
-    ])
+  const compute = async (watermark: number): Promise<Catalog> => {
+    const rows = await Effect.runPromise(assetStatuses(project, store))
     const assets = rows.map((row, i): CatalogAsset => {
       const spec = graph.specs[i]!
-      const state = snapshot.get(spec.key)
       return {
         key: spec.key,
         kind: spec.kind,
@@ -133,21 +135,49 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
         status: row.status,
         reasons: row.reasons,
         upstream: graph.parents[i]!.map((p) => keys[p]!),
-        downstream: graph.children[i]!.map((c) => keys[c]!),
         latest: row.latest ?? null,
-        codeVersion: spec.codeVersion,
-        checks: (state?.checks ?? []).map((c) => ({
-          check: c.check,
-          passed: c.passed,
-          severity: c.severity,
-          message: c.message ?? null,
-          at: c.at,
-          runId: c.runId
-        })),
-        latestMetadata: (state?.latest?.metadata as CatalogAsset["latestMetadata"] | undefined) ?? null
+        downstream: graph.children[i]!.map((c) => keys[c]!),
+        codeVersion: spec.codeVersion
       }
     })
-    return { assets }
+    return {
+      watermark,
+      assets,
+      assetsJson: JSON.stringify({ assets: assets.map((a) => summaryOf(a)) }),
+      lineageJson: JSON.stringify(lineageOf(assets))
+    }
+  }
+  let cached: { readonly watermark: number; readonly promise: Promise<Catalog> } | undefined
+  /** The catalog as of `watermark`: computed once per watermark, whoever asks first. */
+  const catalog = (watermark: number): Promise<Catalog> => {
+    if (cached?.watermark === watermark) return cached.promise
+    const promise = compute(watermark)
+    const entry = { watermark, promise }
+    cached = entry
+    promise.catch(() => {
+      if (cached === entry) cached = undefined
+    })
+    return promise
+  }
+  /** Computes the catalog ahead of the next request, when the store has changed. */
+  const refresh = () => {
+    const watermark = options.watermark?.()
+    if (watermark !== undefined && cached?.watermark !== watermark) catalog(watermark).catch(() => {})
+  }
+
+  const extras = async (key: string): Promise<AssetExtras> => {
+    const state = (await Effect.runPromise(store.storage.snapshot(project.name, [key]))).get(key)
+    return {
+      checks: (state?.checks ?? []).map((c) => ({
+        check: c.check,
+        passed: c.passed,
+        severity: c.severity,
+        message: c.message ?? null,
+        at: c.at,
+        runId: c.runId
+      })),
+      latestMetadata: (state?.latest?.metadata as AssetExtras["latestMetadata"] | undefined) ?? null
+    }
   }
 
   /**
@@ -194,6 +224,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
         if (active.size === 0) {
           for (const wake of idle) wake()
           idle = []
+          refresh()
         }
         if (!accepted) {
           accepted = true
@@ -295,6 +326,8 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     name: project.name,
     codeVersion: projectCodeVersion(project),
     catalog,
+    extras,
+    refresh,
     launch,
     reexecute,
     cancel,

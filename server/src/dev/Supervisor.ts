@@ -13,7 +13,7 @@ import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts
 import type { LiveMessage } from "../http/Backend.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { watchFolder } from "./FolderWatcher.ts"
-import type { Accepted, Catalog, ProjectApi, ProjectState } from "./ProjectApi.ts"
+import type { Accepted, AssetExtras, Catalog, ProjectApi, ProjectState } from "./ProjectApi.ts"
 
 const CODE_SERVER = fileURLToPath(new URL("./CodeServer.ts", import.meta.url))
 
@@ -251,7 +251,8 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
 
   return {
     state: async () => (await ready()).state!,
-    catalog: () => call<Catalog>({ method: "catalog" }),
+    catalog: (watermark: number) => call<Catalog>({ method: "catalog", watermark }),
+    extras: (key: string) => call<AssetExtras>({ method: "extras", key }),
     launch: (body: LaunchBody) => call<Accepted>({ method: "launch", body }),
     reexecute: (runId: string) => call<Accepted>({ method: "reexecute", runId }),
     query: (body: QueryBody) => call<QueryResponse>({ method: "query", body }),
