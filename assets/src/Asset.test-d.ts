@@ -12,6 +12,7 @@ import {
   type Asset,
   type AssetContext,
   asset,
+  type BodyContext,
   type BodyRequirements,
   type BodyValue,
   type ConfigOf,
@@ -143,7 +144,8 @@ describe("ctx", () => {
   test("without a config schema, ctx.config is undefined and the asset takes no run config", () => {
     asset("plain", {}, (_, ctx) => {
       expectTypeOf(ctx.config).toEqualTypeOf<undefined>()
-      expectTypeOf(ctx).toEqualTypeOf<AssetContext<undefined>>()
+      expectTypeOf(ctx).toEqualTypeOf<BodyContext<undefined, unknown>>()
+      expectTypeOf(ctx).toExtend<Omit<AssetContext<undefined>, "partition" | "partitionRange">>()
       return 0
     })
     expectTypeOf<ConfigOf<typeof orders>>().toBeNever()

@@ -218,8 +218,15 @@ export type StepHook = (info: StepHookInfo) => void | Promise<void> | Effect.Eff
 /** The body of an asset: its inputs and context in, a value, a Promise or an Effect out. */
 export type AssetBody<Ins, ConfigSchema, Out, P = unknown> = (
   inputs: InputValues<Ins, P>,
-  context: AssetContext<DecodedConfig<ConfigSchema>> & PartitionContextOf<P>
+  context: BodyContext<DecodedConfig<ConfigSchema>, P>
 ) => Out
+
+/**
+ * What a body's context holds: run, asset, logger, metadata, typed config, abort signal — and for a
+ * partitioned asset `ctx.partition` typed by its definition (an unpartitioned body has none).
+ */
+export type BodyContext<Config, P> = Omit<AssetContext<Config>, "partition" | "partitionRange"> &
+  PartitionContextOf<P>
 
 /**
  * Returned by a body that decides not to produce a value (a conditional branch): the step and its

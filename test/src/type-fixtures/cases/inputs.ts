@@ -22,7 +22,7 @@ export const assigned = asset("assigned", { ins: { orders } }, ({ orders }) => {
 // @expect TS2339 "Property 'ordrs' does not exist on type 'InputValues<{ readonly orders: Asset<"orders", number[]"
 export const misspelled = asset("misspelled", { ins: { orders } }, ({ ordrs }) => ordrs)
 
-// @expect TS2339 "Property 'orders' does not exist on type 'InputValues<{}>'"
+// @expect TS2339 "Property 'orders' does not exist on type 'InputValues<{}, unknown>'"
 export const undeclared = asset("undeclared", {}, ({ orders }) => orders)
 
 export const annotated = asset(
@@ -32,10 +32,10 @@ export const annotated = asset(
   ({ orders }: { orders: ReadonlyArray<string> }) => joinNames(orders)
 )
 
-// @expect TS2322 "Type 'number' is not assignable to type 'AnyAsset'"
+// @expect TS2322 "Type 'number' is not assignable to type 'AnyAsset | AnyInput'"
 export const notAnAsset = asset("not_an_asset", { ins: { x: 42 } }, ({ x }) => x)
 
-// @expect TS2322 "Type 'string' is not assignable to type 'AnyAsset'"
+// @expect TS2322 "Type 'string' is not assignable to type 'AnyAsset | AnyInput'"
 export const byKey = asset("by_key", { ins: { orders: "orders" } }, ({ orders }) => orders)
 
 // @expect TS2339 "Property 'accuracy' does not exist on type 'Fitted'"

@@ -20,7 +20,7 @@ export const asEffect = materializeEffect(project, ["ordres"])
 const result = await materialize(project, ["ml/model"])
 const other = asset("other", {}, () => "elsewhere")
 
-// @expect TS2345 "Argument of type 'Asset<"other", string, never, never>' is not assignable to parameter of type 'Asset<"features" | "ml/model" | "orders", string, unknown, unknown>'"
+// @expect TS2345 "Argument of type 'Asset<"other", string, never, never, unknown>' is not assignable to parameter of type 'Asset<"features" | "ml/model" | "orders", string, unknown, unknown, unknown>'"
 await result.value(other)
 
 // @expect TS2322 "Type 'Fitted' is not assignable to type 'string'"
