@@ -187,6 +187,12 @@ describe("PostgresStorage", () => {
     expect((await run(two.events("r1"))).map((e) => e.event.at)).toEqual([5])
   })
 
+  it("works with synchronousCommit: false (set on every connection before its first statement)", async () => {
+    const storage = await open({ synchronousCommit: false, poolSize: 3 })
+    await Promise.all([1, 2, 3, 4, 5, 6].map((i) => run(storage.append("p", [log(`r${i}`, "x", i)]))))
+    expect((await run(storage.events("r6"))).map((e) => e.seq)).toEqual([1])
+  })
+
   it("round-trips a NUL character and other text PostgreSQL's jsonb would refuse", async () => {
     const storage = await open()
     const message = "before\u0000after \ud83d\ude00 \\u0000 'quoted'"
