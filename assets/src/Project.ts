@@ -3,6 +3,7 @@
  * run), pool limits and IO managers into a validated project. Misconfiguration fails here, at
  * definition time: duplicate keys, unknown dependencies, cycles, unknown IO managers, bad limits.
  */
+
 import { AssetGraph, didYouMean, type ExecutableAsset, type IOManager } from "@materia/core"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
@@ -10,6 +11,9 @@ import type * as Layer from "effect/Layer"
 import type { AnyAsset, RequirementsOf } from "./Asset.ts"
 import type { Alert } from "./alerts/Alert.ts"
 import type { AssetCheck } from "./Check.ts"
+import type { AutomationDefinition } from "./schedule/Automation.ts"
+import { type ScheduleDefinition, validateSchedules } from "./schedule/Schedule.ts"
+import type { SensorDefinition } from "./schedule/Sensor.ts"
 
 /** The resources every asset of `As` requires, as a union of services. */
 export type ProjectRequirements<As extends ReadonlyArray<AnyAsset>> = RequirementsOf<As[number]>
@@ -39,6 +43,12 @@ export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
   /** Alerts sent when a run fails (e.g. `webhookAlert({ url })`); `alertOn: "always"` for every run. */
   readonly alerts?: ReadonlyArray<Alert> | undefined
   readonly alertOn?: "failure" | "always" | undefined
+  /** Cron schedules the daemon launches runs on (`schedule(name, { cron, select })`). */
+  readonly schedules?: ReadonlyArray<ScheduleDefinition> | undefined
+  /** Sensors the daemon evaluates (`sensor(name, { interval, evaluate })`, `newFilesSensor`, ...). */
+  readonly sensors?: ReadonlyArray<SensorDefinition> | undefined
+  /** Declarative automation conditions (`automate(key, eager())`). */
+  readonly automations?: ReadonlyArray<AutomationDefinition> | undefined
   /** Hooks run in the launching process when a run ends. A failing hook is reported, never fails the run. */
   readonly hooks?: RunHooks | undefined
 }
@@ -86,6 +96,9 @@ export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyA
   readonly alerts: ReadonlyArray<Alert>
   readonly alertOn: "failure" | "always"
   readonly hooks: RunHooks
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
+  readonly sensors: ReadonlyArray<SensorDefinition>
+  readonly automations: ReadonlyArray<AutomationDefinition>
 }
 
 /** Any project. */
@@ -158,6 +171,11 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     list.push(c)
     checksByAsset.set(c.assetKey, list)
   }
+  // Unknown assets, invalid crons and duplicate names fail here, when the project loads.
+  const schedules = options.schedules ?? []
+  const sensors = options.sensors ?? []
+  const automations = options.automations ?? []
+  validateSchedules({ graph }, schedules, sensors, automations)
   const executables = new Map<string, ExecutableAsset<unknown>>()
   for (const [key, a] of byKey) {
     const attached = checksByAsset.get(key)
@@ -176,6 +194,9 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     alerts: options.alerts ?? [],
     alertOn: options.alertOn ?? "failure",
     hooks: options.hooks ?? {},
+    schedules,
+    sensors,
+    automations,
     assets: options.assets,
     graph,
     byKey,

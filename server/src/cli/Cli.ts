@@ -51,6 +51,8 @@ const USAGE_TAGS = new Set([
   "UsageError",
   "PartitionRequestError",
   "BackfillError",
+  "InvalidCron",
+  "ScheduleDefinitionError",
   "InvalidPartitionMapping",
   "InvalidPartitionKey",
   "NotAGitRepository",

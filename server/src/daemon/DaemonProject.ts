@@ -58,16 +58,19 @@ const listOf = <T>(
   return value as ReadonlyArray<T>
 }
 
-/** The schedules and sensors of a loaded config module (or of its project, once it carries them). */
+/** The schedules, sensors and automations of a project (or the named exports of its config module). */
 export const definitionsOf = (
   file: string,
   project: AnyProject,
   module: Readonly<Record<string, unknown>>
 ): Definitions => {
-  const carried = project as unknown as {
-    readonly schedules?: unknown
-    readonly sensors?: unknown
-    readonly automations?: unknown
+  // defineProject({ schedules, sensors, automations }) wins; named exports of the config module
+  // (`export const schedules = [...]`) are read when the project declares none of a kind.
+  const given = (list: ReadonlyArray<unknown>) => (list.length > 0 ? list : undefined)
+  const carried = {
+    schedules: given(project.schedules),
+    sensors: given(project.sensors),
+    automations: given(project.automations)
   }
   const schedules = listOf<ScheduleDefinition>(
     file,
