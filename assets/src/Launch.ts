@@ -16,6 +16,7 @@ import {
   type RunEvent,
   type RunOutcome,
   type StaleUpstream,
+  type StepRunner,
   type StorageError,
   type StoredAssetState
 } from "@materia/core"
@@ -83,6 +84,8 @@ export interface LaunchOptions {
   readonly backfillId?: string | undefined
   /** Leaves requested partitions out of the plan (a resumed backfill: those it already made). */
   readonly excludePartition?: ((key: string, partition: string) => boolean) | undefined
+  /** Where attempts run (a process pool, a queue): absent, in this process (the in-process executor). */
+  readonly stepRunner?: StepRunner | undefined
 }
 
 const localStores = new Map<string, Promise<MaterializeStore>>()
@@ -384,7 +387,8 @@ export const launch = (
       signal: options.signal,
       driver: currentDriver(),
       parentRunId: options.parentRunId,
-      output: options.output
+      output: options.output,
+      stepRunner: options.stepRunner
     }) as Effect.Effect<RunOutcome, StorageError, unknown>
     const outcome = yield* (
       project.resources === undefined

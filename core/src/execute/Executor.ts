@@ -44,6 +44,10 @@ import { makeRetryDecider } from "./RetryPolicy.ts"
 import { isSkip } from "./Skip.ts"
 import type { PartitionInfo, PartitionRangeInfo, StepContext } from "./StepContext.ts"
 import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
+import type { StepAttempt, StepRunner } from "./StepRunner.ts"
+
+export * from "./RemoteAttempt.ts"
+export * from "./StepRunner.ts"
 
 /** An asset ready to run: its spec and its body normalized to an Effect. */
 export interface ExecutableAsset<R = never> {
@@ -118,6 +122,13 @@ export interface RunRequest<R> {
   readonly parentRunId?: string | undefined
   /** What happens to what bodies print: recorded as step logs and printed (`tee`, default), recorded only, or left alone. */
   readonly output?: OutputMode | undefined
+  /**
+   * Runs each attempt elsewhere (a child process, a queue worker); this driver keeps the state,
+   * retries, timeouts, events and commits. Absent: attempts run here, in this process's fibers.
+   */
+  readonly stepRunner?: StepRunner | undefined
+  /** The number of the first attempt (a runner running attempt k of a step elsewhere); default 1. */
+  readonly firstAttempt?: number | undefined
 }
 
 export type StepStatus = "succeeded" | "unchanged" | "failed" | "skipped" | "canceled"
@@ -198,6 +209,7 @@ const runWithClock = <R>(
     const n = steps.length
     const now = () => clock.currentTimeMillisUnsafe()
     const state = new ExecutionState(steps, request.limits)
+    const runner = request.stepRunner
     const runStart = now()
 
     // Values produced in this run, by step.
@@ -542,6 +554,105 @@ const runWithClock = <R>(
       })
     }
 
+    /** A parent's state as this run sees it: the value made earlier in the run, else the snapshot's. */
+    const currentState = (
+      produced: number,
+      key: string,
+      stored: StoredAssetState | undefined
+    ): StoredAssetState | undefined => {
+      if (produced < 0 || producedHandle[produced] === undefined) return stored
+      return {
+        lastFailed: false,
+        latest: {
+          key,
+          runId,
+          at: 0,
+          dataVersion: producedVersion[produced]!,
+          codeVersion: "",
+          inputVersions: {},
+          handle: producedHandle[produced]!
+        }
+      }
+    }
+
+    /** The plain-data request of one attempt of step i, for a runner elsewhere. */
+    const attemptRequest = (i: number, attempt: number): StepAttempt => {
+      const step = steps[i]!
+      const states: Array<readonly [string, StoredAssetState]> = []
+      const own = step.partition === undefined ? snapshot.get(step.key) : undefined
+      if (own !== undefined) states.push([step.key, own])
+      const parents = graph.parents[step.node]!
+      let partitionStatesOut: Array<readonly [string, Array<readonly [string, StoredAssetState]>]> | undefined
+      const addPartitions = (node: number, keys: ReadonlyArray<string>) => {
+        const key = graph.keys[node]!
+        const out: Array<readonly [string, StoredAssetState]> = []
+        for (const partition of keys) {
+          const state = currentState(
+            partitionStepOf(node, partition),
+            key,
+            partitionStates?.get(key)?.get(partition)
+          )
+          if (state !== undefined) out.push([partition, state])
+        }
+        partitionStatesOut ??= []
+        partitionStatesOut.push([key, out])
+      }
+      if (step.partitions !== undefined) addPartitions(step.node, step.partitions)
+      for (let j = 0; j < parents.length; j++) {
+        const p = parents[j]!
+        const keys = step.inputPartitions?.[j]
+        if (keys !== undefined && keys !== null) addPartitions(p, keys)
+        else {
+          const key = graph.keys[p]!
+          const state = currentState(stepOfNode[p]!, key, snapshot.get(key))
+          if (state !== undefined) states.push([key, state])
+        }
+      }
+      const config = request.config?.get(step.key)
+      return {
+        runId,
+        project,
+        attempt,
+        step: step.upstream.length === 0 ? step : { ...step, upstream: [] },
+        states,
+        ...(partitionStatesOut === undefined ? {} : { partitionStates: partitionStatesOut }),
+        ...(universe === undefined ? {} : { partitionOptions: universe.options }),
+        ...(config === undefined ? {} : { config })
+      }
+    }
+
+    /** One attempt through the runner; the timeout is kept here, interruption stops it there. */
+    const attemptElsewhere = (
+      i: number,
+      stepRunner: StepRunner,
+      asset: ExecutableAsset<R>,
+      attempt: number
+    ): Effect.Effect<AttemptOutcome, unknown> => {
+      const spec = asset.spec
+      let body = Effect.map(
+        Effect.suspend(() => stepRunner.run(attemptRequest(i, attempt), emit)),
+        (result): AttemptOutcome =>
+          result._tag === "Skipped"
+            ? result
+            : {
+                _tag: "Stored",
+                stored: {
+                  handle: result.handle,
+                  dataVersion: result.dataVersion,
+                  metadata: result.metadata,
+                  inputVersions: inputVersionsOf(i)
+                }
+              }
+      )
+      if (spec.timeoutMillis !== undefined) {
+        const timeoutMillis = spec.timeoutMillis
+        body = Effect.timeoutOrElse(body, {
+          duration: timeoutMillis,
+          orElse: () => Effect.fail(new StepTimeout({ assetKey: spec.key, timeoutMillis }))
+        })
+      }
+      return body
+    }
     /** Staged publish: the checks see the stored value; a blocking failure keeps it from committing. */
     const check = (
       i: number,
@@ -829,41 +940,44 @@ const runWithClock = <R>(
         // The first attempt's StepStarted was emitted when the step was dispatched.
         if (attempt > 1)
           emit({ _tag: "StepStarted", runId, at: attemptStart, key: step.key, ...partitionOf(i), attempt })
-        return Effect.matchEffect(attemptOnce(i, asset, attempt), {
-          onSuccess: (outcome) => {
-            if (outcome._tag === "Skipped")
-              return Effect.sync(() => finishSkipped(i, attempt, outcome.reason))
-            const stored = outcome.stored
-            const at = now()
-            const materialization = (partition?: string) => ({
-              _tag: "Materialization" as const,
-              runId,
-              at,
-              key: step.key,
-              ...(partition === undefined ? {} : { partition }),
-              attempt,
-              dataVersion: stored.dataVersion,
-              codeVersion: asset.spec.codeVersion,
-              inputVersions: stored.inputVersions,
-              handle: stored.handle,
-              metadata: stored.metadata as Record<string, JsonValue>,
-              durationMillis: at - attemptStart
-            })
-            // The commit: durable before any downstream step can start. A range step commits
-            // every partition it made in the same transaction.
-            const keys = step.partitions
-            return Effect.matchEffect(
-              keys === undefined
-                ? commit(materialization())
-                : commit(keys.map((partition) => materialization(partition))),
-              {
-                onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
-                onFailure: (error) => retryOrFail(attempt, error, decide)
-              }
-            )
-          },
-          onFailure: (error) => retryOrFail(attempt, error, decide)
-        })
+        return Effect.matchEffect(
+          runner === undefined ? attemptOnce(i, asset, attempt) : attemptElsewhere(i, runner, asset, attempt),
+          {
+            onSuccess: (outcome) => {
+              if (outcome._tag === "Skipped")
+                return Effect.sync(() => finishSkipped(i, attempt, outcome.reason))
+              const stored = outcome.stored
+              const at = now()
+              const materialization = (partition?: string) => ({
+                _tag: "Materialization" as const,
+                runId,
+                at,
+                key: step.key,
+                ...(partition === undefined ? {} : { partition }),
+                attempt,
+                dataVersion: stored.dataVersion,
+                codeVersion: asset.spec.codeVersion,
+                inputVersions: stored.inputVersions,
+                handle: stored.handle,
+                metadata: stored.metadata as Record<string, JsonValue>,
+                durationMillis: at - attemptStart
+              })
+              // The commit: durable before any downstream step can start. A range step commits
+              // every partition it made in the same transaction.
+              const keys = step.partitions
+              return Effect.matchEffect(
+                keys === undefined
+                  ? commit(materialization())
+                  : commit(keys.map((partition) => materialization(partition))),
+                {
+                  onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
+                  onFailure: (error) => retryOrFail(attempt, error, decide)
+                }
+              )
+            },
+            onFailure: (error) => retryOrFail(attempt, error, decide)
+          }
+        )
       }
       const retryOrFail = (
         attempt: number,
@@ -884,9 +998,10 @@ const runWithClock = <R>(
           })
           return Effect.andThen(Effect.sleep(delay), loop(attempt + 1, decide))
         })
-      if (asset.spec.retry.attempts <= 1 && asset.retrySchedule === undefined) return loop(1, giveUp)
+      const first = request.firstAttempt ?? 1
+      if (asset.spec.retry.attempts <= 1 && asset.retrySchedule === undefined) return loop(first, giveUp)
       return Effect.flatMap(makeRetryDecider(asset.spec.retry, asset.retrySchedule), (decide) =>
-        loop(1, decide)
+        loop(first, decide)
       )
     }
 
