@@ -11,6 +11,7 @@ import type * as Layer from "effect/Layer"
 import type { AnyAsset, RequirementsOf } from "./Asset.ts"
 import type { Alert } from "./alerts/Alert.ts"
 import type { AssetCheck } from "./Check.ts"
+import type { StorageConfig } from "./Store.ts"
 import type { AutomationDefinition } from "./schedule/Automation.ts"
 import { type ScheduleDefinition, validateSchedules } from "./schedule/Schedule.ts"
 import type { SensorDefinition } from "./schedule/Sensor.ts"
@@ -43,6 +44,11 @@ export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
   /** Alerts sent when a run fails (e.g. `webhookAlert({ url })`); `alertOn: "always"` for every run. */
   readonly alerts?: ReadonlyArray<Alert> | undefined
   readonly alertOn?: "failure" | "always" | undefined
+  /**
+   * Where runs are recorded: `{ kind: "postgres", url }` for production (several processes and
+   * machines); default the embedded SQLite store, or `MATERIA_DATABASE_URL` when set.
+   */
+  readonly storage?: StorageConfig | undefined
   /** Cron schedules the daemon launches runs on (`schedule(name, { cron, select })`). */
   readonly schedules?: ReadonlyArray<ScheduleDefinition> | undefined
   /** Sensors the daemon evaluates (`sensor(name, { interval, evaluate })`, `newFilesSensor`, ...). */
@@ -96,6 +102,8 @@ export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyA
   readonly alerts: ReadonlyArray<Alert>
   readonly alertOn: "failure" | "always"
   readonly hooks: RunHooks
+  /** The configured metadata store (undefined: the default, see `openConfiguredStore`). */
+  readonly storage: StorageConfig | undefined
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   readonly sensors: ReadonlyArray<SensorDefinition>
   readonly automations: ReadonlyArray<AutomationDefinition>
@@ -171,6 +179,16 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     list.push(c)
     checksByAsset.set(c.assetKey, list)
   }
+  const storage = options.storage
+  if (
+    storage !== undefined &&
+    (typeof storage !== "object" ||
+      storage === null ||
+      (storage.kind !== "sqlite" && storage.kind !== "postgres"))
+  )
+    throw new TypeError(
+      `project "${name}": storage must be { kind: "sqlite" } or { kind: "postgres", url: "postgres://…" }, found ${JSON.stringify(storage)}`
+    )
   // Unknown assets, invalid crons and duplicate names fail here, when the project loads.
   const schedules = options.schedules ?? []
   const sensors = options.sensors ?? []
@@ -194,6 +212,7 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     alerts: options.alerts ?? [],
     alertOn: options.alertOn ?? "failure",
     hooks: options.hooks ?? {},
+    storage,
     schedules,
     sensors,
     automations,

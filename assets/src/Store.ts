@@ -63,6 +63,69 @@ export const openLocalStore = async (root: string): Promise<MaterializeStore> =>
   }
 }
 
+/** Where a project keeps its records: the embedded SQLite file (default) or a PostgreSQL database. */
+export type StorageConfig =
+  | { readonly kind: "sqlite" }
+  | {
+      readonly kind: "postgres"
+      /** `postgres://user:password@host:5432/database` */
+      readonly url: string
+      /** The PostgreSQL schema holding Materia's tables; `materia` by default. */
+      readonly schema?: string | undefined
+    }
+
+/**
+ * PostgreSQL metadata (shared by every process and machine of a deployment) with values under
+ * `<root>/.materia/storage/` unless the project's IO managers put them elsewhere (S3).
+ */
+export const openPostgresStore = async (
+  url: string,
+  root: string,
+  schema?: string | undefined
+): Promise<MaterializeStore> => {
+  const { makePostgresStorage } = await import("@materia/core/postgres")
+  const storage = await Effect.runPromise(
+    makePostgresStorage({ url, ...(schema === undefined ? {} : { schema }) })
+  )
+  const fs = lazyIOManager("fs", async () =>
+    (await import("@materia/io-managers/fs")).makeFsIOManager({
+      root: join(materiaDir(root), "storage"),
+      name: "fs"
+    })
+  )
+  return {
+    storage,
+    defaultIOManager: fs,
+    ioManagers: new Map<string, IOManager>([
+      ["fs", fs],
+      ["memory", makeMemoryIOManager("memory")]
+    ]),
+    close: () => Effect.runPromise(storage.close)
+  }
+}
+
+/**
+ * The store a project is configured for: `storage: { kind: "postgres", url }` in its definition,
+ * else `MATERIA_DATABASE_URL` when set, else the embedded SQLite store under `<root>/.materia`. A
+ * bad or unreachable URL fails here, at start-up, naming the URL without its password.
+ */
+export const openConfiguredStore = async (
+  root: string,
+  configured: StorageConfig | undefined,
+  env: Readonly<Record<string, string | undefined>>
+): Promise<MaterializeStore> => {
+  if (
+    configured?.kind !== "postgres" &&
+    (configured !== undefined || (env.MATERIA_DATABASE_URL ?? "").trim() === "")
+  )
+    return openLocalStore(root)
+  const { resolvePostgresUrl } = await import("@materia/core/postgres")
+  const chosen = resolvePostgresUrl(configured, env)
+  if (chosen === undefined) return openLocalStore(root)
+  if (!("url" in chosen)) throw chosen
+  return openPostgresStore(chosen.url, root, configured?.kind === "postgres" ? configured.schema : undefined)
+}
+
 /** This process, as the driver of the runs it starts. */
 export const currentDriver = (): Driver => ({ host: hostname(), pid: process.pid })
 

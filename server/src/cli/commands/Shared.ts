@@ -9,9 +9,9 @@ import {
   describeChanges,
   isDriverAlive,
   type MaterializeStore,
+  openConfiguredStore,
   type ResolvedSelection,
-  resolveSelectionWithGit,
-  resolveStore
+  resolveSelectionWithGit
 } from "@materia/assets"
 import { markDeadRuns } from "@materia/core"
 import * as Effect from "effect/Effect"
@@ -36,7 +36,8 @@ export const openProject = async (
   const { project, root } = await loadProject(findConfig(explicit, context.cwd))
   const selected =
     selection === undefined ? undefined : await run(resolveSelectionWithGit(project, selection, { root }))
-  const store = await run(resolveStore("local", root))
+  // The project's configured store: PostgreSQL (its `storage` option or MATERIA_DATABASE_URL), else SQLite.
+  const store = await openConfiguredStore(root, project.storage, process.env)
   // Every command, `materia runs` included, must never list a killed run as still running.
   await run(markDeadRuns(store.storage, project.name, isDriverAlive))
   return { project, root, store, selected }
