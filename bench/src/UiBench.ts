@@ -5,7 +5,8 @@
  * after the elkjs layout — without and with the cached layout — beside the app shell's floor.
  * Run it alone with `tsx bench/src/UiBench.ts`.
  */
-import { rmSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync } from "node:fs"
+import os from "node:os"
 import { fileURLToPath } from "node:url"
 import type { Page } from "playwright-core"
 import { ensureUiBuilt, launchChromium, startDev } from "../../test/src/browser/BrowserHarness.ts"
@@ -48,17 +49,46 @@ const GRAPH_DRAWN = `(d) => {
 /** The runs page is drawn when its table (or its empty message) is there: the app shell's floor. */
 const SHELL_DRAWN = `(d) => d.querySelector("table.runs, .page p.muted a[href='/launch']") !== null`
 
+const TICKS_PER_SECOND = 100
+
+/**
+ * CPU time (user + system, ms) of every process of the Chromium whose profile folder is `profile`
+ * (browser, renderer with elk's worker, GPU and utility processes), from /proc: less disturbed than
+ * wall time by other processes on a busy machine. 10 ms resolution.
+ */
+const chromiumCpuMillis = (profile: string): number => {
+  let ticks = 0
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      if (!cmdline.includes(profile)) continue
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND
+}
+
 interface GraphSample {
+  readonly cpu: number
   readonly drawn: number
   readonly layout: number
   readonly nodes: number
   readonly assetsResponse: number
 }
 
-const measureGraph = async (page: Page, url: string): Promise<GraphSample> => {
+const measureGraph = async (page: Page, url: string, profile: string): Promise<GraphSample> => {
+  const cpuStart = chromiumCpuMillis(profile)
   await page.goto(url)
   const drawn = (await page.evaluate("window.materiaDrawn")) as number
+  const cpu = chromiumCpuMillis(profile) - cpuStart
   return (await page.evaluate(`({
+    cpu: ${cpu},
     drawn: ${drawn},
     layout: Number(document.documentElement.dataset.layoutMillis),
     nodes: document.querySelectorAll(".react-flow__node").length,
@@ -83,6 +113,7 @@ const waitForAssets = async (url: string): Promise<void> => {
 
 /** Runs the UI benchmark. */
 export const uiBench = async (): Promise<Section> => {
+  const loadStart = os.loadavg()[0]!
   ensureUiBuilt()
   const dir = makeTempDir("ui-1k")
   writeDeclaredConfig(dir, ASSETS, "ui bench")
@@ -91,6 +122,7 @@ export const uiBench = async (): Promise<Section> => {
   try {
     await waitForAssets(dev.url)
     const shell: Array<number> = []
+    const shellCpus: Array<number> = []
     const cold: Array<GraphSample> = []
     const cached: Array<GraphSample> = []
     for (let round = -WARMUP_ROUNDS; round < RUNS; round++) {
@@ -101,18 +133,21 @@ export const uiBench = async (): Promise<Section> => {
 
       const shellPage = await browser.context.newPage()
       await shellPage.addInitScript(WATCHER(SHELL_DRAWN))
+      const shellCpuStart = chromiumCpuMillis(browser.profile)
       await shellPage.goto(`${dev.url}/runs`)
       const shellDrawn = (await shellPage.evaluate("window.materiaDrawn")) as number
+      const shellCpu = chromiumCpuMillis(browser.profile) - shellCpuStart
       await shellPage.close()
 
       const graphPage = await browser.context.newPage()
       await graphPage.addInitScript(WATCHER(GRAPH_DRAWN))
-      const first = await measureGraph(graphPage, `${dev.url}/`)
-      const again = await measureGraph(graphPage, `${dev.url}/`)
+      const first = await measureGraph(graphPage, `${dev.url}/`, browser.profile)
+      const again = await measureGraph(graphPage, `${dev.url}/`, browser.profile)
       await graphPage.close()
       if (first.nodes === 0 || again.nodes === 0) throw new Error("the graph drew no node")
       if (round < 0) continue
       shell.push(shellDrawn)
+      shellCpus.push(shellCpu)
       cold.push(first)
       cached.push(again)
     }
@@ -123,6 +158,7 @@ export const uiBench = async (): Promise<Section> => {
       name,
       ms(m(samples, (s) => s.drawn)),
       ms(m(samples, (s) => s.drawn) - floor),
+      ms(m(samples, (s) => s.cpu)),
       ms(m(samples, (s) => s.assetsResponse)),
       ms(m(samples, (s) => s.layout)),
       count(m(samples, (s) => s.nodes))
@@ -152,12 +188,13 @@ export const uiBench = async (): Promise<Section> => {
             "page",
             "median ms to drawn",
             "minus the floor",
+            "Chromium CPU ms",
             "/api/v1/assets answered at",
             "layout ms",
             "nodes drawn"
           ],
           rows: [
-            ["runs page (the floor)", ms(floor), "", "", "", ""],
+            ["runs page (the floor)", ms(floor), "", ms(median(shellCpus)), "", "", ""],
             row("**asset graph, cold (elkjs in a worker)**", cold),
             row("asset graph, cached layout", cached)
           ]
@@ -165,6 +202,10 @@ export const uiBench = async (): Promise<Section> => {
       ],
       goals,
       notes: [
+        `Load average (1 min) at start and end: ${loadStart.toFixed(2)}, ${os.loadavg()[0]!.toFixed(2)} on ` +
+          `${os.cpus().length} cores. Chromium CPU ms is the CPU time of all of Chromium's processes (the ` +
+          "page, elk's worker, the GPU and network processes) from navigation to drawn, from /proc " +
+          "(10 ms resolution): wall times above the load are inflated by waiting for a core, CPU time less so.",
         "Layout ms is measured by the page from the moment the graph component asked for a layout " +
           "until it had one (elkjs layered: one thoroughness pass, longest-path layering, simple node " +
           "placement, greedy cycle breaking)."

@@ -174,6 +174,14 @@ const Graph = (props: {
     return { x: 24 - minX * READABLE_ZOOM, y: 24 - minY * READABLE_ZOOM, zoom: READABLE_ZOOM }
   }, [laidOut, shape])
 
+  // The minimap (a rectangle per node) comes in the frame after the nodes are drawn.
+  const [miniMap, setMiniMap] = useState(false)
+  useEffect(() => {
+    if (laidOut === undefined) return
+    const frame = requestAnimationFrame(() => requestAnimationFrame(() => setMiniMap(true)))
+    return () => cancelAnimationFrame(frame)
+  }, [laidOut])
+
   useEffect(() => {
     if (laidOut === undefined) return
     const millis = performance.now() - started.current
@@ -216,7 +224,9 @@ const Graph = (props: {
           >
             <Background gap={24} />
             <Controls showInteractive={false} />
-            <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
+            {miniMap ? (
+              <MiniMap pannable zoomable nodeColor={(n) => statusColor(String(n.data.status))} />
+            ) : null}
           </ReactFlow>
         </div>
       )}
@@ -255,6 +265,18 @@ export const GraphPage = () => {
     return out
   }, [list, visible, running])
 
+  // Suggestions for the search box: the first keys containing what is typed (none before typing).
+  const suggestions = useMemo(() => {
+    const text = search.trim().toLowerCase()
+    if (text === "" || list === undefined) return []
+    const found: Array<string> = []
+    for (const a of list) {
+      if (a.key.toLowerCase().includes(text)) found.push(a.key)
+      if (found.length === 50) break
+    }
+    return found
+  }, [search, list])
+
   const applyFilter = (event: FormEvent) => {
     event.preventDefault()
     const text = draft.trim()
@@ -291,8 +313,8 @@ export const GraphPage = () => {
             list="asset-keys"
           />
           <datalist id="asset-keys">
-            {(list ?? []).slice(0, 2000).map((a) => (
-              <option key={a.key} value={a.key} />
+            {suggestions.map((key) => (
+              <option key={key} value={key} />
             ))}
           </datalist>
           <button type="submit">Find</button>

@@ -100,6 +100,8 @@ export const orderNodes = (shape: GraphShape): Array<string> => {
 /** Bumped when the options or node size change, so cached layouts of older versions are ignored. */
 const VERSION = "2"
 const STORAGE_PREFIX = "materia.layout."
+/** The stored shapes, oldest first. */
+const INDEX = `${STORAGE_PREFIX}index`
 const STORED_LAYOUTS = 8
 
 /** FNV-1a over the text, as 8 hex digits: a cache key, not a security measure. */
@@ -129,11 +131,21 @@ const elkInstance = (): InstanceType<typeof ELK> => {
   return elk
 }
 
+const hasStoredLayouts = (): boolean => {
+  try {
+    return (JSON.parse(window.localStorage.getItem(INDEX) ?? "[]") as Array<string>).length > 0
+  } catch {
+    return false
+  }
+}
+
 /**
  * Starts elk's worker and lays out a tiny graph, so that loading and compiling elk's 1.6 MB script
- * overlaps with fetching the assets. Call it when a page that will draw a graph opens.
+ * overlaps with fetching the assets. Call it when a page that will draw a graph opens. Skipped when
+ * layouts are cached (the graph most likely has one): the worker then starts on a cache miss.
  */
 export const prepareLayout = (): void => {
+  if (elk !== undefined || hasStoredLayouts()) return
   void elkInstance()
     .layout({
       id: "warm-up",
@@ -160,12 +172,10 @@ const readStored = (key: string): Positions | undefined => {
   }
 }
 
-const INDEX = `${STORAGE_PREFIX}index`
-
 const writeStored = (key: string, positions: Positions): void => {
   try {
     const storage = window.localStorage
-    // The stored shapes, oldest first; only the last few are kept.
+    // Only the last few shapes are kept.
     const index = (JSON.parse(storage.getItem(INDEX) ?? "[]") as Array<string>).filter((k) => k !== key)
     index.push(key)
     while (index.length > STORED_LAYOUTS) storage.removeItem(STORAGE_PREFIX + index.shift())

@@ -137,7 +137,12 @@ export const makeProject = async (
 }
 
 /** Chromium with a fresh profile folder (removed by `close`). */
-export const launchChromium = async (): Promise<{ context: BrowserContext; close: () => Promise<void> }> => {
+export const launchChromium = async (): Promise<{
+  context: BrowserContext
+  /** The profile folder (`--user-data-dir`): it names this browser's processes. */
+  profile: string
+  close: () => Promise<void>
+}> => {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)`)
   const profile = mkdtempSync(join(tmpdir(), "materia-chromium-"))
@@ -149,6 +154,7 @@ export const launchChromium = async (): Promise<{ context: BrowserContext; close
   })
   return {
     context,
+    profile,
     close: async () => {
       await context.close()
       rmSync(profile, { recursive: true, force: true })
