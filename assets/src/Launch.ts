@@ -32,7 +32,14 @@ import { type AlertSummary, alertErrorOf } from "./alerts/AlertSummary.ts"
 import { type PartitionRequestError, preparePartitions } from "./PartitionRequest.ts"
 import type { AnyProject } from "./Project.ts"
 import { makeResult, type RunResult } from "./RunResult.ts"
-import { currentDriver, isDriverAlive, type MaterializeStore, memoryStore, openLocalStore } from "./Store.ts"
+import {
+  currentDriver,
+  isDriverAlive,
+  type MaterializeStore,
+  memoryStore,
+  openConfiguredStore,
+  type StorageConfig
+} from "./Store.ts"
 
 /** Run configuration that does not match an asset's `config` schema, or names no such asset. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
@@ -96,17 +103,22 @@ const localStores = new Map<string, Promise<MaterializeStore>>()
  */
 export const resolveStore = (
   choice: StorageChoice | undefined,
-  root: string
+  root: string,
+  /** The project's `storage` option: PostgreSQL instead of the embedded SQLite store. */
+  configured?: StorageConfig | undefined
 ): Effect.Effect<MaterializeStore, StorageError> => {
   if (choice === "memory") return Effect.sync(memoryStore)
   if (choice !== undefined && choice !== "local") return Effect.succeed(choice)
+  const env = process.env
+  // One store per configuration and root, reused by every launch of this process.
+  const id = `${JSON.stringify(configured ?? null)}\u0000${env.MATERIA_DATABASE_URL ?? ""}\u0000${root}`
   return Effect.tryPromise({
     try: () => {
-      let store = localStores.get(root)
+      let store = localStores.get(id)
       if (store === undefined) {
-        store = openLocalStore(root)
-        store.catch(() => localStores.delete(root))
-        localStores.set(root, store)
+        store = openConfiguredStore(root, configured, env)
+        store.catch(() => localStores.delete(id))
+        localStores.set(id, store)
       }
       return store
     },

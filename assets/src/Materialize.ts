@@ -134,7 +134,7 @@ export const materializeEffect = <P extends AnyProject, const S extends Readonly
         root: rootOf(project, options.root)
       }
     )
-    const store = yield* resolveStore(options.storage, rootOf(project, options.root))
+    const store = yield* resolveStore(options.storage, rootOf(project, options.root), project.storage)
     const result = yield* launch(
       project,
       store,
@@ -189,7 +189,7 @@ export const reexecuteEffect = <P extends AnyProject>(
       return yield* Effect.fail(
         new SelectionError({ selection: "", reason: "give exactly one of fromFailure or fromRun (a run id)" })
       )
-    const store = yield* resolveStore(options.storage, rootOf(project, options.root))
+    const store = yield* resolveStore(options.storage, rootOf(project, options.root), project.storage)
     const events = yield* store.storage.events(parent)
     if (events.length === 0)
       return yield* Effect.fail(
