@@ -20,6 +20,7 @@ import { s3Bench } from "./S3Bench.ts"
 import { sqliteBench } from "./SqliteBench.ts"
 import { startupBench } from "./StartupBench.ts"
 import { streamBench } from "./StreamBench.ts"
+import { uiBench } from "./UiBench.ts"
 
 const RESULTS = fileURLToPath(new URL("../RESULTS.md", import.meta.url))
 
@@ -104,7 +105,8 @@ const main = async () => {
     ioBench,
     s3Bench,
     streamBench,
-    daemonBench
+    daemonBench,
+    uiBench
   ]
   for (const bench of benches) {
     const sectionStart = performance.now()
