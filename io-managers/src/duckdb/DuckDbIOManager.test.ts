@@ -119,6 +119,33 @@ describe("DuckDB IO manager", () => {
     ])
   })
 
+  it("writes, promotes and loads several values at once (steps run concurrently)", async () => {
+    const keys = ["a", "b", "c", "d", "e", "f"]
+    const stored = await Promise.all(
+      keys.flatMap((key, k) =>
+        [1, 2].map((attempt) =>
+          run(
+            Effect.flatMap(io.write(orders(k * 10 + attempt), context(key, `run${attempt}-1`)), (value) =>
+              Effect.as(io.promote(value.handle, { assetKey: key, runId: `run${attempt}` }), value)
+            )
+          )
+        )
+      )
+    )
+    const loaded = await Promise.all(
+      stored.map((value, i) =>
+        run(io.load(value.handle, { assetKey: keys[Math.floor(i / 2)]!, consumerKey: "x" }))
+      )
+    )
+    expect(loaded.map((table) => (table as Table).numRows)).toEqual(stored.map(() => 3))
+    await io.close()
+    const views = await query(
+      path,
+      "select count(*)::int as n from duckdb_views() where schema_name = 'main' and not internal"
+    )
+    expect(views).toEqual([{ n: keys.length }])
+  })
+
   it("a failed write leaves no table and no catalog entry", async () => {
     const bad = {
       async *[Symbol.asyncIterator]() {

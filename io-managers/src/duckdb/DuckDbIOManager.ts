@@ -35,6 +35,7 @@ import {
 } from "apache-arrow"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import { parquetBatches, parquetSchema } from "../fs/Parquet.ts"
 import { decodeJson, encodeValue } from "../fs/ValueEncoding.ts"
@@ -126,6 +127,8 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
   const path = resolve(options.path)
   const tempRoot = options.tempDir ?? tmpdir()
   let opening: Promise<DuckDBInstance> | undefined
+  /** View switches one at a time: DuckDB refuses two transactions replacing one view at once. */
+  const viewLock = Semaphore.makeUnsafe(1)
 
   const failure = (
     operation: Operation,
@@ -406,54 +409,60 @@ export const makeDuckDbIOManager = (options: DuckDbIOManagerOptions): DuckDbIOMa
     seq: bigint,
     onlyForward: boolean
   ) =>
-    sql(
-      "load",
-      assetKey,
-      location
-    )("switch the asset's view", async () => {
-      const partition = partitionOf(assetKey, location)
-      await db.run("BEGIN TRANSACTION")
-      try {
-        if (onlyForward) {
-          const current = (
-            await db.runAndReadAll(
-              `SELECT s.seq FROM ${CURRENT} c JOIN ${CATALOG} s USING (location) WHERE c.asset_key = $1 AND c.partition = $2`,
-              [assetKey, partition.join("/")]
-            )
-          ).getRows()[0]
-          if (current !== undefined && (current[0] as bigint) >= seq) {
-            await db.run("ROLLBACK")
-            return
+    Semaphore.withPermits(
+      viewLock,
+      1
+    )(
+      sql(
+        "load",
+        assetKey,
+        location
+      )("switch the asset's view", async () => {
+        const partition = partitionOf(assetKey, location)
+        await db.run("BEGIN TRANSACTION")
+        try {
+          if (onlyForward) {
+            const current = (
+              await db.runAndReadAll(
+                `SELECT s.seq FROM ${CURRENT} c JOIN ${CATALOG} s USING (location) WHERE c.asset_key = $1 AND c.partition = $2`,
+                [assetKey, partition.join("/")]
+              )
+            ).getRows()[0]
+            if (current !== undefined && (current[0] as bigint) >= seq) {
+              await db.run("ROLLBACK")
+              return
+            }
           }
-        }
-        await db.run(`INSERT OR REPLACE INTO ${CURRENT} VALUES ($1, $2, $3)`, [
-          assetKey,
-          partition.join("/"),
-          location
-        ])
-        const currents = (
-          await db.runAndReadAll(`SELECT location FROM ${CURRENT} WHERE asset_key = $1 ORDER BY partition`, [
-            assetKey
+          await db.run(`INSERT OR REPLACE INTO ${CURRENT} VALUES ($1, $2, $3)`, [
+            assetKey,
+            partition.join("/"),
+            location
           ])
-        ).getRows()
-        const selects = currents.map(([current]) => {
-          const columns = partitionOf(assetKey, String(current)).map((segment) => {
-            const at = segment.indexOf("=")
-            return at < 0
-              ? `${quoteString(segment)} AS partition`
-              : `${quoteString(segment.slice(at + 1))} AS ${quoteIdent(segment.slice(0, at))}`
+          const currents = (
+            await db.runAndReadAll(
+              `SELECT location FROM ${CURRENT} WHERE asset_key = $1 ORDER BY partition`,
+              [assetKey]
+            )
+          ).getRows()
+          const selects = currents.map(([current]) => {
+            const columns = partitionOf(assetKey, String(current)).map((segment) => {
+              const at = segment.indexOf("=")
+              return at < 0
+                ? `${quoteString(segment)} AS partition`
+                : `${quoteString(segment.slice(at + 1))} AS ${quoteIdent(segment.slice(0, at))}`
+            })
+            return `SELECT *${columns.map((column) => `, ${column}`).join("")} FROM ${tableOf(String(current))}`
           })
-          return `SELECT *${columns.map((column) => `, ${column}`).join("")} FROM ${tableOf(String(current))}`
-        })
-        await db.run(
-          `CREATE OR REPLACE VIEW main.${quoteIdent(assetKey)} AS ${selects.join(" UNION ALL BY NAME ")}`
-        )
-        await db.run("COMMIT")
-      } catch (cause) {
-        await db.run("ROLLBACK").catch(() => undefined)
-        throw cause
-      }
-    })
+          await db.run(
+            `CREATE OR REPLACE VIEW main.${quoteIdent(assetKey)} AS ${selects.join(" UNION ALL BY NAME ")}`
+          )
+          await db.run("COMMIT")
+        } catch (cause) {
+          await db.run("ROLLBACK").catch(() => undefined)
+          throw cause
+        }
+      })
+    )
 
   const promote = (handle: ValueHandle, context: PromoteContext): Effect.Effect<void, IOManagerError> =>
     Effect.scoped(
