@@ -6,10 +6,12 @@ import { tableFromArrays } from "apache-arrow"
 import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, expectTypeOf, it } from "vitest"
 import { asset } from "./Asset.ts"
+import { addDynamicPartitions, deleteDynamicPartitions } from "./DynamicPartitions.ts"
 import { materialize, materializeEffect, reexecute } from "./Materialize.ts"
 import { PartitionRequestError } from "./PartitionRequest.ts"
 import {
   dailyPartitions,
+  dynamicPartitions,
   mapped,
   monthlyPartitions,
   multiPartitions,
@@ -228,5 +230,30 @@ describe("single-run backfills", () => {
     const next = await materialize(project, ["warehouse"], { storage: store })
     expect(next.steps.map((s) => s.partition)).toEqual(["2026-01-01", "2026-01-05"])
     expect(ranges.slice(1).map((r) => r.keys)).toEqual([1, 1])
+  })
+})
+
+describe("dynamic partitions from code", () => {
+  it("adds keys that the next materialize plans, and refuses bad keys and unknown definitions", async () => {
+    const customers = dynamicPartitions("customers")
+    const report = asset("report", { partitions: customers }, (_, ctx) => `report ${ctx.partition.key}`)
+    const project = defineProject({ name: "dyn", assets: [report] })
+    const store = memoryStore()
+    expect(
+      await Effect.runPromise(
+        addDynamicPartitions(project, "customers", ["acme", "globex"], { storage: store })
+      )
+    ).toBe(2)
+    const run = await materialize(project, ["report"], { storage: store })
+    expect(run.steps.map((s) => s.partition)).toEqual(["acme", "globex"])
+    await Effect.runPromise(deleteDynamicPartitions(project, "customers", ["globex"], { storage: store }))
+    const bad = await Effect.runPromise(
+      Effect.flip(addDynamicPartitions(project, "customers", ["a/b"], { storage: store }))
+    )
+    expect(bad).toBeInstanceOf(PartitionRequestError)
+    const unknown = await Effect.runPromise(
+      Effect.flip(addDynamicPartitions(project, "nope", ["x"], { storage: store }))
+    )
+    expect(unknown.message).toContain('dynamic partitions "nope"')
   })
 })

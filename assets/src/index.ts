@@ -35,6 +35,7 @@ export {
   validateStream,
   validateTable
 } from "./checks/TableSchema.ts"
+export * from "./DynamicPartitions.ts"
 export { type ExploreProjectOptions, explore } from "./Explore.ts"
 export * from "./GitChanges.ts"
 export {
