@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, statSync } from "node:fs"
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -120,6 +120,27 @@ describe("fs IO manager", () => {
       "run3-1/value.json"
     ])
     expect(await readFile(join(root, "ml", "model", "run3-1", "value.json"), "utf8")).toBe('{"ok":true}')
+  })
+
+  it("writes each batch of a stream to disk before pulling the next one from the body (bounded memory)", async () => {
+    const rows = 100_000
+    const table = floats(6, rows)
+    const tmp = join(root, "streamed", "run1-1", "value.arrow.tmp")
+    const onDisk: Array<number> = []
+    const body = async function* () {
+      for (const [b, batch] of table.batches.entries()) {
+        // What the writer has flushed when the body is asked for batch b.
+        if (b > 0) onDisk.push(existsSync(tmp) ? statSync(tmp).size : 0)
+        yield batch
+      }
+    }
+    const stored = await write(body(), "streamed")
+    expect(stored.metadata.rows).toBe(6 * rows)
+    expect(onDisk).toHaveLength(5)
+    // Every earlier batch (8 bytes a row) is in the file before the next one is pulled.
+    onDisk.forEach((size, i) => {
+      expect(size).toBeGreaterThanOrEqual((i + 1) * rows * 8)
+    })
   })
 
   it("stores and loads a zero-row table built from empty vectors", async () => {

@@ -143,7 +143,7 @@ export const encodeValue = (
     }
   if (options.tablesOnly === true)
     return {
-      problem: `expected an Arrow table for format ${tableFormat}, found ${describeValue(value)}; return an Apache Arrow Table (e.g. tableFromArrays), or remove the asset's format option to store other values`
+      problem: `expected an Arrow table for format ${tableFormat}, found ${describeValue(value)}; return an Apache Arrow Table (e.g. tableFromArrays) or an async iterable of record batches, or remove the asset's format option to store other values`
     }
   if (value instanceof Uint8Array)
     return { format: "bytes", chunks: { [Symbol.iterator]: () => slices(value) } }
