@@ -9,7 +9,7 @@ import { ErrorBanner } from "./ErrorView.tsx"
 import { formatDuration, formatTime, formatValue } from "./Format.ts"
 import { HistoryChart, rowsOf } from "./HistoryChart.tsx"
 import { LaunchForm } from "./LaunchForm.tsx"
-import { endsStep, useDebounced, useInstanceEvents } from "./LiveEvents.ts"
+import { endsStep, useInstanceEvents, useThrottled } from "./LiveEvents.ts"
 import { useLoad } from "./Load.ts"
 import { PartitionBar } from "./PartitionBar.tsx"
 import { assetPath, Link, runPath } from "./Router.tsx"
@@ -392,7 +392,7 @@ const Detail = (props: { readonly asset: AssetDetail; readonly reload: () => voi
 
 export const AssetPage = (props: { readonly assetKey: string }) => {
   const asset = useLoad(() => api.asset(props.assetKey), [props.assetKey])
-  const reloadSoon = useDebounced(asset.reload, 300)
+  const reloadSoon = useThrottled(asset.reload, 300)
   useInstanceEvents({
     onRunEvent: (event) => {
       if (event.key === props.assetKey && (endsStep(event) || event._tag === "StepStarted")) reloadSoon()

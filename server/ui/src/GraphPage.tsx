@@ -21,7 +21,7 @@ import { type FormEvent, memo, useEffect, useMemo, useRef, useState } from "reac
 import { type AssetSummary, api } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
 import { type GraphShape, layout, NODE_HEIGHT, NODE_WIDTH, type Positions, prepareLayout } from "./Layout.ts"
-import { endsStep, useDebounced, useInstanceEvents } from "./LiveEvents.ts"
+import { endsStep, useInstanceEvents, useThrottled } from "./LiveEvents.ts"
 import { useLoad } from "./Load.ts"
 import { assetPath, navigate, useLocation } from "./Router.tsx"
 import { evaluateSelection } from "./Selection.ts"
@@ -74,7 +74,7 @@ const shapeOf = (assets: ReadonlyArray<AssetSummary>, keys: ReadonlySet<string>)
 /** Keys of the assets that a live event shows running (until their step ends). */
 const useLiveRunning = (onChange: () => void): ReadonlySet<string> => {
   const [running, setRunning] = useState<ReadonlySet<string>>(new Set())
-  const reloadSoon = useDebounced(onChange, 400)
+  const reloadSoon = useThrottled(onChange, 1000)
   useInstanceEvents({
     onRunEvent: (event) => {
       const key = event.key

@@ -1,6 +1,8 @@
 /**
  * `useInstanceEvents`: the instance's live event stream (`GET /api/v1/events`, Server-Sent Events)
- * for pages that follow every run — the graph's statuses, an asset page, the runs list.
+ * for pages that follow every run — the graph's statuses, an asset page, the runs list. One
+ * EventSource per tab serves every listener: browsers allow few connections per server over
+ * HTTP/1.1, and each stream holds one.
  */
 import { useEffect, useRef } from "react"
 import { eventsUrl, type RunEvent } from "./Api.ts"
@@ -11,36 +13,60 @@ export interface InstanceListener {
   readonly onProjectReloaded?: () => void
 }
 
-/** Calls the listener for each live event while the component is mounted (one EventSource). */
+const listeners = new Set<{ current: InstanceListener }>()
+let source: EventSource | undefined
+
+const open = (): EventSource => {
+  const opened = new EventSource(eventsUrl, { withCredentials: true })
+  opened.addEventListener("run-event", (message) => {
+    let data: { seq: number; event: RunEvent }
+    try {
+      data = JSON.parse((message as MessageEvent<string>).data) as { seq: number; event: RunEvent }
+    } catch {
+      return // A malformed message is ignored; the next one still arrives.
+    }
+    for (const listener of listeners) listener.current.onRunEvent?.(data.event, data.seq)
+  })
+  opened.addEventListener("project-reloaded", () => {
+    for (const listener of listeners) listener.current.onProjectReloaded?.()
+  })
+  return opened
+}
+
+/** Calls the listener for each live event while the component is mounted. */
 export const useInstanceEvents = (listener: InstanceListener): void => {
   const current = useRef(listener)
   current.current = listener
   useEffect(() => {
-    const source = new EventSource(eventsUrl, { withCredentials: true })
-    source.addEventListener("run-event", (message) => {
-      try {
-        const data = JSON.parse((message as MessageEvent<string>).data) as { seq: number; event: RunEvent }
-        current.current.onRunEvent?.(data.event, data.seq)
-      } catch {
-        // A malformed message is ignored; the next one still arrives.
+    listeners.add(current)
+    source ??= open()
+    return () => {
+      listeners.delete(current)
+      if (listeners.size === 0) {
+        source?.close()
+        source = undefined
       }
-    })
-    source.addEventListener("project-reloaded", () => current.current.onProjectReloaded?.())
-    return () => source.close()
+    }
   }, [])
 }
 
-/** Calls `fn` once, `millis` after the last of a burst of calls. */
-export const useDebounced = (fn: () => void, millis: number): (() => void) => {
+/**
+ * Calls `fn` at most once per `millis`: the first call schedules it, calls until then join that
+ * one. A burst of events (a run of many steps) refreshes a page every `millis`, not per event.
+ */
+export const useThrottled = (fn: () => void, millis: number): (() => void) => {
   const latest = useRef(fn)
   latest.current = fn
   const timer = useRef<number | undefined>(undefined)
   useEffect(() => () => window.clearTimeout(timer.current), [])
-  const debounced = useRef(() => {
-    window.clearTimeout(timer.current)
-    timer.current = window.setTimeout(() => latest.current(), millis)
+  const throttled = useRef(() => {
+    if (timer.current !== undefined) return
+    timer.current = window.setTimeout(() => {
+      timer.current = undefined
+      latest.current()
+    }, millis)
   })
-  return debounced.current
+  return throttled.current
 }
 
 /** Whether the event ends a step (its status is known from here on). */

@@ -63,6 +63,14 @@ const STEP_ENDS: Readonly<Record<string, StepStatus>> = {
   StepCanceled: "canceled"
 }
 
+/** The page keeps the last lines of a run's log; the API's paged events hold them all. */
+const MAX_LOG_LINES = 5000
+
+const withLogs = (logs: ReadonlyArray<LogLine>, more: ReadonlyArray<LogLine>): ReadonlyArray<LogLine> => {
+  const all = [...logs, ...more]
+  return all.length > MAX_LOG_LINES ? all.slice(all.length - MAX_LOG_LINES) : all
+}
+
 const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
   if (seq <= state.lastSeq) return state
   const next = { ...state, lastSeq: seq }
@@ -92,10 +100,9 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
     case "StepRetrying":
       return {
         ...update((s) => ({ ...s, error: event.error?.message ?? s.error })),
-        logs: [
-          ...state.logs,
+        logs: withLogs(state.logs, [
           { seq, at: event.at, step: id, level: "warn", message: `retrying: ${event.error?.message ?? ""}` }
-        ]
+        ])
       }
     case "StepSucceeded":
       return update((s) => ({
@@ -117,10 +124,9 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
         ? updated
         : {
             ...updated,
-            logs: [
-              ...state.logs,
+            logs: withLogs(state.logs, [
               { seq, at: event.at, step: id, level: event._tag === "StepFailed" ? "error" : "info", message }
-            ]
+            ])
           }
     }
     case "StepLog":
@@ -129,17 +135,16 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
       const level = event.stream ?? event.level ?? "info"
       return {
         ...next,
-        logs: [
-          ...state.logs,
-          ...lines.map((message, line) => ({ seq, line, at: event.at, step: id, level, message }))
-        ]
+        logs: withLogs(
+          state.logs,
+          lines.map((message, line) => ({ seq, line, at: event.at, step: id, level, message }))
+        )
       }
     }
     case "CheckEvaluated":
       return {
         ...next,
-        logs: [
-          ...state.logs,
+        logs: withLogs(state.logs, [
           {
             seq,
             at: event.at,
@@ -147,7 +152,7 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
             level: event.passed === true ? "info" : "error",
             message: `check ${event.check ?? ""} ${event.passed === true ? "passed" : "failed"}${event.message === undefined ? "" : `: ${event.message}`}`
           }
-        ]
+        ])
       }
     case "RunFinished":
       return state.run === undefined
@@ -162,7 +167,9 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
             logs:
               event.reason === undefined
                 ? state.logs
-                : [...state.logs, { seq, at: event.at, step: null, level: "warn", message: event.reason }]
+                : withLogs(state.logs, [
+                    { seq, at: event.at, step: null, level: "warn", message: event.reason }
+                  ])
           }
     default:
       return next
@@ -428,6 +435,11 @@ export const RunPage = (props: { readonly runId: string }) => {
         </h2>
         <div className="logs" data-testid="logs">
           {logs.length === 0 ? <span className="muted">No log lines.</span> : null}
+          {state.logs.length === MAX_LOG_LINES ? (
+            <div className="muted">
+              (the last {MAX_LOG_LINES} lines; earlier ones are in the run's events)
+            </div>
+          ) : null}
           {logs.map((l) => (
             <div key={`${l.seq}.${l.line ?? 0}`} className={`log-line level-${l.level}`}>
               <span className="log-time">{formatTime(l.at).slice(11)}</span>

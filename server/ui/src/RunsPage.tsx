@@ -3,7 +3,7 @@ import { useState } from "react"
 import { api, type Run } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
 import { formatDuration, formatTime } from "./Format.ts"
-import { useDebounced, useInstanceEvents } from "./LiveEvents.ts"
+import { useInstanceEvents, useThrottled } from "./LiveEvents.ts"
 import { useLoad } from "./Load.ts"
 import { assetPath, Link, runPath } from "./Router.tsx"
 import { StatusBadge } from "./Status.tsx"
@@ -14,7 +14,7 @@ export const RunsPage = () => {
   const first = useLoad(() => api.runs(PAGE), [])
   const [older, setOlder] = useState<{ runs: ReadonlyArray<Run>; next: number | null } | undefined>()
   const [olderError, setOlderError] = useState<unknown>()
-  const reloadSoon = useDebounced(first.reload, 300)
+  const reloadSoon = useThrottled(first.reload, 300)
   useInstanceEvents({
     onRunEvent: (event) => {
       if (event._tag === "RunStarted" || event._tag === "RunFinished") reloadSoon()
