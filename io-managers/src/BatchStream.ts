@@ -67,6 +67,8 @@ async function* checkedBatches(
 ): AsyncGenerator<RecordBatch> {
   const iterator = source[Symbol.asyncIterator]()
   let done = false
+  /** Items yielded so far (a Table item counts once, however many batches it has). */
+  let items = 0
   try {
     for (;;) {
       let next: IteratorResult<unknown>
@@ -75,7 +77,7 @@ async function* checkedBatches(
       } catch (cause) {
         done = true
         throw new BatchStreamError(
-          `the stream of record batches failed after ${state.batches} batch(es): ${cause instanceof Error ? cause.message : String(cause)}`,
+          `the stream of record batches failed after ${items} item(s): ${cause instanceof Error ? cause.message : String(cause)}`,
           { cause }
         )
       }
@@ -84,6 +86,7 @@ async function* checkedBatches(
         break
       }
       const item = next.value
+      items++
       const batches: ReadonlyArray<RecordBatch> =
         item instanceof RecordBatch ? [item] : item instanceof Table ? item.batches : []
       if (!(item instanceof RecordBatch) && !(item instanceof Table)) {
@@ -94,8 +97,8 @@ async function* checkedBatches(
           typeof (item as { schema?: { fields?: unknown } }).schema?.fields === "object"
         throw new BatchStreamError(
           foreign
-            ? `item ${state.batches + 1} of the stream is a record batch made by another copy of apache-arrow; build it with the apache-arrow that @materia/io-managers uses (21.2.0), e.g. by deduplicating the dependency`
-            : `item ${state.batches + 1} of the stream is ${describeItem(item)}, expected an Apache Arrow RecordBatch (or Table); yield record batches from the body's async generator`
+            ? `item ${items} of the stream is a record batch made by another copy of apache-arrow; build it with the apache-arrow that @materia/io-managers uses (21.2.0), e.g. by deduplicating the dependency`
+            : `item ${items} of the stream is ${describeItem(item)}, expected an Apache Arrow RecordBatch (or Table); yield record batches from the body's async generator`
         )
       }
       const schema = item.schema
@@ -103,14 +106,13 @@ async function* checkedBatches(
       if (state.first === undefined) state.first = { schema, structure }
       else if (structure !== state.first.structure)
         throw new BatchStreamError(
-          `item ${state.batches + 1} of the stream has the schema {${structure}}, but the first batch has {${state.first.structure}}; every batch of one table must have the same column names, types and nullability`
+          `item ${items} of the stream has the schema {${structure}}, but the first batch has {${state.first.structure}}; every batch of one table must have the same column names, types and nullability`
         )
       for (const batch of batches) {
         state.batches++
         state.rows += batch.numRows
         yield batch
       }
-      if (batches.length === 0) state.batches++
     }
     if (state.first === undefined)
       throw new BatchStreamError(
