@@ -53,11 +53,11 @@ const main = async () => {
       root: loaded.root,
       queryTimeoutMillis: args.queryTimeoutMillis,
       watermark: reader.watermark,
+      onCatalog: (catalog) => send({ type: "catalog", catalog }),
       emit: (event) => send({ type: "event", event })
     })
-    // Before taking over from the previous code server: the first request then finds the catalog.
-    service.refresh()
-    await service.catalog(reader.watermark()).catch(() => {})
+    // Before taking over from the previous code server: the server then holds the catalog.
+    await service.refresh()
     send({ type: "ready", name: service.name, root: loaded.root, codeVersion: service.codeVersion })
   } catch (error) {
     // The loader wraps the import's failure; importing again gives the original error and its stack.

@@ -6,6 +6,7 @@
 import type { ApiErrorData } from "../http/ApiError.ts"
 import type { LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
+import type { Catalog } from "./ProjectApi.ts"
 
 export type Request =
   | { readonly method: "catalog"; readonly watermark: number }
@@ -26,6 +27,8 @@ export type FromChild =
   | { readonly type: "response"; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: "response"; readonly id: number; readonly ok: false; readonly error: ApiErrorData }
   | { readonly type: "event"; readonly event: SeqEvent }
+  /** A catalog computed ahead of any request (after loading, after runs): kept by the server. */
+  | { readonly type: "catalog"; readonly catalog: Catalog }
 
 /** How the child is started: `node --import tsx CodeServer.ts <config file> <options JSON>`. */
 export interface CodeServerArgs {

@@ -10,7 +10,7 @@ import { ApiError, notFound } from "../http/ApiError.ts"
 import type { AssetDetail, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
 import type { Backend, LiveMessage, SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
-import type { Catalog, CatalogAsset, ProjectApi } from "./ProjectApi.ts"
+import type { CatalogAsset, ProjectApi } from "./ProjectApi.ts"
 import { openStoreReader, type StoreReader } from "./StoreReader.ts"
 
 export interface DevBackend extends Backend {
@@ -22,10 +22,23 @@ const RECENT_LIMIT = 10_000
 interface CatalogView {
   readonly key: string
   readonly name: string
-  readonly byKey: ReadonlyMap<string, CatalogAsset>
-  readonly catalog: Catalog
-  /** Serialized answers with the running overlay, by overlay version. */
-  readonly json: Map<string, string>
+  /** The assets, parsed from the catalog's JSON when first needed. */
+  readonly assets: () => ReadonlyArray<CatalogAsset>
+  readonly byKey: () => ReadonlyMap<string, CatalogAsset>
+  /** The answers of `GET /assets` and `/lineage` as UTF-8, as the code server made them. */
+  readonly assetsJson: Uint8Array
+  readonly lineageJson: Uint8Array
+  /** Answers with the running overlay, by overlay version. */
+  readonly json: Map<string, Uint8Array>
+}
+
+/** A value computed on first use. */
+const lazy = <A>(make: () => A): (() => A) => {
+  let value: { readonly a: A } | undefined
+  return () => {
+    value ??= { a: make() }
+    return value.a
+  }
 }
 
 /** Makes the backend over `project` (its code) and the store under `root`. */
@@ -81,12 +94,15 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     if (cached?.key === key) return cached
     if (loading?.key === key) return loading.promise
     const promise = project.catalog(watermark).then((catalog): CatalogView => {
-      const result = {
+      const assets = lazy(() => JSON.parse(catalog.catalogJson) as ReadonlyArray<CatalogAsset>)
+      const result: CatalogView = {
         key,
         name: state.name,
-        catalog,
-        byKey: new Map(catalog.assets.map((a) => [a.key, a])),
-        json: new Map<string, string>()
+        assets,
+        byKey: lazy(() => new Map(assets().map((a) => [a.key, a]))),
+        assetsJson: Buffer.from(catalog.assetsJson),
+        lineageJson: Buffer.from(catalog.lineageJson),
+        json: new Map()
       }
       cached = result
       return result
@@ -101,9 +117,9 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
 
   const assetOf = async (key: string): Promise<{ view: CatalogView; asset: CatalogAsset }> => {
     const v = await view()
-    const asset = v.byKey.get(key)
+    const asset = v.byKey().get(key)
     if (asset === undefined) {
-      const near = nearest(key, v.byKey.keys())
+      const near = nearest(key, v.byKey().keys())
       throw notFound(
         `no asset "${key}" in project "${v.name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}`
       )
@@ -117,17 +133,19 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
    * The JSON of an answer: the code server's when no step runs, else made again with the running
    * overlay and kept until the catalog or the overlay changes.
    */
-  const memo = (v: CatalogView, name: "assets" | "lineage"): string => {
-    if (running.size === 0) return name === "assets" ? v.catalog.assetsJson : v.catalog.lineageJson
+  const memo = (v: CatalogView, name: "assets" | "lineage"): Uint8Array => {
+    if (running.size === 0) return name === "assets" ? v.assetsJson : v.lineageJson
     const key = `${name}:${runningVersion}`
     let text = v.json.get(key)
     if (text === undefined) {
       for (const k of v.json.keys()) if (k.startsWith(`${name}:`)) v.json.delete(k)
       const now = runningKeys()
-      text = JSON.stringify(
-        name === "assets"
-          ? { assets: v.catalog.assets.map((a) => summaryOf(a, now)) }
-          : lineageOf(v.catalog.assets, now)
+      text = Buffer.from(
+        JSON.stringify(
+          name === "assets"
+            ? { assets: v.assets().map((a) => summaryOf(a, now)) }
+            : lineageOf(v.assets(), now)
+        )
       )
       v.json.set(key, text)
     }
@@ -148,7 +166,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     },
     assets: async () => {
       const now = runningKeys()
-      return (await view()).catalog.assets.map((a) => summaryOf(a, now))
+      return (await view()).assets().map((a) => summaryOf(a, now))
     },
     assetsJson: async () => memo(await view(), "assets"),
     asset: async (key): Promise<AssetDetail> => {
@@ -174,7 +192,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
         message: `asset "${key}" is partitioned (${asset.partitions.description}), but this server cannot list partition status yet`
       })
     },
-    lineage: async () => lineageOf((await view()).catalog.assets, runningKeys()),
+    lineage: async () => lineageOf((await view()).assets(), runningKeys()),
     lineageJson: async () => memo(await view(), "lineage"),
     runs: async (options) => reader.runs(await projectName(), options),
     run: async (runId) => reader.run(runId),

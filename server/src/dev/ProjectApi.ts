@@ -20,12 +20,13 @@ export interface CatalogAsset extends AssetSummary {
 }
 
 /**
- * Every asset of the project in key order, as of store watermark `watermark`, with the JSON of
- * `GET /assets` and `GET /lineage` made once where it was computed (no step running).
+ * Every asset of the project in key order (`CatalogAsset[]` as JSON), as of store watermark
+ * `watermark`, with the JSON of `GET /assets` and `GET /lineage` made once where it was computed
+ * (nothing running). All text: it crosses the IPC channel as three strings, parsed only if needed.
  */
 export interface Catalog {
   readonly watermark: number
-  readonly assets: ReadonlyArray<CatalogAsset>
+  readonly catalogJson: string
   readonly assetsJson: string
   readonly lineageJson: string
 }

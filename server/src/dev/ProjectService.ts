@@ -33,6 +33,8 @@ export interface ProjectServiceOptions {
   readonly emit: (event: SeqEvent) => void
   /** The store's watermark (StoreReader): lets the service compute the catalog before it is asked. */
   readonly watermark?: (() => number) | undefined
+  /** Called with each catalog computed ahead of a request (by `refresh`). */
+  readonly onCatalog?: ((catalog: Catalog) => void) | undefined
   /** A query running longer is interrupted (504); default 30 s. */
   readonly queryTimeoutMillis?: number | undefined
 }
@@ -43,7 +45,7 @@ export interface ProjectService {
   readonly catalog: (watermark: number) => Promise<Catalog>
   readonly extras: (key: string) => Promise<AssetExtras>
   /** Computes the catalog now (when `watermark` is given), so that the first request finds it. */
-  readonly refresh: () => void
+  readonly refresh: () => Promise<void>
   readonly launch: (body: LaunchBody) => Promise<Accepted>
   readonly reexecute: (runId: string) => Promise<Accepted>
   readonly cancel: (
@@ -142,7 +144,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     })
     return {
       watermark,
-      assets,
+      catalogJson: JSON.stringify(assets),
       assetsJson: JSON.stringify({ assets: assets.map((a) => summaryOf(a)) }),
       lineageJson: JSON.stringify(lineageOf(assets))
     }
@@ -159,10 +161,12 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     })
     return promise
   }
-  /** Computes the catalog ahead of the next request, when the store has changed. */
-  const refresh = () => {
+  /** Computes the catalog ahead of the next request, when the store has changed; resolves when done. */
+  const refresh = async (): Promise<void> => {
     const watermark = options.watermark?.()
-    if (watermark !== undefined && cached?.watermark !== watermark) catalog(watermark).catch(() => {})
+    if (watermark === undefined || cached?.watermark === watermark) return
+    const computed = await catalog(watermark).catch(() => undefined)
+    if (computed !== undefined) options.onCatalog?.(computed)
   }
 
   const extras = async (key: string): Promise<AssetExtras> => {
@@ -224,7 +228,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
         if (active.size === 0) {
           for (const wake of idle) wake()
           idle = []
-          refresh()
+          void refresh()
         }
         if (!accepted) {
           accepted = true

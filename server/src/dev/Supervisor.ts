@@ -36,6 +36,8 @@ interface Generation {
   readonly pending: Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>
   exited: boolean
   retired: boolean
+  /** The latest catalog the child computed unasked. */
+  catalog: Catalog | undefined
 }
 
 export interface Supervisor extends ProjectApi {
@@ -84,7 +86,8 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
       state: undefined,
       pending: new Map(),
       exited: false,
-      retired: false
+      retired: false,
+      catalog: undefined
     }
     child.on("message", (message: FromChild) => {
       switch (message.type) {
@@ -117,6 +120,9 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
         }
         case "event":
           broadcast({ type: "run-event", data: message.event })
+          break
+        case "catalog":
+          generation.catalog = message.catalog
           break
       }
     })
@@ -251,7 +257,10 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
 
   return {
     state: async () => (await ready()).state!,
-    catalog: (watermark: number) => call<Catalog>({ method: "catalog", watermark }),
+    catalog: async (watermark: number) => {
+      const pushed = (await ready()).catalog
+      return pushed?.watermark === watermark ? pushed : call<Catalog>({ method: "catalog", watermark })
+    },
     extras: (key: string) => call<AssetExtras>({ method: "extras", key }),
     launch: (body: LaunchBody) => call<Accepted>({ method: "launch", body }),
     reexecute: (runId: string) => call<Accepted>({ method: "reexecute", runId }),

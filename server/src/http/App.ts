@@ -165,7 +165,8 @@ export const makeApp = (options: AppOptions): Hono => {
 
   // ---- project and assets ----------------------------------------------------------------------
   const base = "/api/v1"
-  const sendJsonText = (c: Context, text: string) => c.body(text, 200, { "Content-Type": "application/json" })
+  const sendJsonText = (c: Context, text: string | Uint8Array) =>
+    c.body(text as string | Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/json" })
 
   app.get(`${base}/project`, validate("query", Api.EmptyQuery), async (c) => c.json(await backend.project()))
   doc({

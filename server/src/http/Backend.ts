@@ -34,8 +34,8 @@ export type LiveMessage =
 export interface Backend {
   readonly project: () => Promise<ProjectInfo>
   readonly assets: () => Promise<ReadonlyArray<AssetSummary>>
-  /** The list as JSON text, when the backend keeps it serialized (the fast path of `GET /assets`). */
-  readonly assetsJson?: () => Promise<string>
+  /** The list as UTF-8 JSON, when the backend keeps it serialized (the fast path of `GET /assets`). */
+  readonly assetsJson?: () => Promise<Uint8Array>
   readonly asset: (key: string) => Promise<AssetDetail>
   readonly history: (
     key: string,
@@ -46,7 +46,7 @@ export interface Backend {
     options: { limit: number; after?: string | undefined }
   ) => Promise<PartitionPage>
   readonly lineage: () => Promise<Lineage>
-  readonly lineageJson?: () => Promise<string>
+  readonly lineageJson?: () => Promise<Uint8Array>
   readonly runs: (options: { limit: number; before?: number | undefined }) => Promise<RunList>
   readonly run: (runId: string) => Promise<RunResponse>
   readonly events: (
