@@ -1,5 +1,5 @@
 /**
- * Benchmark 7, the HTTP API of `materia dev` on a 10,000-asset project: latency of
+ * The HTTP API of `materia dev` on a 10,000-asset project: latency of
  * `GET /api/v1/assets` and `GET /api/v1/lineage`, cold (the first request after the code server
  * (re)loaded: statuses planned in the code server, sent over IPC, serialized) and warm (served from
  * the cache kept per code generation and store watermark), beside a floor: a bare node:http server
@@ -99,9 +99,9 @@ export const apiBench = async (): Promise<Section> => {
       met: warm < GOAL_MILLIS && reloaded < GOAL_MILLIS
     })
     return {
-      title: `7. HTTP API of \`materia dev\` on a ${count(ASSETS)}-asset project`,
+      title: `HTTP API of \`materia dev\` on a ${count(ASSETS)}-asset project`,
       summary:
-        `The generated project of benchmark 5 (${count(ASSETS)} assets in layers of 100), materialized once ` +
+        `The generated project of the \`materia plan\` benchmark (${count(ASSETS)} assets in layers of 100), materialized once ` +
         "with the CLI, served by `startDevServer` in this process (the project loaded in its code server " +
         "child). Wall time of one `fetch`, from the request to the last byte of the body; medians of " +
         `${RUNS} (${RUNS * 4} for warm). The code server computes the catalog (statuses planned against ` +

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
+import { apiBench } from "./ApiBench.ts"
 import { ROOT } from "./Child.ts"
 import { daemonBench } from "./DaemonBench.ts"
 import { executeBench } from "./ExecuteBench.ts"
@@ -106,6 +107,7 @@ const main = async () => {
     s3Bench,
     streamBench,
     daemonBench,
+    apiBench,
     uiBench
   ]
   for (const bench of benches) {
