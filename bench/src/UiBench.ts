@@ -114,7 +114,7 @@ const waitForAssets = async (url: string): Promise<void> => {
 /** Runs the UI benchmark. */
 export const uiBench = async (): Promise<Section> => {
   const loadStart = os.loadavg()[0]!
-  ensureUiBuilt()
+  await ensureUiBuilt()
   const dir = makeTempDir("ui-1k")
   writeDeclaredConfig(dir, ASSETS, "ui bench")
   const dev = await startDev(dir, TOKEN)

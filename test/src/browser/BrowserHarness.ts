@@ -5,10 +5,11 @@
  * downloaded: Chromium comes from `apt-get install chromium` (/usr/bin/chromium).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import { type BrowserContext, chromium } from "playwright-core"
 
 const REPO = resolve(import.meta.dirname, "../../..")
@@ -42,18 +43,17 @@ const newestMtime = (path: string): number => {
   return newest
 }
 
-/**
- * Builds the UI with Vite unless `server/ui/dist/index.html` is newer than every source
- * (`src/`, `index.html`, `vite.config.ts`). Throws with Vite's output when the build fails.
- */
-export const ensureUiBuilt = (): void => {
+const uiIsFresh = (): boolean => {
   const index = join(UI, "dist/index.html")
   const sources = Math.max(
     newestMtime(join(UI, "src")),
     newestMtime(join(UI, "index.html")),
     newestMtime(join(UI, "vite.config.ts"))
   )
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return
+  return existsSync(index) && statSync(index).mtimeMs >= sources
+}
+
+const buildUi = (): void => {
   const vite = join(REPO, "node_modules/vite/bin/vite.js")
   const build = spawnSync(process.execPath, [vite, "build", "--config", join(UI, "vite.config.ts")], {
     cwd: REPO,
@@ -65,6 +65,37 @@ export const ensureUiBuilt = (): void => {
     throw new Error(
       `vite build of server/ui failed (exit ${build.status}):\n${build.stdout}\n${build.stderr}`
     )
+}
+
+/** A lock older than this was left by a killed process. */
+const STALE_LOCK_MILLIS = 300_000
+
+/**
+ * Builds the UI with Vite unless `server/ui/dist/index.html` is newer than every source
+ * (`src/`, `index.html`, `vite.config.ts`). Test files run in parallel: a lock folder lets one
+ * build while the others wait for it. Throws with Vite's output when the build fails.
+ */
+export const ensureUiBuilt = async (): Promise<void> => {
+  const lock = join(TMP, "ui-build.lock")
+  await mkdir(TMP, { recursive: true })
+  for (;;) {
+    if (uiIsFresh()) return
+    try {
+      mkdirSync(lock)
+    } catch {
+      const held = statSync(lock, { throwIfNoEntry: false })
+      if (held !== undefined && Date.now() - held.mtimeMs > STALE_LOCK_MILLIS)
+        rmSync(lock, { recursive: true, force: true })
+      await sleep(100)
+      continue
+    }
+    try {
+      if (!uiIsFresh()) buildUi()
+    } finally {
+      rmSync(lock, { recursive: true, force: true })
+    }
+    return
+  }
 }
 
 /** A running `materia dev`. */

@@ -66,7 +66,7 @@ const stepStatuses = (page: Page): Promise<Record<string, string>> =>
 
 describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
-    ensureUiBuilt()
+    await ensureUiBuilt()
     project = await makeProject("shop.ts")
     dev = await startDev(project.root, TOKEN)
     browser = await launchChromium()

@@ -1,0 +1,72 @@
+/**
+ * A graph larger than the screen, in Chromium against `materia dev`: it opens at a readable zoom
+ * with only the nodes in view drawn, the search box brings a far asset into view, and a reload
+ * takes the layout from the cache (no layout worker is started).
+ */
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  BROWSER_TEST_TIMEOUT,
+  type DevServer,
+  ensureUiBuilt,
+  launchChromium,
+  makeProject,
+  startDev
+} from "./BrowserHarness.ts"
+
+const ASSETS = 300
+
+let dev: DevServer
+let project: { root: string; remove: () => Promise<void> }
+let browser: Awaited<ReturnType<typeof launchChromium>>
+
+const drawnKeys = (page: Page): Promise<Array<string>> =>
+  page
+    .$$eval(".graph-node", (nodes) => nodes.map((n) => n.getAttribute("data-key") ?? ""))
+    .then((keys) => keys.sort())
+
+describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
+  beforeAll(async () => {
+    await ensureUiBuilt()
+    project = await makeProject("wide.ts")
+    dev = await startDev(project.root, "large-graph-token")
+    browser = await launchChromium()
+    browser.context.setDefaultTimeout(120_000)
+  }, BROWSER_TEST_TIMEOUT)
+
+  afterAll(async () => {
+    await browser?.close()
+    await dev?.stop()
+    await project?.remove()
+  })
+
+  it("draws only what is in view, finds a far asset, and reuses its cached layout", async () => {
+    const page = await browser.context.newPage()
+    const workers: Array<string> = []
+    page.on("worker", (w) => workers.push(w.url()))
+    await page.goto(`${dev.url}/`)
+    await page.waitForSelector('.graph[data-state="ready"] .graph-node[data-key="w0_a0"]')
+    expect(await page.getAttribute(".graph", "data-nodes")).toBe(String(ASSETS))
+    const first = await drawnKeys(page)
+    expect(first.length).toBeGreaterThan(0)
+    expect(first.length).toBeLessThan(ASSETS)
+    expect(first).not.toContain("w9_a29")
+    expect(workers.length).toBeGreaterThan(0) // elk laid it out in a worker
+
+    await page.fill('input[aria-label="Find an asset"]', "w9_a29")
+    await page.press('input[aria-label="Find an asset"]', "Enter")
+    await page.waitForSelector('.graph-node.selected[data-key="w9_a29"]')
+    expect(await drawnKeys(page)).not.toContain("w0_a0")
+
+    // The same graph again: its layout comes from the cache, no worker starts.
+    const reloaded = await browser.context.newPage()
+    const laterWorkers: Array<string> = []
+    reloaded.on("worker", (w) => laterWorkers.push(w.url()))
+    await reloaded.goto(`${dev.url}/`)
+    await reloaded.waitForSelector('.graph[data-state="ready"] .graph-node[data-key="w0_a0"]')
+    expect(laterWorkers).toEqual([])
+    expect(await drawnKeys(reloaded)).toEqual(first)
+    await reloaded.close()
+    await page.close()
+  })
+})
