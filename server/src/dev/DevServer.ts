@@ -4,6 +4,7 @@
  * the bench start it in process; the CLI command wraps it.
  */
 import type { AddressInfo } from "node:net"
+import { hostname, networkInterfaces } from "node:os"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { serve } from "@hono/node-server"
@@ -43,6 +44,13 @@ export interface DevServer {
   readonly close: () => Promise<void>
 }
 
+/** Listening on every interface: the machine's host name and addresses are its names too. */
+const machineNames = (host: string): ReadonlyArray<string> => {
+  if (host !== "0.0.0.0" && host !== "::") return []
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
+  return [hostname(), ...addresses]
+}
+
 const urlHost = (host: string): string => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host)
 
 /** Starts the server; resolves once it listens. */
@@ -69,7 +77,14 @@ export const startDevServer = async (options: DevServerOptions): Promise<DevServ
     throw error
   })
   const port = (server.address() as AddressInfo).port
-  app = makeApp({ backend, token, host, port, uiDir: options.uiDir ?? UI_DIST })
+  app = makeApp({
+    backend,
+    token,
+    host,
+    port,
+    hostNames: machineNames(host),
+    uiDir: options.uiDir ?? UI_DIST
+  })
   const url = `http://${urlHost(host)}:${port}`
   return {
     host,

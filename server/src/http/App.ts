@@ -31,6 +31,8 @@ export interface AppOptions {
   /** The address the server listens on and its port: the Host header must name them (or loopback). */
   readonly host: string
   readonly port: number
+  /** More names the Host header may carry (the machine's names and addresses, for `--host 0.0.0.0`). */
+  readonly hostNames?: ReadonlyArray<string> | undefined
   /** The built UI (`server/ui/dist`). */
   readonly uiDir: string
   /** Largest request body accepted (default 1 MiB); larger is a 413. */
@@ -76,7 +78,7 @@ const validate = <T extends keyof typeof TARGET_NAMES, S extends Schema.Decoder<
 /** Builds the app. */
 export const makeApp = (options: AppOptions): Hono => {
   const { backend, token } = options
-  const hosts = allowedHosts(options.host, options.port)
+  const hosts = allowedHosts(options.host, options.port, options.hostNames)
   const openReads = isLoopback(options.host)
   const keepAliveMillis = options.keepAliveMillis ?? 15_000
   const pollMillis = options.pollMillis ?? 1000

@@ -24,13 +24,20 @@ const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 export const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
 
+const bracketed = (name: string): string => (name.includes(":") && !name.startsWith("[") ? `[${name}]` : name)
+
 /**
- * The Host header values the server answers to: its own host and the loopback names, each with
- * its port (and bare, when the port is 80).
+ * The Host header values the server answers to: its own host, the loopback names and `extra`
+ * names (the machine's names when it listens on every interface), each with its port (and bare,
+ * when the port is 80).
  */
-export const allowedHosts = (host: string, port: number): ReadonlySet<string> => {
-  const own = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
-  const names = new Set([own.toLowerCase(), ...LOOPBACK_NAMES])
+export const allowedHosts = (
+  host: string,
+  port: number,
+  extra: ReadonlyArray<string> = []
+): ReadonlySet<string> => {
+  const names = new Set([host, ...extra].map((n) => bracketed(n).toLowerCase()))
+  for (const name of LOOPBACK_NAMES) names.add(name)
   const hosts = new Set<string>()
   for (const name of names) {
     hosts.add(`${name}:${port}`)
