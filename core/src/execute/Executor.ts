@@ -763,6 +763,31 @@ const runWithClock = <R>(
       return [...base, ...hiveSegments(definition, keys[0]!)]
     }
 
+    /**
+     * After the commit, an IO manager that keeps a "current" pointer of its own (the DuckDB IO
+     * manager's view) moves it to the committed value. The value is already current in storage, so
+     * a failure here is logged, never a failed step.
+     */
+    const promote = (i: number, handle: ValueHandle | null): Effect.Effect<void> => {
+      if (handle === null) return Effect.void
+      const io = request.ioManagers.get(handle.ioManager)
+      if (io?.promote === undefined) return Effect.void
+      const step = steps[i]!
+      return Effect.catchCause(io.promote(handle, { assetKey: step.key, runId }), (cause) =>
+        Effect.sync(() =>
+          emit({
+            _tag: "StepLog",
+            runId,
+            at: now(),
+            key: step.key,
+            ...partitionOf(i),
+            level: "warn",
+            message: `IO manager "${handle.ioManager}" could not make the new value its current one: ${toErrorInfo(Cause.squash(cause)).message}`
+          })
+        )
+      )
+    }
+
     /** A conditional step whose planned upstream all reproduced the recorded versions keeps its value. */
     const isUnchanged = (i: number): boolean => {
       const step = steps[i]!
@@ -970,7 +995,11 @@ const runWithClock = <R>(
                   ? commit(materialization())
                   : commit(keys.map((partition) => materialization(partition))),
                 {
-                  onSuccess: () => Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized")),
+                  onSuccess: () =>
+                    Effect.andThen(
+                      promote(i, stored.handle),
+                      Effect.sync(() => finishSucceeded(i, attempt, stored, "materialized"))
+                    ),
                   onFailure: (error) => retryOrFail(attempt, error, decide)
                 }
               )

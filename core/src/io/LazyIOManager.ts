@@ -32,6 +32,8 @@ export const lazyIOManager = (name: string, make: () => Promise<IOManager>): IOM
       Effect.flatMap(get(context.assetKey, "load"), (io) => io.load(handle, context)),
     loadBatches: (handle, context) =>
       Stream.unwrap(Effect.map(get(context.assetKey, "load"), (io) => io.loadBatches(handle, context))),
-    delete: (handle) => Effect.flatMap(get(handle.location, "delete"), (io) => io.delete(handle))
+    delete: (handle) => Effect.flatMap(get(handle.location, "delete"), (io) => io.delete(handle)),
+    promote: (handle, context) =>
+      Effect.flatMap(get(context.assetKey, "write"), (io) => io.promote?.(handle, context) ?? Effect.void)
   }
 }
