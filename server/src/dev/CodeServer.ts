@@ -30,6 +30,8 @@ const handle = (service: ProjectService, request: Request): Promise<unknown> => 
       return service.catalog(request.watermark)
     case "extras":
       return service.extras(request.key)
+    case "partitions":
+      return service.partitions(request.key, { limit: request.limit, after: request.after })
     case "launch":
       return service.launch(request.body)
     case "reexecute":

@@ -11,6 +11,12 @@ import type { Catalog } from "./ProjectApi.ts"
 export type Request =
   | { readonly method: "catalog"; readonly watermark: number }
   | { readonly method: "extras"; readonly key: string }
+  | {
+      readonly method: "partitions"
+      readonly key: string
+      readonly limit: number
+      readonly after?: string | undefined
+    }
   | { readonly method: "launch"; readonly body: LaunchBody }
   | { readonly method: "reexecute"; readonly runId: string }
   | { readonly method: "cancel"; readonly runId: string }

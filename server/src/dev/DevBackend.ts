@@ -183,14 +183,10 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
       const { view: v } = await assetOf(key)
       return reader.history(v.name, key, options)
     },
-    partitions: async (key, _options): Promise<PartitionPage> => {
+    partitions: async (key, options): Promise<PartitionPage> => {
       const { asset } = await assetOf(key)
       if (asset.partitions === null) return { items: [], next: null, total: 0 }
-      throw new ApiError({
-        status: 409,
-        code: "PartitionsUnavailable",
-        message: `asset "${key}" is partitioned (${asset.partitions.description}), but this server cannot list partition status yet`
-      })
+      return project.partitions(key, options)
     },
     lineage: async () => lineageOf((await view()).assets(), runningKeys()),
     lineageJson: async () => memo(await view(), "lineage"),

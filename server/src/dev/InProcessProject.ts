@@ -28,6 +28,7 @@ export const inProcessProject = async (
     state: async () => state,
     catalog: service.catalog,
     extras: service.extras,
+    partitions: service.partitions,
     launch: service.launch,
     reexecute: service.reexecute,
     cancel: service.cancel,

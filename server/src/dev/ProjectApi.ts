@@ -8,6 +8,7 @@ import type {
   AssetSummary,
   LaunchBody,
   LoadError,
+  PartitionPage,
   QueryBody,
   QueryResponse
 } from "../http/ApiSchemas.ts"
@@ -54,6 +55,10 @@ export interface ProjectApi {
   /** The catalog as of store watermark `watermark` (a cached one when it is that recent). */
   readonly catalog: (watermark: number) => Promise<Catalog>
   readonly extras: (key: string) => Promise<AssetExtras>
+  readonly partitions: (
+    key: string,
+    options: { limit: number; after?: string | undefined }
+  ) => Promise<PartitionPage>
   readonly launch: (body: LaunchBody) => Promise<Accepted>
   readonly reexecute: (runId: string) => Promise<Accepted>
   /** Cancels a run this code drives and resolves to its final status; `null` when it drives no such run. */

@@ -14,14 +14,15 @@ import {
   type MaterializeStore,
   materiaDir,
   materializeEffect,
+  partitionStatusPage,
   reexecuteEffect,
   resolveStore
 } from "@materia/assets"
-import { type AssetSpec, nearest, type RunEvent, resolveSelection } from "@materia/core"
+import { type AssetSpec, type DimensionSpec, nearest, type RunEvent, resolveSelection } from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { ApiError, badRequest } from "../http/ApiError.ts"
-import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import { ApiError, notFound } from "../http/ApiError.ts"
+import type { LaunchBody, PartitionPage, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
 import type { Accepted, AssetExtras, Catalog, CatalogAsset } from "./ProjectApi.ts"
@@ -44,6 +45,10 @@ export interface ProjectService {
   readonly codeVersion: string
   readonly catalog: (watermark: number) => Promise<Catalog>
   readonly extras: (key: string) => Promise<AssetExtras>
+  readonly partitions: (
+    key: string,
+    options: { limit: number; after?: string | undefined }
+  ) => Promise<PartitionPage>
   /** Computes the catalog now (when `watermark` is given), so that the first request finds it. */
   readonly refresh: () => Promise<void>
   readonly launch: (body: LaunchBody) => Promise<Accepted>
@@ -79,20 +84,31 @@ const projectCodeVersion = (project: AnyProject): string => {
   return hash.digest("hex").slice(0, 16)
 }
 
-/** The partitions of a spec, once specs carry them (read defensively: the field is being added). */
-const partitionsOf = (spec: AssetSpec): CatalogAsset["partitions"] => {
-  const p = (spec as { readonly partitions?: unknown }).partitions
-  if (typeof p !== "object" || p === null) return null
-  const kind = (p as { kind?: unknown; _tag?: unknown }).kind ?? (p as { _tag?: unknown })._tag
-  const description = (p as { description?: unknown }).description
-  return {
-    kind: typeof kind === "string" ? kind : "partitioned",
-    description:
-      typeof description === "string" ? description : typeof kind === "string" ? kind : "partitioned"
+const describeDimension = (spec: DimensionSpec): string => {
+  switch (spec.kind) {
+    case "timeWindow":
+      return `${spec.cadence} from ${spec.start}${spec.end === undefined ? "" : ` to ${spec.end}`} (${spec.timezone})`
+    case "static":
+      return `${spec.keys.length} keys: ${spec.keys.slice(0, 5).join(", ")}${spec.keys.length > 5 ? ", …" : ""}`
+    case "dynamic":
+      return `dynamic "${spec.name}"`
   }
 }
 
-const USER_INPUT_TAGS = new Set(["SelectionError", "StaleUpstream", "ConfigError"])
+/** The partitions of an asset, as the API shows them: the definition's kind and a description. */
+const partitionsOf = (spec: AssetSpec): CatalogAsset["partitions"] => {
+  const p = spec.partitions
+  if (p === undefined) return null
+  return {
+    kind: p.kind,
+    description:
+      p.kind === "multi"
+        ? p.dimensions.map((d) => `${d.name}: ${describeDimension(d.spec)}`).join(" × ")
+        : describeDimension(p)
+  }
+}
+
+const USER_INPUT_TAGS = new Set(["SelectionError", "StaleUpstream", "ConfigError", "PartitionRequestError"])
 
 /** A launch failure as an API error: the user's input is a 400 naming the problem. */
 const apiErrorOf = (error: unknown): ApiError => {
@@ -169,6 +185,23 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     if (computed !== undefined) options.onCatalog?.(computed)
   }
 
+  const partitions = async (
+    key: string,
+    options: { limit: number; after?: string | undefined }
+  ): Promise<PartitionPage> => {
+    if (graph.indexOf(key) < 0) throw notFound(`no asset "${key}" in project "${project.name}"`)
+    if (graph.specs[graph.indexOf(key)]!.partitions === undefined) return { items: [], next: null, total: 0 }
+    const page = await Effect.runPromise(
+      Effect.result(partitionStatusPage(project, store, key, { after: options.after, limit: options.limit }))
+    )
+    if (page._tag === "Failure") throw apiErrorOf(page.failure)
+    return {
+      items: page.success.items.map((i) => ({ partition: i.partition, status: i.status, at: i.at })),
+      next: page.success.next,
+      total: page.success.total
+    }
+  }
+
   const extras = async (key: string): Promise<AssetExtras> => {
     const state = (await Effect.runPromise(store.storage.snapshot(project.name, [key]))).get(key)
     return {
@@ -243,10 +276,6 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     })
 
   const launch = async (body: LaunchBody): Promise<Accepted> => {
-    if (body.partitions !== undefined)
-      throw badRequest(
-        `"partitions" ("${body.partitions}") cannot be given: this version of Materia launches unpartitioned runs only`
-      )
     let selected: ReadonlySet<number>
     try {
       selected = resolveSelection(graph, body.select)
@@ -273,6 +302,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
       materializeEffect(project, [body.select] as ReadonlyArray<string>, {
         ...common,
         force: body.force,
+        partitions: body.partitions,
         config: body.config as never
       })
     )
@@ -331,6 +361,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     codeVersion: projectCodeVersion(project),
     catalog,
     extras,
+    partitions,
     refresh,
     launch,
     reexecute,

@@ -98,7 +98,7 @@ export const openStoreReader = (root: string): StoreReader => {
       run: summaryOf(row),
       steps: [...view.steps.values()].map((s) => ({
         key: s.key,
-        partition: null,
+        partition: s.partition ?? null,
         status: s.status,
         startedAt: s.startedAt ?? null,
         endedAt: s.endedAt ?? null,

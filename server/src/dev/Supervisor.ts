@@ -9,7 +9,7 @@ import { type ChildProcess, fork } from "node:child_process"
 import { basename, dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ApiError } from "../http/ApiError.ts"
-import type { LaunchBody, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import type { LaunchBody, PartitionPage, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { watchFolder } from "./FolderWatcher.ts"
@@ -262,6 +262,8 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
       return pushed?.watermark === watermark ? pushed : call<Catalog>({ method: "catalog", watermark })
     },
     extras: (key: string) => call<AssetExtras>({ method: "extras", key }),
+    partitions: (key, options) =>
+      call<PartitionPage>({ method: "partitions", key, limit: options.limit, after: options.after }),
     launch: (body: LaunchBody) => call<Accepted>({ method: "launch", body }),
     reexecute: (runId: string) => call<Accepted>({ method: "reexecute", runId }),
     query: (body: QueryBody) => call<QueryResponse>({ method: "query", body }),

@@ -53,6 +53,7 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
       "clean:missing",
       "flaky:missing",
       "raw:missing",
+      "regional:missing",
       "sales/orders:missing",
       "sleepy:missing",
       "stats:missing"
@@ -124,6 +125,40 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(lineage.body.edges).toContainEqual({ from: "clean", to: "stats" })
     expect(lineage.body.edges).toContainEqual({ from: "stats", to: "flaky" })
 
+    // A partitioned asset: its definition, one partition launched, its partition status paged.
+    const regional = await dev.api<{ asset: { partitions: unknown } }>("GET", "/api/v1/assets/regional")
+    expect(regional.body.asset.partitions).toEqual({ kind: "static", description: "3 keys: eu, us, apac" })
+    const badPartition = await dev.api<{ error: { message: string } }>("POST", "/api/v1/runs", {
+      select: "regional",
+      partitions: "mars"
+    })
+    expect(badPartition.status).toBe(400)
+    expect(badPartition.body.error.message).toContain("mars")
+    const eu = await launchAndWatch(dev, { select: "regional", partitions: "eu" })
+    expect(eu.events.at(-1)?.event).toMatchObject({ status: "succeeded" })
+    const euRun = await dev.api<RunBody>("GET", `/api/v1/runs/${eu.runId}`)
+    expect(euRun.body.steps.map((s) => [s.key, s.partition, s.status])).toEqual([
+      ["regional", "eu", "succeeded"]
+    ])
+    const parts = await dev.api<{
+      items: Array<{ partition: string; status: string }>
+      next: string | null
+      total: number
+    }>("GET", "/api/v1/assets/regional/partitions?limit=2")
+    expect(parts.body.total).toBe(3)
+    expect(parts.body.items.map((p) => [p.partition, p.status])).toEqual([
+      ["eu", "materialized"],
+      ["us", "missing"]
+    ])
+    expect(parts.body.next).toBe("us")
+    const rest2 = await dev.api<{ items: Array<{ partition: string }>; next: string | null }>(
+      "GET",
+      "/api/v1/assets/regional/partitions?limit=2&after=us"
+    )
+    expect(rest2.body.items.map((p) => p.partition)).toEqual(["apac"])
+    expect(rest2.body.next).toBeNull()
+    expect((await dev.api("GET", "/api/v1/assets/regional/partitions?after=mars")).status).toBe(400)
+
     // A path key passes as one URL-encoded segment; SQL sees its table.
     const orders = await launchAndWatch(dev, { select: "sales/orders" })
     expect(orders.events.at(-1)?.event).toMatchObject({ status: "succeeded" })
@@ -170,9 +205,9 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(runs.body.runs.map((r) => r.runId)).toEqual([orders.runId])
     const older = await dev.api<{ runs: Array<{ runId: string }>; next: number | null }>(
       "GET",
-      `/api/v1/runs?limit=1&before=${runs.body.next}`
+      `/api/v1/runs?limit=5&before=${runs.body.next}`
     )
-    expect(older.body.runs.map((r) => r.runId)).toEqual([runId])
+    expect(older.body.runs.map((r) => r.runId)).toEqual([eu.runId, runId])
     expect((await dev.api("GET", "/api/v1/openapi.json")).status).toBe(200)
     // The UI (or the page saying how to build it) is served at /.
     expect((await fetch(`${dev.url}/`)).headers.get("content-type")).toContain("text/html")
