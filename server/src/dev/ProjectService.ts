@@ -14,9 +14,9 @@ import {
   type MaterializeStore,
   materiaDir,
   materializeEffect,
+  openLocalStore,
   partitionStatusPage,
-  reexecuteEffect,
-  resolveStore
+  reexecuteEffect
 } from "@materia/assets"
 import { type AssetSpec, type DimensionSpec, nearest, type RunEvent, resolveSelection } from "@materia/core"
 import * as Effect from "effect/Effect"
@@ -132,7 +132,8 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 /** Makes the service of a loaded project. */
 export const makeProjectService = async (options: ProjectServiceOptions): Promise<ProjectService> => {
   const { project, root, emit } = options
-  const store: MaterializeStore = await Effect.runPromise(resolveStore("local", root))
+  // The embedded store, always: the server reads run history from the same SQLite file (StoreReader).
+  const store: MaterializeStore = await openLocalStore(root)
   const graph = project.graph
   const active = new Map<string, ActiveRun>()
   const keys = graph.keys
@@ -372,6 +373,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     close: async () => {
       for (const run of active.values()) run.controller.abort()
       await Promise.allSettled([...active.values()].map((r) => r.done))
+      await store.close()
     }
   }
 }
