@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, expectTypeOf, it } from "vitest"
 import { asset } from "./Asset.ts"
 import { addDynamicPartitions, deleteDynamicPartitions } from "./DynamicPartitions.ts"
+import { explore } from "./Explore.ts"
 import { materialize, materializeEffect, reexecute } from "./Materialize.ts"
 import { PartitionRequestError } from "./PartitionRequest.ts"
 import {
@@ -175,6 +176,31 @@ describe("partitioned values on disk", () => {
     expect(result.steps.map((s) => s.partition)).toEqual(["2026-01-02|eu", "2026-01-02|us"])
     const dir = join(root, ".materia", "storage", "sales", "date=2026-01-02")
     expect(readdirSync(dir).sort()).toEqual(["region=eu", "region=us"])
+  })
+
+  it("explores a partitioned asset as one view with its partition columns (Parquet and Arrow values)", async () => {
+    const arrowSales = asset("arrow_sales", { partitions: regions, format: "arrow" }, (_, ctx) =>
+      tableFromArrays({ amount: Float64Array.from([ctx.partition.key === "eu" ? 1 : 2]) })
+    )
+    const both = defineProject({ name: "hive", assets: [sales, arrowSales], root })
+    await materialize(both, ["sales"], { partitions: "date=2026-01-03;region=eu" })
+    await materialize(both, ["arrow_sales"])
+    const explorer = await explore(both)
+    try {
+      const rows = await explorer.query("SELECT date, region, amount FROM sales ORDER BY date, region")
+      expect(rows.rows).toEqual([
+        { date: "2026-01-02", region: "eu", amount: 1.5 },
+        { date: "2026-01-02", region: "us", amount: 1.5 },
+        { date: "2026-01-03", region: "eu", amount: 1.5 }
+      ])
+      const arrow = await explorer.query("SELECT partition, amount FROM arrow_sales ORDER BY partition")
+      expect(arrow.rows).toEqual([
+        { partition: "eu", amount: 1 },
+        { partition: "us", amount: 2 }
+      ])
+    } finally {
+      explorer.close()
+    }
   })
 })
 

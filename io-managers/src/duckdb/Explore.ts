@@ -44,6 +44,8 @@ export interface ExploreFile {
   readonly path: string
   /** The value's data version: names its Parquet copy in the cache. */
   readonly dataVersion: string
+  /** One partition of a partitioned asset: its partition columns (`{ date: "2026-01-31", region: "eu" }`). */
+  readonly partition?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -53,6 +55,8 @@ export interface ExploreFile {
 export interface ExploreFetched {
   readonly name: string
   readonly dataVersion: string
+  /** One partition of a partitioned asset: its partition columns. */
+  readonly partition?: Readonly<Record<string, string>> | undefined
   /** The value's record batches (e.g. from `IOManager.loadBatches`); read only when not cached. */
   readonly batches: () => AsyncIterable<unknown>
 }
@@ -129,6 +133,13 @@ const INT64_TYPES = new Set<number>([
   DuckDBTypeId.HUGEINT,
   DuckDBTypeId.UHUGEINT
 ])
+
+/** A view name as one folder name of the cache. */
+const safeSegment = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
+
+/** `{ date: "2026-01-31", region: "eu" }` → `date=2026-01-31/region=eu` (values made folder-safe). */
+const hiveFolders = (partition: Readonly<Record<string, string>>): Array<string> =>
+  Object.entries(partition).map(([column, value]) => `${safeSegment(column)}=${value.replace(/[/\\]/g, "_")}`)
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`
 const quoteString = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -211,19 +222,40 @@ export const openExplorer = async (options: ExploreOptions): Promise<Explorer> =
   const views: Array<string> = []
   try {
     await setup.run("SET autoinstall_known_extensions=false")
+    // The tables of one name: one value, or the current value of every partition of an asset.
+    const groups = new Map<string, Array<ExploreTable>>()
     for (const table of options.tables) {
-      let file: string
-      if ("batches" in table) file = await cacheParquet(table.batches, table.dataVersion, cacheDir)
-      else {
-        if (table.format !== "parquet" && table.format !== "arrow") continue
-        const source = await realpath(table.path)
-        file = table.format === "parquet" ? source : await cachedParquet(source, table.dataVersion, cacheDir)
+      const group = groups.get(table.name) ?? []
+      group.push(table)
+      groups.set(table.name, group)
+    }
+    for (const [tableName, group] of groups) {
+      const files: Array<string> = []
+      for (const table of group) {
+        // A partition's cached copy sits under hive folders so that DuckDB reads its columns.
+        const cache =
+          table.partition === undefined
+            ? cacheDir
+            : join(cacheDir, "partitions", safeSegment(tableName), ...hiveFolders(table.partition))
+        if ("batches" in table) files.push(await cacheParquet(table.batches, table.dataVersion, cache))
+        else {
+          if (table.format !== "parquet" && table.format !== "arrow") continue
+          const source = await realpath(table.path)
+          files.push(
+            table.format === "parquet" ? source : await cachedParquet(source, table.dataVersion, cache)
+          )
+        }
       }
-      const names = [table.name]
-      const alias = table.name.replaceAll("/", "__")
-      if (alias !== table.name && !options.tables.some((t) => t.name === alias)) names.push(alias)
+      if (files.length === 0) continue
+      const partitioned = group.some((t) => t.partition !== undefined)
+      const source = partitioned
+        ? `read_parquet([${files.map(quoteString).join(", ")}], hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`
+        : `read_parquet(${quoteString(files[0]!)})`
+      const names = [tableName]
+      const alias = tableName.replaceAll("/", "__")
+      if (alias !== tableName && !groups.has(alias)) names.push(alias)
       for (const name of names) {
-        await setup.run(`CREATE VIEW ${quoteIdent(name)} AS SELECT * FROM read_parquet(${quoteString(file)})`)
+        await setup.run(`CREATE VIEW ${quoteIdent(name)} AS SELECT * FROM ${source}`)
         views.push(name)
       }
     }
