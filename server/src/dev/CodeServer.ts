@@ -40,6 +40,14 @@ const handle = (service: ProjectService, request: Request): Promise<unknown> => 
       return service.cancel(request.runId)
     case "query":
       return service.query(request.body)
+    case "backfills":
+      return service.backfills(request.limit)
+    case "backfill":
+      return service.backfill(request.backfillId)
+    case "launchBackfill":
+      return service.launchBackfill(request.body)
+    case "cancelBackfill":
+      return service.cancelBackfill(request.backfillId)
   }
 }
 

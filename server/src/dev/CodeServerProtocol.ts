@@ -4,7 +4,7 @@
  * outcome are sent unasked.
  */
 import type { ApiErrorData } from "../http/ApiError.ts"
-import type { LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
+import type { BackfillBody, LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
 import type { Catalog } from "./ProjectApi.ts"
 
@@ -21,6 +21,10 @@ export type Request =
   | { readonly method: "reexecute"; readonly runId: string }
   | { readonly method: "cancel"; readonly runId: string }
   | { readonly method: "query"; readonly body: QueryBody }
+  | { readonly method: "backfills"; readonly limit: number }
+  | { readonly method: "backfill"; readonly backfillId: string }
+  | { readonly method: "launchBackfill"; readonly body: BackfillBody }
+  | { readonly method: "cancelBackfill"; readonly backfillId: string }
 
 export type ToChild =
   | { readonly type: "request"; readonly id: number; readonly request: Request }

@@ -221,6 +221,18 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
       return project.reexecute(runId)
     },
     query: (body) => project.query(body),
+    backfills: (options) => project.backfills(options.limit),
+    backfill: async (backfillId) => {
+      const found = await project.backfill(backfillId)
+      if (found === null) throw notFound(`no backfill "${backfillId}" in this project's store`)
+      return found
+    },
+    launchBackfill: (body) => project.launchBackfill(body),
+    cancelBackfill: async (backfillId) => {
+      const found = await project.cancelBackfill(backfillId)
+      if (found === null) throw notFound(`no backfill "${backfillId}" in this project's store`)
+      return found
+    },
     subscribe: (listener) => project.subscribe(listener),
     recent: (runId) => recent.get(runId) ?? [],
     close: async () => {

@@ -33,6 +33,10 @@ export const inProcessProject = async (
     reexecute: service.reexecute,
     cancel: service.cancel,
     query: service.query,
+    backfills: service.backfills,
+    backfill: service.backfill,
+    launchBackfill: service.launchBackfill,
+    cancelBackfill: service.cancelBackfill,
     subscribe: (listener) => {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -6,6 +6,8 @@
 import type {
   AssetDetail,
   AssetSummary,
+  BackfillBody,
+  BackfillSummary,
   LaunchBody,
   LoadError,
   PartitionPage,
@@ -66,6 +68,11 @@ export interface ProjectApi {
     runId: string
   ) => Promise<{ runId: string; status: "running" | "succeeded" | "failed" | "canceled" } | null>
   readonly query: (body: QueryBody) => Promise<QueryResponse>
+  readonly backfills: (limit: number) => Promise<ReadonlyArray<BackfillSummary>>
+  /** The backfill, or null when this project has none with that id. */
+  readonly backfill: (backfillId: string) => Promise<BackfillSummary | null>
+  readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
+  readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary | null>
   readonly subscribe: (listener: (message: LiveMessage) => void) => () => void
   readonly close: () => Promise<void>
 }

@@ -10,6 +10,9 @@ import { join } from "node:path"
 import {
   type AnyProject,
   assetStatuses,
+  backfill,
+  backfillState,
+  cancelBackfill,
   explore,
   type MaterializeStore,
   materiaDir,
@@ -18,11 +21,25 @@ import {
   partitionStatusPage,
   reexecuteEffect
 } from "@materia/assets"
-import { type AssetSpec, type DimensionSpec, nearest, type RunEvent, resolveSelection } from "@materia/core"
+import {
+  type AssetSpec,
+  type BackfillRecord,
+  type DimensionSpec,
+  nearest,
+  type RunEvent,
+  resolveSelection
+} from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { ApiError, notFound } from "../http/ApiError.ts"
-import type { LaunchBody, PartitionPage, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import type {
+  BackfillBody,
+  BackfillSummary,
+  LaunchBody,
+  PartitionPage,
+  QueryBody,
+  QueryResponse
+} from "../http/ApiSchemas.ts"
 import type { SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
 import type { Accepted, AssetExtras, Catalog, CatalogAsset } from "./ProjectApi.ts"
@@ -57,6 +74,10 @@ export interface ProjectService {
     runId: string
   ) => Promise<{ runId: string; status: "running" | "succeeded" | "failed" | "canceled" } | null>
   readonly query: (body: QueryBody) => Promise<QueryResponse>
+  readonly backfills: (limit: number) => Promise<ReadonlyArray<BackfillSummary>>
+  readonly backfill: (backfillId: string) => Promise<BackfillSummary | null>
+  readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
+  readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary | null>
   /** How many runs are still executing here. */
   readonly activeRuns: () => number
   /** Resolves once no run executes here. */
@@ -108,7 +129,14 @@ const partitionsOf = (spec: AssetSpec): CatalogAsset["partitions"] => {
   }
 }
 
-const USER_INPUT_TAGS = new Set(["SelectionError", "StaleUpstream", "ConfigError", "PartitionRequestError"])
+const USER_INPUT_TAGS = new Set([
+  "SelectionError",
+  "StaleUpstream",
+  "ConfigError",
+  "PartitionRequestError",
+  "BackfillError",
+  "GitChangesError"
+])
 
 /** A launch failure as an API error: the user's input is a 400 naming the problem. */
 const apiErrorOf = (error: unknown): ApiError => {
@@ -218,6 +246,25 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     }
   }
 
+  /** Sends run events on with their seq in their run's log (events reach listeners and storage in one order). */
+  const seqs = new Map<string, number>()
+  const forward = (event: RunEvent) => {
+    const seq = (seqs.get(event.runId) ?? 0) + 1
+    seqs.set(event.runId, seq)
+    emit({ seq, event: event as unknown as SeqEvent["event"] })
+    // Alerts may still be recorded after the end: keep the count a while.
+    if (event._tag === "RunFinished") setTimeout(() => seqs.delete(event.runId), 120_000).unref()
+  }
+  /** A run or backfill has ended: wake who waits for none to run, and compute the catalog anew. */
+  const ended = (id: string) => {
+    active.delete(id)
+    if (active.size === 0) {
+      for (const wake of idle) wake()
+      idle = []
+      void refresh()
+    }
+  }
+
   /**
    * Starts a run and resolves once it is recorded (its RunStarted event) with its id, or once it
    * ended without recording anything (nothing stale); rejects with a 400 for bad input found while
@@ -237,11 +284,10 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   ): Promise<Accepted> =>
     new Promise<Accepted>((resolve, reject) => {
       const controller = new AbortController()
-      let seq = 0
       let accepted = false
       const onEvent = (event: RunEvent) => {
         // The executor sends every event to listeners and to storage in the same order: seq matches.
-        if (event.runId === runId) emit({ seq: ++seq, event: event as unknown as SeqEvent["event"] })
+        forward(event)
         if (!accepted && event._tag === "RunStarted" && event.runId === runId) {
           accepted = true
           resolve({ runId })
@@ -258,12 +304,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
           onEvent
         })
       ).then((exit) => {
-        active.delete(runId)
-        if (active.size === 0) {
-          for (const wake of idle) wake()
-          idle = []
-          void refresh()
-        }
+        ended(runId)
         if (!accepted) {
           accepted = true
           if (Exit.isSuccess(exit)) resolve({ runId, nothingToDo: true })
@@ -354,6 +395,82 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     }
   }
 
+  const backfillKey = (backfillId: string) => `backfill:${backfillId}`
+  const backfillSummary = (record: BackfillRecord): BackfillSummary => ({
+    backfillId: record.backfillId,
+    status: backfillState(record, Date.now()),
+    select: record.select,
+    partitions: record.partitions,
+    onlyStale: record.onlyStale,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    endedAt: record.endedAt ?? null,
+    runIds: record.runIds,
+    progress: record.progress,
+    reason: record.reason ?? null
+  })
+  const storedBackfill = async (backfillId: string): Promise<BackfillRecord | undefined> => {
+    const record = await Effect.runPromise(store.storage.backfill(backfillId))
+    return record?.project === project.name ? record : undefined
+  }
+
+  const backfills = async (limit: number): Promise<ReadonlyArray<BackfillSummary>> =>
+    (await Effect.runPromise(store.storage.backfills(project.name, { limit }))).map(backfillSummary)
+
+  const getBackfill = async (backfillId: string): Promise<BackfillSummary | null> => {
+    const record = await storedBackfill(backfillId)
+    return record === undefined ? null : backfillSummary(record)
+  }
+
+  /** Starts a backfill here; resolves once it is recorded (or has ended), rejects with a 400 for bad input. */
+  const launchBackfill = (body: BackfillBody): Promise<{ backfillId: string }> =>
+    new Promise((resolve, reject) => {
+      const backfillId = `bf-${newRunId()}`
+      const controller = new AbortController()
+      let accepted = false
+      const accept = () => {
+        if (accepted) return
+        accepted = true
+        resolve({ backfillId })
+      }
+      const done = Effect.runPromiseExit(
+        backfill(project, store, {
+          select: body.select,
+          partitions: body.partitions,
+          onlyStale: body.onlyStale,
+          backfillId,
+          signal: controller.signal,
+          onEvent: forward,
+          onProgress: accept
+        })
+      ).then((exit) => {
+        ended(backfillKey(backfillId))
+        if (!accepted) {
+          if (Exit.isSuccess(exit)) accept()
+          else {
+            accepted = true
+            reject(apiErrorOf(failureOf(exit)))
+          }
+        }
+        const status = Exit.isSuccess(exit) ? exit.value.record.status : "failed"
+        return status === "succeeded" || status === "canceled" ? status : ("failed" as const)
+      })
+      active.set(backfillKey(backfillId), { controller, done })
+    })
+
+  const cancelRunningBackfill = async (backfillId: string): Promise<BackfillSummary | null> => {
+    const here = active.get(backfillKey(backfillId))
+    if (here !== undefined) {
+      here.controller.abort()
+      await here.done
+    } else {
+      if ((await storedBackfill(backfillId)) === undefined) return null
+      // Driven by another process: marked canceled; its driver stops at its next heartbeat.
+      await Effect.runPromise(Effect.result(cancelBackfill(store, project, backfillId)))
+    }
+    return getBackfill(backfillId)
+  }
+
   const drained = () =>
     active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))
 
@@ -368,6 +485,10 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     reexecute,
     cancel,
     query,
+    backfills,
+    backfill: getBackfill,
+    launchBackfill,
+    cancelBackfill: cancelRunningBackfill,
     activeRuns: () => active.size,
     drained,
     close: async () => {

@@ -9,7 +9,13 @@ import { type ChildProcess, fork } from "node:child_process"
 import { basename, dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ApiError } from "../http/ApiError.ts"
-import type { LaunchBody, PartitionPage, QueryBody, QueryResponse } from "../http/ApiSchemas.ts"
+import type {
+  BackfillSummary,
+  LaunchBody,
+  PartitionPage,
+  QueryBody,
+  QueryResponse
+} from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { watchFolder } from "./FolderWatcher.ts"
@@ -267,6 +273,10 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
     launch: (body: LaunchBody) => call<Accepted>({ method: "launch", body }),
     reexecute: (runId: string) => call<Accepted>({ method: "reexecute", runId }),
     query: (body: QueryBody) => call<QueryResponse>({ method: "query", body }),
+    backfills: (limit) => call<ReadonlyArray<BackfillSummary>>({ method: "backfills", limit }),
+    backfill: (backfillId) => call<BackfillSummary | null>({ method: "backfill", backfillId }),
+    launchBackfill: (body) => call<{ backfillId: string }>({ method: "launchBackfill", body }),
+    cancelBackfill: (backfillId) => call<BackfillSummary | null>({ method: "cancelBackfill", backfillId }),
     cancel: async (runId: string) => {
       await ready()
       for (const generation of [...generations].filter((g) => g.state?.loadError === null)) {

@@ -170,6 +170,33 @@ export const QueryResponse = Schema.Struct({
 }).annotate({ identifier: "QueryResult" })
 export type QueryResponse = typeof QueryResponse.Type
 
+export const BackfillSummary = Schema.Struct({
+  backfillId: Schema.String,
+  /** `dead`: still recorded as running, but its driving process stopped beating. */
+  status: Schema.Literals(["running", "succeeded", "failed", "canceled", "dead"]),
+  select: Schema.String,
+  partitions: Schema.String,
+  onlyStale: Schema.Boolean,
+  createdAt: Schema.Finite,
+  updatedAt: Schema.Finite,
+  endedAt: Schema.NullOr(Schema.Finite),
+  runIds: Schema.Array(Schema.String),
+  progress: Schema.Struct({
+    total: Schema.Finite,
+    succeeded: Schema.Finite,
+    failed: Schema.Finite,
+    skipped: Schema.Finite,
+    canceled: Schema.Finite,
+    running: Schema.Finite,
+    fresh: Schema.Finite
+  }),
+  reason: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "BackfillSummary" })
+export type BackfillSummary = typeof BackfillSummary.Type
+export const BackfillList = Schema.Struct({ backfills: Schema.Array(BackfillSummary) })
+export const BackfillResponse = Schema.Struct({ backfill: BackfillSummary })
+export const BackfillAccepted = Schema.Struct({ backfillId: Schema.String })
+
 // ---- requests ---------------------------------------------------------------------------------
 
 /** An integer in a query string, within bounds. */
@@ -210,6 +237,17 @@ export const LaunchBody = Schema.Struct({
   config: Schema.optionalKey(Schema.Record(Schema.String, Json))
 }).annotate({ identifier: "LaunchRequest" })
 export type LaunchBody = typeof LaunchBody.Type
+
+export const BackfillIdParam = Schema.Struct({
+  id: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.:-]{1,128}$/))
+})
+export const BackfillsQuery = Schema.Struct({ limit: Schema.optionalKey(intParam(1, 500)) })
+export const BackfillBody = Schema.Struct({
+  select: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)),
+  partitions: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096))),
+  onlyStale: Schema.optionalKey(Schema.Boolean)
+}).annotate({ identifier: "BackfillRequest" })
+export type BackfillBody = typeof BackfillBody.Type
 
 export const ReexecuteBody = Schema.Struct({ fromFailure: Schema.Literal(true) }).annotate({
   identifier: "ReexecuteRequest"

@@ -256,6 +256,9 @@ describe("reads", () => {
         "/api/v1/runs/{id}/cancel",
         "/api/v1/runs/{id}/reexecute",
         "/api/v1/query",
+        "/api/v1/backfills",
+        "/api/v1/backfills/{id}",
+        "/api/v1/backfills/{id}/cancel",
         "/api/v1/events",
         "/api/v1/runs/{id}/stream",
         "/api/v1/openapi.json"

@@ -359,6 +359,56 @@ export const makeApp = (options: AppOptions): Hono => {
     auth: true
   })
 
+  // ---- backfills ------------------------------------------------------------------------------
+  app.get(`${base}/backfills`, validate("query", Api.BackfillsQuery), async (c) =>
+    c.json({ backfills: await backend.backfills({ limit: c.req.valid("query").limit ?? 50 }) })
+  )
+  doc({
+    method: "get",
+    path: `${base}/backfills`,
+    summary: "backfills, newest first",
+    query: Api.BackfillsQuery,
+    response: Api.BackfillList
+  })
+  app.get(
+    `${base}/backfills/:id`,
+    validate("param", Api.BackfillIdParam),
+    validate("query", Api.EmptyQuery),
+    async (c) => c.json({ backfill: await backend.backfill(c.req.valid("param").id) })
+  )
+  doc({
+    method: "get",
+    path: `${base}/backfills/:id`,
+    summary: "one backfill: its request, progress and runs",
+    params: Api.BackfillIdParam,
+    response: Api.BackfillResponse
+  })
+  app.post(`${base}/backfills`, validate("json", Api.BackfillBody), async (c) =>
+    c.json(await backend.launchBackfill(c.req.valid("json")), 202)
+  )
+  doc({
+    method: "post",
+    path: `${base}/backfills`,
+    summary:
+      "launch a backfill of a selection's partitions (recorded, resumable with `materia backfill resume`)",
+    body: Api.BackfillBody,
+    response: Api.BackfillAccepted,
+    status: 202,
+    auth: true
+  })
+  app.post(`${base}/backfills/:id/cancel`, validate("param", Api.BackfillIdParam), async (c) =>
+    c.json({ backfill: await backend.cancelBackfill(c.req.valid("param").id) }, 202)
+  )
+  doc({
+    method: "post",
+    path: `${base}/backfills/:id/cancel`,
+    summary: "cancel a running backfill",
+    params: Api.BackfillIdParam,
+    response: Api.BackfillResponse,
+    status: 202,
+    auth: true
+  })
+
   // ---- live events -----------------------------------------------------------------------------
   /** Runs `body` as an SSE stream that sends keep-alive comments and ends when the client leaves. */
   const sse = (c: Context, body: (stream: SSEStreamingApi, closed: Promise<void>) => Promise<void>) =>

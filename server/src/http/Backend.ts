@@ -6,6 +6,8 @@
 import type {
   AssetDetail,
   AssetSummary,
+  BackfillBody,
+  BackfillSummary,
   HistoryPage,
   LaunchBody,
   Lineage,
@@ -57,6 +59,10 @@ export interface Backend {
   readonly cancel: (runId: string) => Promise<{ runId: string; status: RunResponse["run"]["status"] }>
   readonly reexecute: (runId: string) => Promise<{ runId: string }>
   readonly query: (body: QueryBody) => Promise<QueryResponse>
+  readonly backfills: (options: { limit: number }) => Promise<ReadonlyArray<BackfillSummary>>
+  readonly backfill: (backfillId: string) => Promise<BackfillSummary>
+  readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
+  readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary>
   /**
    * The live events seen lately for a run still in flight: events reach listeners before storage
    * (which the executor writes in batches), so a stream opened mid-run needs them.

@@ -159,6 +159,33 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(rest2.body.next).toBeNull()
     expect((await dev.api("GET", "/api/v1/assets/regional/partitions?after=mars")).status).toBe(400)
 
+    // A backfill of the other two partitions: recorded, then driven to the end by the code server.
+    const bf = await dev.api<{ backfillId: string }>("POST", "/api/v1/backfills", {
+      select: "regional",
+      partitions: "us,apac"
+    })
+    expect(bf.status).toBe(202)
+    const done = await dev.until<{
+      backfill: { status: string; progress: { total: number; succeeded: number }; runIds: string[] }
+    }>(
+      `/api/v1/backfills/${bf.body.backfillId}`,
+      (b) => b.backfill.status !== "running",
+      "the backfill's end"
+    )
+    expect(done.backfill).toMatchObject({ status: "succeeded", progress: { total: 2, succeeded: 2 } })
+    expect(done.backfill.runIds).toHaveLength(1)
+    const backfills = await dev.api<{ backfills: Array<{ backfillId: string }> }>("GET", "/api/v1/backfills")
+    expect(backfills.body.backfills.map((b) => b.backfillId)).toEqual([bf.body.backfillId])
+    expect((await dev.api("GET", "/api/v1/backfills/bf-nope")).status).toBe(404)
+    expect(
+      (await dev.api("POST", "/api/v1/backfills", { select: "regional", partitions: "mars" })).status
+    ).toBe(400)
+    const allParts = await dev.api<{ items: Array<{ status: string }> }>(
+      "GET",
+      "/api/v1/assets/regional/partitions"
+    )
+    expect(allParts.body.items.map((p) => p.status)).toEqual(["materialized", "materialized", "materialized"])
+
     // A path key passes as one URL-encoded segment; SQL sees its table.
     const orders = await launchAndWatch(dev, { select: "sales/orders" })
     expect(orders.events.at(-1)?.event).toMatchObject({ status: "succeeded" })
@@ -207,7 +234,7 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
       "GET",
       `/api/v1/runs?limit=5&before=${runs.body.next}`
     )
-    expect(older.body.runs.map((r) => r.runId)).toEqual([eu.runId, runId])
+    expect(older.body.runs.map((r) => r.runId)).toEqual([done.backfill.runIds[0], eu.runId, runId])
     expect((await dev.api("GET", "/api/v1/openapi.json")).status).toBe(200)
     // The UI (or the page saying how to build it) is served at /.
     expect((await fetch(`${dev.url}/`)).headers.get("content-type")).toContain("text/html")

@@ -1,7 +1,7 @@
 /**
  * 1,000 malformed requests against a real `materia dev`: bad JSON, huge bodies, unknown keys, wrong
- * types, path traversal, bad selections, wrong methods, foreign Host headers and missing tokens.
- * Every answer is a 4xx, the server stays up, and no run is launched.
+ * types, path traversal, bad selections and partitions, wrong methods, foreign Host headers and
+ * missing tokens. Every answer is a 4xx, the server stays up, and no run or backfill is launched.
  */
 import { request } from "node:http"
 import { describe, it } from "vitest"
@@ -219,14 +219,29 @@ const malformed = (random: () => number, i: number): Malformed => {
         }
       }
     default:
-      return {
-        method: "POST",
-        path: "/api/v1/query",
-        body: JSON.stringify(
-          pick(random, [{ sql: "" }, { sql: 5 }, { sql: "select 1", extra: true }, { query: "select 1" }])
-        ),
-        headers: json
-      }
+      return random() < 0.5
+        ? {
+            method: "POST",
+            path: "/api/v1/query",
+            body: JSON.stringify(
+              pick(random, [{ sql: "" }, { sql: 5 }, { sql: "select 1", extra: true }, { query: "select 1" }])
+            ),
+            headers: json
+          }
+        : {
+            method: "POST",
+            path: "/api/v1/backfills",
+            body: JSON.stringify(
+              pick(random, [
+                { select: pick(random, BAD_SELECTIONS) },
+                { select: "regional", partitions: "mars" },
+                { select: "regional", partitions: "" },
+                { select: "regional", onlyStale: "yes" },
+                { select: "regional", force: true }
+              ])
+            ),
+            headers: json
+          }
   }
 }
 
@@ -275,6 +290,7 @@ describe("materia dev under malformed requests", { timeout: CLI_TEST_TIMEOUT }, 
     // Still up, and nothing ran.
     expect((await dev.api("GET", "/api/v1/project")).status).toBe(200)
     expect((await dev.api("GET", "/api/v1/runs")).body).toEqual({ runs: [], next: null })
+    expect((await dev.api("GET", "/api/v1/backfills")).body).toEqual({ backfills: [] })
     const assets = await dev.api<{ assets: Array<{ status: string }> }>("GET", "/api/v1/assets")
     expect(assets.body.assets.every((a) => a.status === "missing")).toBe(true)
   })
