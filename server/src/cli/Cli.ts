@@ -18,6 +18,8 @@ import { runsCommand } from "./commands/RunsCommand.ts"
 import { schedulesCommand } from "./commands/SchedulesCommand.ts"
 import { sensorsCommand } from "./commands/SensorsCommand.ts"
 import { wipeCommand } from "./commands/WipeCommand.ts"
+import { workerCommand } from "./commands/WorkerCommand.ts"
+import { workersCommand } from "./commands/WorkersCommand.ts"
 
 export const commands: ReadonlyArray<Command> = [
   planCommand,
@@ -32,7 +34,9 @@ export const commands: ReadonlyArray<Command> = [
   devCommand,
   daemonCommand,
   schedulesCommand,
-  sensorsCommand
+  sensorsCommand,
+  workerCommand,
+  workersCommand
 ]
 
 const help = (): string =>
