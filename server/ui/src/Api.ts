@@ -254,7 +254,9 @@ export const api = {
     request<{ events: ReadonlyArray<StoredEvent>; next: number | null }>(
       `/runs/${encodeURIComponent(runId)}/events${query({ after, limit })}`
     ),
-  launch: (body: LaunchRequest) => request<{ runId: string }>("/runs", { method: "POST", body }),
+  /** `nothingToDo`: everything selected was fresh, so no run was recorded. */
+  launch: (body: LaunchRequest) =>
+    request<{ runId: string; nothingToDo?: boolean }>("/runs", { method: "POST", body }),
   cancel: (runId: string) =>
     request<{ runId: string; status: RunStatus }>(`/runs/${encodeURIComponent(runId)}/cancel`, {
       method: "POST"

@@ -39,20 +39,24 @@ export const LaunchForm = (props: {
   const [config, setConfig] = useState("")
   const [error, setError] = useState<unknown>()
   const [busy, setBusy] = useState(false)
+  const [note, setNote] = useState<string | null>(null)
 
   const submit = async (event: FormEvent) => {
     event.preventDefault()
     setError(undefined)
+    setNote(null)
     try {
       const parsed = parseConfig(config)
       setBusy(true)
-      const { runId } = await api.launch({
+      const { runId, nothingToDo } = await api.launch({
         select: props.fixedSelect === true ? props.select : select.trim(),
         ...(partitions.trim() === "" ? {} : { partitions: partitions.trim() }),
         ...(force ? { force: true } : {}),
         ...(parsed === undefined ? {} : { config: parsed })
       })
-      navigate(runPath(runId))
+      if (nothingToDo === true)
+        setNote("Nothing to do: everything selected is fresh. Check Force to recompute it anyway.")
+      else navigate(runPath(runId))
     } catch (e) {
       setError(e)
     } finally {
@@ -113,6 +117,11 @@ export const LaunchForm = (props: {
           {busy ? "Launching…" : (props.submitLabel ?? "Launch")}
         </button>
       </div>
+      {note === null ? null : (
+        <div className="note" role="status">
+          {note}
+        </div>
+      )}
       <ErrorBanner error={error} />
     </form>
   )

@@ -5,7 +5,7 @@
  * them changes nothing. Cancel a running run; re-execute a failed one from its failure.
  */
 import { useEffect, useMemo, useReducer, useRef, useState } from "react"
-import { api, type Run, runStreamUrl, type Step, type StepStatus, type StoredEvent } from "./Api.ts"
+import { ApiError, api, type Run, runStreamUrl, type Step, type StepStatus, type StoredEvent } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
 import { formatDuration, formatTime } from "./Format.ts"
 import { useInstanceEvents } from "./LiveEvents.ts"
@@ -62,6 +62,9 @@ const STEP_ENDS: Readonly<Record<string, StepStatus>> = {
   StepSkipped: "skipped",
   StepCanceled: "canceled"
 }
+
+/** How many times (every 250 ms) the page asks again for a run it could not find. */
+const NOT_FOUND_RETRIES = 20
 
 /** The page keeps the last lines of a run's log; the API's paged events hold them all. */
 const MAX_LOG_LINES = 5000
@@ -303,45 +306,64 @@ export const RunPage = (props: { readonly runId: string }) => {
 
   useEffect(() => {
     let alive = true
-    const load = () =>
+    let source: EventSource | undefined
+    let retry: number | undefined
+    /** Loads the run; resolves to the error, if any (shown by the caller). */
+    const load = (): Promise<unknown> =>
       api.run(props.runId).then(
         (r) => {
           if (alive) {
             setLoadError(undefined)
             dispatch({ _tag: "loaded", run: r.run, steps: r.steps })
           }
+          return undefined
         },
-        (error: unknown) => {
-          if (alive) setLoadError(error)
-        }
+        (error: unknown) => error
       )
-    void load()
-    const source = new EventSource(runStreamUrl(props.runId), { withCredentials: true })
-    source.addEventListener("run-event", (message) => {
-      try {
-        dispatch({
-          _tag: "event",
-          from: "log",
-          stored: JSON.parse((message as MessageEvent<string>).data) as StoredEvent
+    const follow = () => {
+      const opened = new EventSource(runStreamUrl(props.runId), { withCredentials: true })
+      source = opened
+      opened.addEventListener("run-event", (message) => {
+        try {
+          dispatch({
+            _tag: "event",
+            from: "log",
+            stored: JSON.parse((message as MessageEvent<string>).data) as StoredEvent
+          })
+          setStreamNote(null)
+        } catch (error) {
+          setStreamNote(`a live event could not be read: ${String(error)}`)
+        }
+      })
+      opened.addEventListener("end", () => {
+        opened.close()
+        dispatch({ _tag: "ended" })
+        void load().then((error) => {
+          if (alive && error !== undefined) setLoadError(error)
         })
-        setStreamNote(null)
-      } catch (error) {
-        setStreamNote(`a live event could not be read: ${String(error)}`)
-      }
-    })
-    source.addEventListener("end", () => {
-      source.close()
-      dispatch({ _tag: "ended" })
-      void load()
-    })
-    source.addEventListener("error", () => {
-      if (source.readyState === EventSource.CLOSED)
-        setStreamNote("the live event stream closed; reload to follow the run")
-      else setStreamNote("the live event stream was interrupted; reconnecting…")
-    })
+      })
+      opened.addEventListener("error", () => {
+        if (opened.readyState === EventSource.CLOSED)
+          setStreamNote("the live event stream closed; reload to follow the run")
+        else setStreamNote("the live event stream was interrupted; reconnecting…")
+      })
+    }
+    // A run just launched may not be readable yet: a 404 is retried for a few seconds before it is
+    // shown, and the stream (which would fail for good on a 404) opens once the run is found.
+    let attempts = 0
+    const start = async () => {
+      const error = await load()
+      if (!alive) return
+      if (error === undefined) follow()
+      else if (error instanceof ApiError && error.status === 404 && ++attempts < NOT_FOUND_RETRIES)
+        retry = window.setTimeout(() => void start(), 250)
+      else setLoadError(error)
+    }
+    void start()
     return () => {
       alive = false
-      source.close()
+      window.clearTimeout(retry)
+      source?.close()
     }
   }, [props.runId])
 

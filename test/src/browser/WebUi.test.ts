@@ -5,7 +5,6 @@
  * read the captured output, open an asset page and see its first rows; and errors from the API
  * (a selection that matches nothing, an unknown asset, a missing token) shown on the page.
  */
-import { existsSync } from "node:fs"
 import { rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { BrowserContext, Page } from "playwright-core"
@@ -101,9 +100,11 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await page.click("text=Clear")
     await waitForCount(page, ".graph-node", 3)
 
-    // Launch everything while `report` is held, so the run is watched in flight.
-    const hold = join(project.root, ".hold")
-    await writeFile(hold, "")
+    // Launch everything while `sales/orders` and `report` are held, to watch the run step by step.
+    const holdOrders = join(project.root, ".hold-orders")
+    const holdReport = join(project.root, ".hold-report")
+    await writeFile(holdOrders, "")
+    await writeFile(holdReport, "")
     const runRequests: Array<string> = []
     page.on("request", (r) => {
       if (/\/api\/v1\/runs\/[^/]+$/.test(new URL(r.url()).pathname)) runRequests.push(r.url())
@@ -115,8 +116,16 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await page.waitForURL(/\/runs\/[^/]+$/)
     const runId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop()!)
     await page.evaluate("window.notReloaded = true")
+    await waitFor(page, '.timeline-row[data-step="sales/orders"][data-status="running"]')
+    expect(await stepStatuses(page), context()).toEqual({
+      "sales/orders": "running",
+      "sales/totals": "pending",
+      report: "pending"
+    })
+    const requestsWhenShown = runRequests.length
 
     // Live: the upstream steps succeed and `report` runs while the run is still running.
+    await rm(holdOrders)
     await waitFor(
       page,
       '.run-page[data-run-status="running"] .timeline-row[data-step="report"][data-status="running"]'
@@ -128,10 +137,10 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
       report: "running"
     })
     expect(await page.getAttribute(".run-page", "data-run-status")).toBe("running")
-    // Only the page's first load asked for the run: the changes came through the event stream.
-    expect(runRequests, context()).toHaveLength(1)
+    // No request for the run since it was shown: the changes came through the event streams.
+    expect(runRequests, context()).toHaveLength(requestsWhenShown)
 
-    await rm(hold)
+    await rm(holdReport)
     await waitFor(page, '.run-page[data-run-status="succeeded"]')
     await waitFor(page, '.timeline-row[data-step="report"][data-status="succeeded"]')
     expect(await stepStatuses(page)).toEqual({
@@ -142,7 +151,6 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await waitFor(page, '.logs .log-line:has-text("report: 2 regions")')
     expect(await page.textContent(".logs .log-line.level-stdout")).toContain("report: 2 regions")
     expect(await page.evaluate("window.notReloaded")).toBe(true)
-    expect(existsSync(hold)).toBe(false)
 
     // The runs list has the run.
     await page.click('nav >> text="Runs"')
@@ -169,6 +177,15 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     expect(await page.textContent(".asset-page h1")).toContain("sales/orders")
     expect(await page.textContent(".asset-page .badge")).toBe("fresh")
     expect(await page.locator(".asset-page table.list tbody tr").count()).toBeGreaterThanOrEqual(1)
+
+    // Its Materialize button: nothing to do while fresh; with Force, a run of just this asset.
+    await page.click('.asset-page .launch-form button[type="submit"]')
+    await waitFor(page, '.launch-form .note:has-text("Nothing to do")')
+    await page.check('.asset-page .launch-form input[type="checkbox"]')
+    await page.click('.asset-page .launch-form button[type="submit"]')
+    await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith(runId))
+    await waitFor(page, '.run-page[data-run-status="succeeded"]')
+    expect(await stepStatuses(page)).toEqual({ "sales/orders": "succeeded" })
     expect(
       pageLog.filter((l) => l.startsWith("pageerror")),
       context()
