@@ -5,6 +5,7 @@
  * its JSON kept, so repeated reads of a large graph cost a string copy; steps running now overlay
  * the `running` status from the live events.
  */
+import { resolve } from "node:path"
 import { nearest } from "@materia/core"
 import { ApiError, notFound } from "../http/ApiError.ts"
 import type { AssetDetail, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
@@ -41,9 +42,19 @@ const lazy = <A>(make: () => A): (() => A) => {
   }
 }
 
-/** Makes the backend over `project` (its code) and the store under `root`. */
-export const makeDevBackend = (project: ProjectApi, root: string): DevBackend => {
-  const reader: StoreReader = openStoreReader(root)
+/** Makes the backend over `project` (its code) and the store under the root its code reports. */
+export const makeDevBackend = (project: ProjectApi): DevBackend => {
+  /** The store's reader, for the project's root (a project may set its own `root`). */
+  const readers = new Map<string, StoreReader>()
+  const readerOf = async (): Promise<StoreReader> => {
+    const root = resolve((await project.state()).root)
+    let reader = readers.get(root)
+    if (reader === undefined) {
+      reader = openStoreReader(root)
+      readers.set(root, reader)
+    }
+    return reader
+  }
   /** Running steps: asset key → how many runs run it now; `version` grows with every change. */
   const running = new Map<string, Set<string>>()
   let runningVersion = 0
@@ -89,7 +100,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
   let loading: { key: string; promise: Promise<CatalogView> } | undefined
   const view = async (): Promise<CatalogView> => {
     const state = await project.state()
-    const watermark = reader.watermark()
+    const watermark = (await readerOf()).watermark()
     const key = `${state.generation}:${watermark}`
     if (cached?.key === key) return cached
     if (loading?.key === key) return loading.promise
@@ -181,7 +192,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     },
     history: async (key, options) => {
       const { view: v } = await assetOf(key)
-      return reader.history(v.name, key, options)
+      return (await readerOf()).history(v.name, key, options)
     },
     partitions: async (key, options): Promise<PartitionPage> => {
       const { asset } = await assetOf(key)
@@ -190,14 +201,14 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     },
     lineage: async () => lineageOf((await view()).assets(), runningKeys()),
     lineageJson: async () => memo(await view(), "lineage"),
-    runs: async (options) => reader.runs(await projectName(), options),
-    run: async (runId) => reader.run(runId),
-    events: async (runId, options) => reader.events(runId, options),
+    runs: async (options) => (await readerOf()).runs(await projectName(), options),
+    run: async (runId) => (await readerOf()).run(runId),
+    events: async (runId, options) => (await readerOf()).events(runId, options),
     launch: (body) => project.launch(body),
     cancel: async (runId) => {
       const answer = await project.cancel(runId)
       if (answer !== null) return answer
-      const { run } = reader.run(runId) // 404 for an unknown run
+      const { run } = (await readerOf()).run(runId) // 404 for an unknown run
       if (run.status !== "running")
         throw new ApiError({
           status: 409,
@@ -211,7 +222,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
       })
     },
     reexecute: async (runId) => {
-      const { run } = reader.run(runId) // 404 for an unknown run
+      const { run } = (await readerOf()).run(runId) // 404 for an unknown run
       if (run.status === "running")
         throw new ApiError({
           status: 409,
@@ -237,7 +248,7 @@ export const makeDevBackend = (project: ProjectApi, root: string): DevBackend =>
     recent: (runId) => recent.get(runId) ?? [],
     close: async () => {
       unsubscribe()
-      reader.close()
+      for (const reader of readers.values()) reader.close()
       await project.close()
     }
   }

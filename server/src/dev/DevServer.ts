@@ -5,7 +5,6 @@
  */
 import type { AddressInfo } from "node:net"
 import { hostname, networkInterfaces } from "node:os"
-import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { serve } from "@hono/node-server"
 import type { Hono } from "hono"
@@ -62,7 +61,7 @@ export const startDevServer = async (options: DevServerOptions): Promise<DevServ
     queryTimeoutMillis: options.queryTimeoutMillis,
     log: options.log
   })
-  const backend = makeDevBackend(supervisor, dirname(options.configFile))
+  const backend = makeDevBackend(supervisor)
   let app: Hono | undefined
   const server = serve({
     fetch: (request, env) => app!.fetch(request, env),

@@ -111,7 +111,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
           generation.state = {
             generation: id,
             name: current?.state?.name ?? basename(root),
-            root,
+            root: current?.state?.root ?? root,
             codeVersion: "",
             loadError: message.error
           }
@@ -149,7 +149,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
         generation.state = {
           generation: id,
           name: current?.state?.name ?? basename(root),
-          root,
+          root: current?.state?.root ?? root,
           codeVersion: "",
           loadError: {
             file: options.configFile,

@@ -28,7 +28,7 @@ const serveApp = async (root: string, uiDir: string, host = "127.0.0.1"): Promis
   const raw = asset("raw", { group: "ingest" }, () => [3, 1, 2])
   const sorted = asset("sorted", { ins: { raw } }, ({ raw }) => [...raw].sort())
   const project = defineProject({ name: "apptest", assets: [raw, sorted], root })
-  const backend = makeDevBackend(await inProcessProject(project, root), root)
+  const backend = makeDevBackend(await inProcessProject(project, root))
   let app: Hono | undefined
   const server = serve({ fetch: (r, env) => app!.fetch(r, env), hostname: "127.0.0.1", port: 0 })
   await new Promise<void>((resolve) => server.once("listening", resolve))
