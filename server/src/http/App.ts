@@ -454,9 +454,11 @@ export const makeApp = (options: AppOptions): Hono => {
     validate("query", Api.EmptyQuery),
     async (c) => {
       const runId = c.req.valid("param").id
-      await backend.run(runId) // 404 before the stream starts
+      const { run } = await backend.run(runId) // 404 before the stream starts
+      // A reconnecting EventSource sends the seq it saw last: go on from there.
+      const resumeFrom = Number(c.req.header("last-event-id") ?? "0")
       return sse(c, async (stream, closed) => {
-        let last = 0
+        let last = Number.isSafeInteger(resumeFrom) && resumeFrom > 0 ? resumeFrom : 0
         let finished = false
         let wake = () => {}
         let pending = false
@@ -493,6 +495,9 @@ export const makeApp = (options: AppOptions): Hono => {
               for (const item of page.events) if (item.seq === last + 1) await send(item)
               if (page.next === null || page.events.length === 0) break
             }
+            // A run that had finished when the stream opened is all in storage (a resumed stream may
+            // start past its RunFinished).
+            if (run.status !== "running") finished = true
             for (const seq of live.keys()) if (seq <= last) live.delete(seq)
             for (let next = live.get(last + 1); next !== undefined && open; next = live.get(last + 1))
               await send(next)

@@ -34,7 +34,7 @@ export interface DevProcess {
     body?: unknown,
     options?: { readonly auth?: boolean }
   ) => Promise<{ readonly status: number; readonly body: T }>
-  readonly sse: (path: string) => Promise<SseStream>
+  readonly sse: (path: string, headers?: Record<string, string>) => Promise<SseStream>
   /** Polls `GET path` until `done` accepts its body (a poll, not a timing assertion). */
   /** What the server printed on stderr so far (reloads, load errors). */
   readonly stderr: () => string
@@ -94,10 +94,10 @@ export const attachDev = async (project: TempProject, cli: CliProcess): Promise<
     }
     return { status: response.status, body: parsed as never }
   }
-  const sse = async (path: string): Promise<SseStream> => {
+  const sse = async (path: string, headers: Record<string, string> = {}): Promise<SseStream> => {
     const controller = new AbortController()
     const response = await fetch(`${url}${path}`, {
-      headers: { Authorization: `Bearer ${token}` },
+      headers: { Authorization: `Bearer ${token}`, ...headers },
       signal: controller.signal
     })
     if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`)

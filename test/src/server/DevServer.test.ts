@@ -81,6 +81,16 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
       "the run's end on the instance stream"
     )
 
+    // A reconnecting EventSource goes on after the last seq it saw, and the finished run's stream ends.
+    const resumed = await dev.sse(`/api/v1/runs/${runId}/stream`, { "Last-Event-ID": "2" })
+    await resumed.waitFor((e) => e.event === "end", "the end of the resumed stream")
+    expect(resumed.events.filter((e) => e.event === "run-event").map((e) => dataOf(e).seq)).toEqual(
+      events.slice(2).map((e) => e.seq)
+    )
+    const past = await dev.sse(`/api/v1/runs/${runId}/stream`, { "Last-Event-ID": String(events.length) })
+    await past.waitFor((e) => e.event === "end", "the end of a stream resumed past the run's end")
+    expect(past.events.map((e) => e.event)).toEqual(["end"])
+
     const run = await dev.api<RunBody>("GET", `/api/v1/runs/${runId}`)
     expect(run.body.run).toMatchObject({ runId, status: "succeeded", targets: ["stats"] })
     expect(run.body.steps.map((s) => [s.key, s.status, s.attempts, s.partition])).toEqual([
