@@ -20,7 +20,15 @@ import {
 import { type FormEvent, memo, useEffect, useMemo, useRef, useState } from "react"
 import { type AssetSummary, api } from "./Api.ts"
 import { ErrorBanner } from "./ErrorView.tsx"
-import { type GraphShape, layout, NODE_HEIGHT, NODE_WIDTH, type Positions, prepareLayout } from "./Layout.ts"
+import {
+  type GraphShape,
+  layout,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  type Positions,
+  prepareLayout,
+  shapeKey
+} from "./Layout.ts"
 import { endsStep, useInstanceEvents, useThrottled } from "./LiveEvents.ts"
 import { useLoad } from "./Load.ts"
 import { assetPath, navigate, useLocation } from "./Router.tsx"
@@ -100,9 +108,18 @@ const Graph = (props: {
   readonly focus: string | null
 }) => {
   const flow = useReactFlow()
-  const shape = useMemo(() => shapeOf(props.assets, props.visible), [props.assets, props.visible])
+  // The same shape object while the keys and edges stay the same (a status refresh brings a new
+  // asset list): no new layout, and React Flow keeps its viewport.
+  const lastShape = useRef<{ key: string; shape: GraphShape } | undefined>(undefined)
+  const shape = useMemo(() => {
+    const candidate = shapeOf(props.assets, props.visible)
+    const key = shapeKey(candidate)
+    if (lastShape.current?.key === key) return lastShape.current.shape
+    lastShape.current = { key, shape: candidate }
+    return candidate
+  }, [props.assets, props.visible])
   const [positions, setPositions] = useState<
-    { shape: GraphShape; positions: Positions; id: number } | undefined
+    { shape: GraphShape; positions: Positions; key: string } | undefined
   >()
   const [layoutError, setLayoutError] = useState<unknown>()
   const started = useRef(performance.now())
@@ -113,7 +130,7 @@ const Graph = (props: {
     setLayoutError(undefined)
     layout(shape).then(
       (p) => {
-        if (current) setPositions((old) => ({ shape, positions: p, id: (old?.id ?? 0) + 1 }))
+        if (current) setPositions({ shape, positions: p, key: lastShape.current?.key ?? "" })
       },
       (error: unknown) => {
         if (current) setLayoutError(error)
@@ -205,7 +222,7 @@ const Graph = (props: {
       ) : (
         <div className="graph-canvas">
           <ReactFlow
-            key={positions.id}
+            key={positions.key}
             nodes={nodes}
             edges={edges}
             nodeTypes={nodeTypes}

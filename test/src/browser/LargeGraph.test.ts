@@ -15,6 +15,7 @@ import {
 } from "./BrowserHarness.ts"
 
 const ASSETS = 300
+const TOKEN = "large-graph-token"
 
 let dev: DevServer
 let project: { root: string; remove: () => Promise<void> }
@@ -29,7 +30,7 @@ describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
   beforeAll(async () => {
     await ensureUiBuilt()
     project = await makeProject("wide.ts")
-    dev = await startDev(project.root, "large-graph-token")
+    dev = await startDev(project.root, TOKEN)
     browser = await launchChromium()
     browser.context.setDefaultTimeout(120_000)
   }, BROWSER_TEST_TIMEOUT)
@@ -57,6 +58,18 @@ describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
     await page.press('input[aria-label="Find an asset"]', "Enter")
     await page.waitForSelector('.graph-node.selected[data-key="w9_a29"]')
     expect(await drawnKeys(page)).not.toContain("w0_a0")
+
+    // A run elsewhere changes a status: the graph refreshes from the live events and keeps the view.
+    const launched = await fetch(`${dev.url}/api/v1/runs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ select: "w0_a0" })
+    })
+    expect(launched.status, await launched.clone().text()).toBe(202)
+    await page.waitForSelector('.legend-item:has-text("fresh 1")')
+    expect(await drawnKeys(page)).toContain("w9_a29")
+    expect(await drawnKeys(page)).not.toContain("w0_a0")
+    expect(workers).toHaveLength(1) // no new layout for the same shape
 
     // The same graph again: its layout comes from the cache, no worker starts.
     const reloaded = await browser.context.newPage()
