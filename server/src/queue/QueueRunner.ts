@@ -67,7 +67,8 @@ export const poolServed = async (redis: Redis, names: QueueNames, pool: string):
       for (const raw of await redis.mget(...keys)) {
         if (raw === null) continue
         try {
-          if ((JSON.parse(raw) as { pools?: ReadonlyArray<string> }).pools?.includes(pool)) return true
+          const record = JSON.parse(raw) as { pools?: ReadonlyArray<string>; stopping?: boolean }
+          if (record.stopping !== true && record.pools?.includes(pool)) return true
         } catch {
           // A record being rewritten: the next one decides.
         }

@@ -51,6 +51,8 @@ export interface WorkerRecord {
   readonly at: number
   /** The steps it runs: `runId key[partition] #attempt`. */
   readonly running: ReadonlyArray<string>
+  /** Closing: it finishes what it runs and takes no new step. */
+  readonly stopping?: boolean | undefined
 }
 
 export interface QueueWorker {
@@ -89,6 +91,7 @@ export const startQueueWorker = async (options: QueueWorkerOptions): Promise<Que
   connection.on("error", () => {})
   const running = new Map<string, string>()
   const startedAt = Date.now()
+  let stopping = false
 
   const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<StepJobDone> => {
     const decoded = decodeStepJob(job.data)
@@ -163,7 +166,8 @@ export const startQueueWorker = async (options: QueueWorkerOptions): Promise<Que
       concurrency,
       startedAt,
       at: Date.now(),
-      running: [...running.values()]
+      running: [...running.values()],
+      ...(stopping ? { stopping } : {})
     }
     await connection
       .multi()
@@ -180,8 +184,10 @@ export const startQueueWorker = async (options: QueueWorkerOptions): Promise<Que
     id,
     codeVersion,
     close: async () => {
-      clearInterval(timer)
+      stopping = true
+      await beat().catch(() => {})
       await Promise.all(workers.map((w) => w.close()))
+      clearInterval(timer)
       await runner.close()
       await connection.del(names.worker(id)).catch(() => 0)
       subscriber.disconnect()

@@ -44,8 +44,49 @@ export const startMateria = (
   cwd: string,
   args: ReadonlyArray<string>,
   env: Record<string, string> = {}
-): StartedProcess => {
-  const child = spawn(process.execPath, [BIN, ...args], {
+): StartedProcess => startNode(cwd, [BIN, ...args], env)
+
+/** What the driver fixture prints at its end. */
+export interface DriverResult {
+  readonly runId: string
+  readonly status: string
+  readonly steps: ReadonlyArray<{ key: string; status: string; attempts: number; error?: string }>
+}
+
+/** Starts the driver fixture (a run through the queue executor) in `cwd`. */
+export const startDriver = (
+  cwd: string,
+  options: {
+    readonly projectFile: string
+    readonly redisUrl: string
+    readonly prefix: string
+    readonly select: ReadonlyArray<string>
+    readonly pools?: Record<string, number>
+  },
+  env: Record<string, string> = {}
+): StartedProcess & { readonly result: () => Promise<DriverResult> } => {
+  const driver = startNode(
+    cwd,
+    ["--import", "tsx", join(import.meta.dirname, "fixtures/driver.ts"), JSON.stringify(options)],
+    env
+  )
+  return {
+    ...driver,
+    result: async () => {
+      const { code, signal } = await driver.exited
+      const line = driver
+        .output()
+        .split("\n")
+        .find((l) => l.startsWith("RESULT "))
+      if (line === undefined)
+        throw new Error(`the driver ended (${signal ?? code}) without a result:\n${driver.output()}`)
+      return JSON.parse(line.slice("RESULT ".length)) as DriverResult
+    }
+  }
+}
+
+const startNode = (cwd: string, args: ReadonlyArray<string>, env: Record<string, string>): StartedProcess => {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, NO_COLOR: "1", npm_command: undefined, INIT_CWD: undefined, ...env },
     stdio: ["ignore", "pipe", "pipe"]

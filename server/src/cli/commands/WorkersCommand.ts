@@ -35,7 +35,7 @@ export const workersCommand: Command = {
       out("Live workers:")
       for (const w of listing.workers) {
         out(
-          `  ${w.id}  pools ${w.pools.join(",")}  concurrency ${w.concurrency}  project ${w.project} @ ${w.codeVersion}`
+          `  ${w.id}  pools ${w.pools.join(",")}  concurrency ${w.concurrency}  project ${w.project} @ ${w.codeVersion}${w.stopping === true ? "  (stopping)" : ""}`
         )
         for (const step of w.running) out(`    running ${step}`)
       }
