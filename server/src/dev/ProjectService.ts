@@ -354,6 +354,14 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     start(newRunId(), (common) => reexecuteEffect(project, { ...common, fromFailure: parent }))
 
   const cancel = async (runId: string) => {
+    // A run of a backfill driven here is canceled with its backfill.
+    const owner = backfillOfRun.get(runId)
+    if (owner !== undefined && active.has(owner)) {
+      const backfillRun = active.get(owner)!
+      backfillRun.controller.abort()
+      await backfillRun.done
+      return { runId, status: "canceled" as const }
+    }
     const run = active.get(runId)
     if (run === undefined) return null
     run.controller.abort()
@@ -396,6 +404,8 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   }
 
   const backfillKey = (backfillId: string) => `backfill:${backfillId}`
+  /** The backfill (its key in `active`) that drives each run it started here. */
+  const backfillOfRun = new Map<string, string>()
   const backfillSummary = (record: BackfillRecord): BackfillSummary => ({
     backfillId: record.backfillId,
     status: backfillState(record, Date.now()),
@@ -440,7 +450,10 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
           onlyStale: body.onlyStale,
           backfillId,
           signal: controller.signal,
-          onEvent: forward,
+          onEvent: (event) => {
+            if (event._tag === "RunStarted") backfillOfRun.set(event.runId, backfillKey(backfillId))
+            forward(event)
+          },
           onProgress: accept
         })
       ).then((exit) => {

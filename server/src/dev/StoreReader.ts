@@ -1,7 +1,7 @@
 /**
  * Paged reads of a project's local run log (`.materia/materia.db`) for the HTTP API: runs before a
  * time, a run's events after a seq, an asset's materializations, and a watermark that changes with
- * every appended event. It opens the SQLite file read-only beside the writers (WAL), so it answers
+ * every appended event (and every wipe). It opens the SQLite file read-only beside the writers (WAL), so it answers
  * even while the project's code fails to load. Core's StorageApi has no paged or per-asset reads
  * yet; these queries use the columns of its first migrations only.
  */
@@ -31,7 +31,7 @@ interface MaterializationRow {
 }
 
 export interface StoreReader {
-  /** The id of the newest event (0 when none): changes whenever anything is recorded. */
+  /** Changes whenever anything is recorded (from the newest event id, and the count wipes lower); 0 when empty. */
   readonly watermark: () => number
   readonly runs: (project: string, options: { limit: number; before?: number | undefined }) => RunList
   readonly run: (runId: string) => RunResponse
@@ -109,8 +109,15 @@ export const openStoreReader = (root: string): StoreReader => {
   }
 
   return {
-    watermark: () =>
-      open()?.prepare<[], { id: number | null }>("SELECT MAX(id) AS id FROM events").get()?.id ?? 0,
+    watermark: () => {
+      const row = open()
+        ?.prepare<[], { id: number | null; n: number }>(
+          "SELECT (SELECT MAX(id) FROM events) AS id, (SELECT COUNT(*) FROM asset_latest) AS n"
+        )
+        .get()
+      // Events only grow; `materia wipe` deletes rows without an event, so the count takes part too.
+      return row === undefined ? 0 : (row.id ?? 0) * 1_000_003 + row.n
+    },
     runs: (project, { limit, before }) => {
       const d = open()
       if (d === undefined) return { runs: [], next: null }

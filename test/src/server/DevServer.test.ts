@@ -304,6 +304,13 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(
       (await dev.api<{ asset: { status: string } }>("GET", "/api/v1/assets/flaky")).body.asset.status
     ).toBe("fresh")
+
+    // Another process changes the store (a wipe records no event): the catalog follows.
+    const wiped = await dev.project.materia("wipe", "--select", "flaky", "--yes")
+    expect(wiped.code, wiped.stderr).toBe(0)
+    expect(
+      (await dev.api<{ asset: { status: string } }>("GET", "/api/v1/assets/flaky")).body.asset.status
+    ).toBe("missing")
   })
 
   it("restarts the code server on a change (a run in flight keeps its code) and reports a load error", async ({
