@@ -19,10 +19,11 @@ export default defineConfig({
     assetsDir: "assets",
     chunkSizeWarningLimit: 2500
   },
+  // changeOrigin: `materia dev` answers only requests whose Host header names it (DNS rebinding).
   server: {
-    proxy: { "/api": { target: api, changeOrigin: false }, "/auth": { target: api } }
+    proxy: { "/api": { target: api, changeOrigin: true }, "/auth": { target: api, changeOrigin: true } }
   },
   preview: {
-    proxy: { "/api": { target: api }, "/auth": { target: api } }
+    proxy: { "/api": { target: api, changeOrigin: true }, "/auth": { target: api, changeOrigin: true } }
   }
 })
