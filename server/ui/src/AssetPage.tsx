@@ -307,7 +307,11 @@ const Detail = (props: { readonly asset: AssetDetail; readonly reload: () => voi
         <FirstRows
           assetKey={asset.key}
           version={asset.latest?.dataVersion}
-          table={latestMetadata?.schema !== undefined || typeof latestMetadata?.rows === "number"}
+          table={
+            latestMetadata?.schema !== undefined ||
+            typeof latestMetadata?.rows === "number" ||
+            items.some((h) => h.metadata.schema !== undefined || rowsOf(h) !== null)
+          }
         />
       </section>
 

@@ -21,6 +21,14 @@ const parseConfig = (text: string): Record<string, Json> | undefined => {
   return value as Record<string, Json>
 }
 
+const partitionHint = (keys: ReadonlyArray<string> | undefined): string => {
+  const first = keys?.[0]
+  const last = keys?.[keys.length - 1]
+  return first === undefined || last === undefined || first === last
+    ? "empty: every stale partition; or a key, a range from...to, or a list a,b"
+    : `empty: every stale partition; or ${first}, ${first}...${last}, or a list`
+}
+
 export const LaunchForm = (props: {
   readonly select: string
   /** Whether the selection can be edited (the launch page) or is the asset itself (an asset page). */
@@ -85,7 +93,7 @@ export const LaunchForm = (props: {
             name="partitions"
             value={partitions}
             onChange={(e) => setPartitions(e.target.value)}
-            placeholder="all stale partitions; or 2026-01-01, or 2026-01-01...2026-01-31, or a,b"
+            placeholder={partitionHint(props.partitionKeys)}
             list="partition-keys"
           />
           {props.partitionKeys === undefined ? null : (
