@@ -41,11 +41,17 @@ export type FromChild =
   | { readonly type: "done"; readonly id: number; readonly result: StepAttemptResult }
   | { readonly type: "failed"; readonly id: number; readonly error: StepErrorData }
 
-/** The project's code version: a hash of every asset's definition (each one's code version included). */
+/**
+ * The project's code version: a hash of every asset's definition (each one's code version included),
+ * without where the module was installed (`definedIn`), which differs from machine to machine.
+ */
 export const projectCodeVersion = (project: AnyProject): string => {
   const hash = createHash("sha256")
   hash.update(`${project.name}\n`)
-  for (const spec of project.graph.specs) hash.update(`${JSON.stringify(spec)}\n`)
+  for (const spec of project.graph.specs) {
+    const { definedIn: _where, ...definition } = spec as typeof spec & { readonly definedIn?: unknown }
+    hash.update(`${JSON.stringify(definition)}\n`)
+  }
   return hash.digest("hex").slice(0, 16)
 }
 

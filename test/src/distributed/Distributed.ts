@@ -135,17 +135,14 @@ export const startWorker = async (
   prefix: string,
   pools: ReadonlyArray<string>,
   extra: ReadonlyArray<string> = [],
-  redisUrl = REDIS_URL
+  redisUrl = REDIS_URL,
+  env: Record<string, string> = {}
 ): Promise<StartedProcess> => {
-  const worker = startMateria(cwd, [
-    "worker",
-    ...pools.flatMap((p) => ["--pool", p]),
-    "--redis",
-    redisUrl,
-    "--prefix",
-    prefix,
-    ...extra
-  ])
+  const worker = startMateria(
+    cwd,
+    ["worker", ...pools.flatMap((p) => ["--pool", p]), "--redis", redisUrl, "--prefix", prefix, ...extra],
+    env
+  )
   await worker.printed(/serving/)
   return worker
 }
