@@ -34,11 +34,7 @@ asset("summary", { ins: { daily } }, ({ daily }) => daily.toFixed(2))
 
 // partitionsOf gives a PartitionedInput whose values are typed.
 // @expect TS2339 "Property 'nope' does not exist on type 'number'"
-asset(
-  "monthly",
-  { ins: { days: partitionsOf(daily) } },
-  async ({ days }) => (await days.get("2026-01-01")).nope
-)
+asset("m", { ins: { days: partitionsOf(daily) } }, async ({ days }) => (await days.get("d")).nope)
 
 // streamOf gives record batches, not the value.
 // @expect TS2339 "Property 'toFixed' does not exist on type 'AsyncIterable<RecordBatch"
