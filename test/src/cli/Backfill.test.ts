@@ -212,3 +212,33 @@ describe("materia assets with partitions", { timeout: CLI_TEST_TIMEOUT }, () => 
     expect(text.stdout).toMatch(/daily_total\s+stale \(2\/31 partitions\)/)
   })
 })
+
+describe("materia materialize --config", { timeout: CLI_TEST_TIMEOUT }, () => {
+  it("passes run configuration by asset key, and refuses JSON that is not an object or does not decode", async ({
+    onTestFinished
+  }) => {
+    const p = await makeTempProject("configured.ts", onTestFinished)
+    const bad = await p.materia("materialize", "--select", "scaled", "--config", "[1]")
+    expect(bad.code, transcript(bad)).toBe(2)
+    expect(bad.stderr).toContain("JSON object")
+    const wrong = await p.materia(
+      "materialize",
+      "--select",
+      "scaled",
+      "--config",
+      '{"scaled": {"factor": "x"}}'
+    )
+    expect(wrong.code, transcript(wrong)).toBe(2)
+    const ok = await p.materia(
+      "materialize",
+      "--select",
+      "scaled",
+      "--config",
+      '{"scaled": {"factor": 2}}',
+      "--json"
+    )
+    expect(ok.code, transcript(ok)).toBe(0)
+    const shown = await p.materia("runs", "show", json(ok.stdout).runId, "--json")
+    expect(shown.code, transcript(shown)).toBe(0)
+  })
+})

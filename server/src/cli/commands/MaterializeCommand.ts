@@ -11,6 +11,24 @@ import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json } from "../Output.ts"
 import { nothingChanged, openProject, run } from "./Shared.ts"
 
+/** `--config '{"asset": {...}}'`: a JSON object of run configuration by asset key. */
+const parseConfig = (text: string | undefined): Readonly<Record<string, unknown>> | undefined => {
+  if (text === undefined) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new UsageError({
+      message: `materia materialize: --config must be JSON, e.g. '{"train": {"epochs": 3}}'; ${error instanceof Error ? error.message : String(error)}`
+    })
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new UsageError({
+      message: `materia materialize: --config must be a JSON object of run configuration by asset key, found ${Array.isArray(parsed) ? "an array" : typeof parsed}`
+    })
+  return parsed as Record<string, unknown>
+}
+
 export const materializeCommand: Command = {
   name: "materialize",
   summary: "run what is stale in a selection, with live progress",
@@ -21,6 +39,8 @@ export const materializeCommand: Command = {
                       dimension DIM=SEL;DIM=SEL (default: every partition); for many
                       partitions from CI, prefer \`materia backfill\`
   --force             run the targets even when fresh
+  --config JSON       run configuration by asset key, e.g. '{"train": {"epochs": 3}}' (checked
+                      against each asset's config schema before anything runs)
   --concurrency N     steps running at once (default: the project's, 8)
   --from-failure RUN  run again only the failed, skipped and canceled steps of run RUN
   --from-run RUN      run again the steps of run RUN that --select picks (all without --select)
@@ -32,6 +52,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
     const { values } = parseOptions("materialize", args, {
       select: { type: "string" },
       partitions: { type: "string" },
+      config: { type: "string" },
       force: { type: "boolean" },
       concurrency: { type: "string" },
       "from-failure": { type: "string" },
@@ -53,6 +74,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
         message: "materia materialize: --select S is required (e.g. --select '+model', or '*')"
       })
     const concurrency = positiveInt("materialize", "concurrency", values.concurrency)
+    const config = parseConfig(values.config)
     const opened = await openProject(values.project, context, values.select)
     const { project, store, root } = opened
     if (
@@ -64,6 +86,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       return ExitCode.Ok
     const reporter = values.json ? undefined : consoleReporter({ stream: context.output.stdout })
     const common = {
+      ...(config === undefined ? {} : { config }),
       storage: store,
       root,
       signal: context.signal,
