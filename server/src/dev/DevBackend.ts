@@ -163,13 +163,17 @@ export const makeDevBackend = (project: ProjectApi): DevBackend => {
     return text
   }
 
-  const projectName = async (): Promise<string> => (await project.state()).name
+  /** The project's name; before any code loaded, the store's only project (if it has one). */
+  const projectName = async (): Promise<string> => {
+    const state = await project.state()
+    return state.nameKnown ? state.name : ((await readerOf()).soleProject() ?? state.name)
+  }
 
   return {
     project: async (): Promise<ProjectInfo> => {
       const state = await project.state()
       return {
-        name: state.name,
+        name: await projectName(),
         root: state.root,
         codeVersion: state.codeVersion,
         loadError: state.loadError

@@ -23,7 +23,14 @@ export const inProcessProject = async (
       for (const listener of listeners) listener({ type: "run-event", data: event })
     }
   })
-  const state = { generation: 1, name: service.name, root, codeVersion: service.codeVersion, loadError: null }
+  const state = {
+    generation: 1,
+    name: service.name,
+    nameKnown: true,
+    root,
+    codeVersion: service.codeVersion,
+    loadError: null
+  }
   return {
     state: async () => state,
     catalog: service.catalog,

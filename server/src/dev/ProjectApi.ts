@@ -42,6 +42,8 @@ export interface ProjectState {
   /** Grows by one with every (re)load: caches keyed by it are dropped on reload. */
   readonly generation: number
   readonly name: string
+  /** False while no code has ever loaded: `name` is then the folder's name, a guess. */
+  readonly nameKnown: boolean
   readonly root: string
   readonly codeVersion: string
   readonly loadError: LoadError | null

@@ -44,6 +44,8 @@ export interface StoreReader {
     key: string,
     options: { limit: number; before?: number | undefined }
   ) => HistoryPage
+  /** The project of every recorded run, when they are all of one project. */
+  readonly soleProject: () => string | undefined
   readonly close: () => void
 }
 
@@ -169,6 +171,11 @@ export const openStoreReader = (root: string): StoreReader => {
         }
       })
       return { items, next: rows.length > limit ? items[items.length - 1]!.at : null }
+    },
+    soleProject: () => {
+      const rows =
+        open()?.prepare<[], { project: string }>("SELECT DISTINCT project FROM runs LIMIT 2").all() ?? []
+      return rows.length === 1 ? rows[0]!.project : undefined
     },
     close: () => {
       db?.close()

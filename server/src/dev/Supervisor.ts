@@ -101,6 +101,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
           generation.state = {
             generation: id,
             name: message.name,
+            nameKnown: true,
             root: message.root,
             codeVersion: message.codeVersion,
             loadError: null
@@ -111,6 +112,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
           generation.state = {
             generation: id,
             name: current?.state?.name ?? basename(root),
+            nameKnown: current?.state?.nameKnown ?? false,
             root: current?.state?.root ?? root,
             codeVersion: "",
             loadError: message.error
@@ -149,6 +151,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
         generation.state = {
           generation: id,
           name: current?.state?.name ?? basename(root),
+          nameKnown: current?.state?.nameKnown ?? false,
           root: current?.state?.root ?? root,
           codeVersion: "",
           loadError: {

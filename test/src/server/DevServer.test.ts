@@ -6,8 +6,8 @@
  */
 import { readFile, rm, writeFile } from "node:fs/promises"
 import { describe, it } from "vitest"
-import { CLI_TEST_TIMEOUT } from "../cli/TempProject.ts"
-import { type DevProcess, dataOf, startDev } from "./DevProcess.ts"
+import { CLI_TEST_TIMEOUT, makeTempProject } from "../cli/TempProject.ts"
+import { attachDev, type DevProcess, dataOf, startDev } from "./DevProcess.ts"
 
 const FIXTURE = "../../server/fixtures/dev.ts"
 
@@ -373,5 +373,29 @@ describe("materia dev", { timeout: CLI_TEST_TIMEOUT }, () => {
     )
     expect(fixed.loadError).toBeNull()
     expect((await dev.api("GET", "/api/v1/assets")).status).toBe(200)
+  })
+
+  it("reports a project broken from the start, keeps its run history readable, and refuses a port in use", async ({
+    expect,
+    onTestFinished
+  }) => {
+    const project = await makeTempProject(FIXTURE, onTestFinished)
+    const seeded = await project.materia("materialize", "--select", "raw")
+    expect(seeded.code, seeded.stderr).toBe(0)
+    await project.editConfig("const sleepy = asset(", "const sleepy = = asset(")
+    const dev = await attachDev(project, project.start("dev", "--port", "0"))
+    const state = await dev.api<{ name: string; loadError: { file: string; line: number } | null }>(
+      "GET",
+      "/api/v1/project"
+    )
+    expect(state.body.name).toBe("devtest")
+    expect(state.body.loadError?.file).toBe(project.path("materia.config.ts"))
+    expect((await dev.api("GET", "/api/v1/assets")).status).toBe(409)
+    expect((await dev.api<{ runs: unknown[] }>("GET", "/api/v1/runs")).body.runs).toHaveLength(1)
+
+    const port = new URL(dev.url).port
+    const second = await project.materia("dev", "--port", port)
+    expect(second.code).toBe(2)
+    expect(second.stderr).toContain(`cannot listen on 127.0.0.1:${port}`)
   })
 })

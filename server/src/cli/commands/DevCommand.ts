@@ -35,13 +35,20 @@ The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the p
     const queryTimeoutMillis = positiveInt("dev", "query-timeout", values["query-timeout"])
     const configFile = findConfig(values.project, context.cwd)
     const { startDevServer } = await import("../../dev/DevServer.ts")
+    const host = values.host ?? "127.0.0.1"
     const server = await startDevServer({
       configFile,
-      host: values.host ?? "127.0.0.1",
+      host,
       port,
       token: process.env.MATERIA_TOKEN || undefined,
       queryTimeoutMillis,
       log: (line) => context.output.err(line)
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE" || error.code === "EACCES" || error.code === "EADDRNOTAVAIL")
+        throw new UsageError({
+          message: `materia dev: cannot listen on ${host}:${port} (${error.code}: ${error.message}); pick another --port (0 picks a free one) or --host`
+        })
+      throw error
     })
     context.output.out(`materia dev: serving ${dirname(configFile)} at ${server.url}`)
     context.output.out(`Open ${server.authUrl}`)
