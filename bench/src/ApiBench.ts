@@ -30,6 +30,14 @@ const fetchAll = async (url: string): Promise<number> => {
 /** Runs the API benchmark. */
 export const apiBench = async (): Promise<Section> => {
   const dir = makeTempDir("api-10k")
+  try {
+    return await measure(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const measure = async (dir: string): Promise<Section> => {
   const config = writeDeclaredConfig(dir, ASSETS, `written ${new Date().toISOString()}`)
   // Materialized once, so that every asset has a latest materialization to report.
   await runNode(
@@ -150,6 +158,5 @@ export const apiBench = async (): Promise<Section> => {
   } finally {
     floor.close()
     await server.close()
-    rmSync(dir, { recursive: true, force: true })
   }
 }
