@@ -67,6 +67,16 @@ const AssetNodeView = memo((props: NodeProps<AssetNode>) => {
 
 const nodeTypes = { asset: AssetNodeView }
 
+/**
+ * Where each node's handles are (React Flow's 6 px handles centered on the left and right sides).
+ * Given up front, React Flow need not render every node once to measure its handles: with
+ * `onlyRenderVisibleElements` only the nodes in view are ever drawn.
+ */
+const HANDLES: NonNullable<AssetNode["handles"]> = [
+  { type: "target", position: Position.Left, x: -3, y: NODE_HEIGHT / 2 - 3, width: 6, height: 6 },
+  { type: "source", position: Position.Right, x: NODE_WIDTH - 3, y: NODE_HEIGHT / 2 - 3, width: 6, height: 6 }
+]
+
 /** Below this many nodes the whole graph is fitted to the screen; above, it opens readable at its start. */
 const FIT_ALL_BELOW = 80
 const READABLE_ZOOM = 0.8
@@ -155,6 +165,7 @@ const Graph = (props: {
         position: laidOut.get(key) ?? { x: 0, y: 0 },
         width: NODE_WIDTH,
         height: NODE_HEIGHT,
+        handles: HANDLES,
         selected: key === props.focus,
         data: { key, status, reasons: asset?.reasons ?? [], partitioned: asset?.partitions != null },
         sourcePosition: Position.Right,
