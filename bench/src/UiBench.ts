@@ -206,9 +206,12 @@ export const uiBench = async (): Promise<Section> => {
           `${os.cpus().length} cores. Chromium CPU ms is the CPU time of all of Chromium's processes (the ` +
           "page, elk's worker, the GPU and network processes) from navigation to drawn, from /proc " +
           "(10 ms resolution): wall times above the load are inflated by waiting for a core, CPU time less so.",
+        "The minimap (one rectangle per asset) is mounted two frames after the nodes are drawn, so it " +
+          "is not in these times.",
         "Layout ms is measured by the page from the moment the graph component asked for a layout " +
-          "until it had one (elkjs layered: one thoroughness pass, longest-path layering, simple node " +
-          "placement, greedy cycle breaking)."
+          "until it had one: the nodes ordered in JS (longest-path layers, barycenter sweeps), then elkjs " +
+          "layered keeping that order (no crossing minimization of its own, simple node placement, one " +
+          "thoroughness pass) in elk's worker, which the page starts before React's first render."
       ]
     }
   } finally {
