@@ -139,6 +139,36 @@ export const makeMemoryStorage = (): StorageApi => {
   }
 
   return {
+    eventsByTag: (project, tags, options) =>
+      Effect.sync(() => {
+        const wanted = new Set<string>(tags)
+        const out: Array<StoredEvent> = []
+        const projectRuns = [...runs.values()].filter((r) => r.project === project).reverse()
+        for (const run of projectRuns) {
+          const log = events.get(run.runId) ?? []
+          for (let i = log.length - 1; i >= 0; i--) {
+            const stored = log[i]!
+            const event = stored.event
+            if (!wanted.has(event._tag)) continue
+            if (options?.key !== undefined && (!("key" in event) || event.key !== options.key)) continue
+            out.push(stored)
+          }
+        }
+        out.sort((a, b) => b.event.at - a.event.at)
+        return options?.limit === undefined ? out : out.slice(0, options.limit)
+      }),
+    deleteRuns: (project, runIds) =>
+      Effect.sync(() => {
+        let deleted = 0
+        for (const runId of runIds) {
+          const run = runs.get(runId)
+          if (run === undefined || run.project !== project || run.status === "running") continue
+          runs.delete(runId)
+          events.delete(runId)
+          deleted++
+        }
+        return deleted
+      }),
     partitions: (project, key, query) =>
       Effect.sync(() => {
         const states = partitionsOf(project, key)

@@ -113,6 +113,20 @@ export interface StorageApi {
     runId: string,
     options?: { readonly afterSeq?: number; readonly limit?: number }
   ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
+  /**
+   * Events of a project's runs with one of these tags (of one asset when `key` is given), newest
+   * first: materialization history, retention.
+   */
+  readonly eventsByTag: (
+    project: string,
+    tags: ReadonlyArray<RunEvent["_tag"]>,
+    options?: { readonly key?: string | undefined; readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
+  /**
+   * Deletes runs that have ended (a running run is never deleted): their records and events. What
+   * they materialized stays current. Returns how many runs were deleted.
+   */
+  readonly deleteRuns: (project: string, runIds: ReadonlyArray<string>) => Effect.Effect<number, StorageError>
   /** Forgets the materializations and failures of these assets (and their partitions); returns how many were recorded. */
   readonly wipe: (project: string, keys: ReadonlyArray<string>) => Effect.Effect<number, StorageError>
   /** Stored state of the partitions of one asset, in partition key order. */

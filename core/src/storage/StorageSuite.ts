@@ -668,6 +668,50 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
       })
     })
 
+    describe("history and retention", () => {
+      it("lists events by tag, newest first, of one asset or all", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            materialized("r1", "a", 2),
+            materialized("r1", "b", 3),
+            finished("r1", 4, "succeeded"),
+            started("r2", 5),
+            materialized("r2", "a", 6),
+            finished("r2", 7, "succeeded")
+          ])
+        )
+        await run(storage.append("other", [started("r3", 8), materialized("r3", "a", 9)]))
+        const all = await run(storage.eventsByTag("p", ["Materialization"]))
+        expect(all.map((e) => [e.event.runId, "key" in e.event ? e.event.key : ""])).toEqual([
+          ["r2", "a"],
+          ["r1", "b"],
+          ["r1", "a"]
+        ])
+        const ofA = await run(storage.eventsByTag("p", ["Materialization"], { key: "a", limit: 1 }))
+        expect(ofA.map((e) => e.event.runId)).toEqual(["r2"])
+        const ends = await run(storage.eventsByTag("p", ["RunFinished", "RunStarted"]))
+        expect(ends.length).toBe(4)
+      })
+
+      it("deletes ended runs and their events, never a running one, and keeps what they made current", async () => {
+        await run(
+          storage.append("p", [
+            started("r1", 1),
+            materialized("r1", "a", 2),
+            finished("r1", 3, "succeeded"),
+            started("r2", 4)
+          ])
+        )
+        expect(await run(storage.deleteRuns("p", ["r1", "r2", "nope"]))).toBe(1)
+        expect((await run(storage.runs("p"))).map((r) => r.runId)).toEqual(["r2"])
+        expect(await run(storage.events("r1"))).toEqual([])
+        expect((await run(storage.events("r2"))).length).toBe(1)
+        expect((await run(storage.snapshot("p"))).get("a")?.latest?.runId).toBe("r1")
+        expect(await run(storage.deleteRuns("other", ["r2"]))).toBe(0)
+      })
+    })
+
     describe("dynamic partitions", () => {
       it("adds keys once, in order, and deletes them", async () => {
         expect(await run(storage.dynamicPartitions("p", "customers"))).toEqual([])

@@ -926,6 +926,47 @@ export const makePostgresStorage = (
               return (assets.rowCount ?? 0) + (parts.rowCount ?? 0)
             }),
 
+      eventsByTag: (projectName, tags, options) =>
+        query<{ seq: number; payload: string }>(
+          "events by tag",
+          options?.key === undefined
+            ? `SELECT seq, payload FROM ${s}.events WHERE project = $1 AND tag = ANY($2::text[]) ORDER BY id DESC LIMIT $3`
+            : `SELECT seq, payload FROM ${s}.events WHERE project = $1 AND tag = ANY($2::text[]) AND asset_key = $4 ORDER BY id DESC LIMIT $3`,
+          options?.key === undefined
+            ? [projectName, [...tags], options?.limit ?? null]
+            : [projectName, [...tags], options?.limit ?? null, options.key]
+        ).pipe(
+          Effect.flatMap((rows) =>
+            Effect.try({
+              try: () =>
+                rows.map((row): StoredEvent => {
+                  try {
+                    return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
+                  } catch (cause) {
+                    throw corrupt(`event ${row.seq} of project "${projectName}"`, cause)
+                  }
+                }),
+              catch: toStorageError("events by tag")
+            })
+          )
+        ),
+
+      deleteRuns: (projectName, runIds) =>
+        runIds.length === 0
+          ? Effect.succeed(0)
+          : transaction("delete runs", async (client) => {
+              const ended = await client.query<{ run_id: string }>(
+                `DELETE FROM ${s}.runs WHERE project = $1 AND run_id = ANY($2::text[]) AND status <> 'running' RETURNING run_id`,
+                [projectName, [...new Set(runIds)]]
+              )
+              const gone = ended.rows.map((r) => r.run_id)
+              if (gone.length > 0) {
+                await client.query(`DELETE FROM ${s}.events WHERE run_id = ANY($1::text[])`, [gone])
+                await client.query(`DELETE FROM ${s}.run_seqs WHERE run_id = ANY($1::text[])`, [gone])
+              }
+              return gone.length
+            }),
+
       partitions: (projectName, key, partitionQuery) => {
         const only = partitionQuery?.only
         if (only !== undefined && only.length === 0) return Effect.succeed([])

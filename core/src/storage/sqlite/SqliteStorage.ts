@@ -447,6 +447,19 @@ export const makeSqliteStorage = (
        ON CONFLICT (backfill_id) DO UPDATE SET project = excluded.project, status = excluded.status,
          created_at = excluded.created_at, record = excluded.record`
     )
+    const eventsByTagAll = db.prepare<[string, string, number], EventRow>(
+      `SELECT seq, payload FROM events
+       WHERE project = ? AND tag IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`
+    )
+    const eventsByTagOfKey = db.prepare<[string, string, string, number], EventRow>(
+      `SELECT seq, payload FROM events
+       WHERE project = ? AND asset_key = ? AND tag IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`
+    )
+    const endedRun = db.prepare<[string, string], { readonly run_id: string }>(
+      "SELECT run_id FROM runs WHERE project = ? AND run_id = ? AND status <> 'running'"
+    )
+    const deleteRunEvents = db.prepare<[string]>("DELETE FROM events WHERE run_id = ?")
+    const deleteRunRow = db.prepare<[string]>("DELETE FROM runs WHERE run_id = ?")
     const selectBackfill = db.prepare<[string], RecordRow>(
       "SELECT record FROM backfills WHERE backfill_id = ?"
     )
@@ -586,6 +599,16 @@ export const makeSqliteStorage = (
       return removed
     })
 
+    const deleteRunsTx = db.transaction((projectName: string, runIds: ReadonlyArray<string>) => {
+      let deleted = 0
+      for (const runId of runIds) {
+        if (endedRun.get(projectName, runId) === undefined) continue
+        deleteRunEvents.run(runId)
+        deleteRunRow.run(runId)
+        deleted++
+      }
+      return deleted
+    })
     const addDynamicTx = db.transaction(
       (projectName: string, definition: string, keys: ReadonlyArray<string>, at: number) => {
         let added = 0
@@ -740,6 +763,27 @@ export const makeSqliteStorage = (
         keys.length === 0
           ? Effect.succeed(0)
           : attempt(path, "wipe", () => wipeTx.immediate(projectName, keys)),
+
+      eventsByTag: (projectName, tags, options) =>
+        attempt(path, "events by tag", () => {
+          const limit = options?.limit ?? -1
+          const rows =
+            options?.key === undefined
+              ? eventsByTagAll.all(projectName, JSON.stringify(tags), limit)
+              : eventsByTagOfKey.all(projectName, options.key, JSON.stringify(tags), limit)
+          return rows.map((row): StoredEvent => {
+            try {
+              return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
+            } catch (cause) {
+              throw corrupt(`event ${row.seq} of project "${projectName}"`, cause)
+            }
+          })
+        }),
+
+      deleteRuns: (projectName, runIds) =>
+        runIds.length === 0
+          ? Effect.succeed(0)
+          : attempt(path, "delete runs", () => deleteRunsTx.immediate(projectName, runIds)),
 
       partitions: (projectName, key, query) =>
         attempt(path, "partitions", () => {
