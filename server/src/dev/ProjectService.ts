@@ -1,8 +1,9 @@
 /**
  * The project side of `materia dev`, in the process that loaded the project's code (the code
- * server): the catalog (specs, statuses, checks, latest metadata), launches and re-executions in
- * the project's local store, cancellation through each run's AbortSignal, and SQL through the
- * confined DuckDB exploration. Runs execute here, so a run keeps the code it started with.
+ * server): the catalog (specs and statuses; an asset's checks, metadata and partitions on demand),
+ * launches, re-executions and backfills in the project's local store, cancellation through each
+ * run's AbortSignal, and SQL through the confined DuckDB exploration. Runs execute here, so a run
+ * keeps the code it started with.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { mkdir } from "node:fs/promises"
@@ -19,15 +20,15 @@ import {
   materializeEffect,
   openLocalStore,
   partitionStatusPage,
-  reexecuteEffect
+  reexecuteEffect,
+  resolveSelectionWithGit
 } from "@materia/assets"
 import {
   type AssetSpec,
   type BackfillRecord,
   type DimensionSpec,
   nearest,
-  type RunEvent,
-  resolveSelection
+  type RunEvent
 } from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -318,21 +319,19 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     })
 
   const launch = async (body: LaunchBody): Promise<Accepted> => {
-    let selected: ReadonlySet<number>
-    try {
-      selected = resolveSelection(graph, body.select)
-    } catch (error) {
+    // Checked before anything runs: a bad selection is a 400 naming the nearest keys
+    // (`changed-since:` terms ask git, as the CLI does).
+    const resolved = await Effect.runPromise(Effect.result(resolveSelectionWithGit(project, body.select)))
+    if (resolved._tag === "Failure") {
+      const error = resolved.failure
       const near = nearest(body.select.replace(/^[+*\d]+|[+*\d]+$/g, ""), keys)
       const hint =
-        near.length > 0 && !(error as Error).message.includes("did you mean")
+        error._tag === "SelectionError" && near.length > 0 && !error.message.includes("did you mean")
           ? ` (nearest keys: ${near.join(", ")})`
           : ""
-      throw new ApiError({
-        status: 400,
-        code: "SelectionError",
-        message: `${(error as Error).message}${hint}`
-      })
+      throw new ApiError({ status: 400, code: error._tag, message: `${error.message}${hint}` })
     }
+    const selected = resolved.success.selected
     if (selected.size === 0)
       throw new ApiError({
         status: 400,
