@@ -17,6 +17,7 @@ import { partitionBench } from "./PartitionBench.ts"
 import { planBench } from "./PlanBench.ts"
 import { planCliBench } from "./PlanCliBench.ts"
 import { postgresBench } from "./PostgresBench.ts"
+import { queueBench } from "./QueueBench.ts"
 import { s3Bench } from "./S3Bench.ts"
 import { sqliteBench } from "./SqliteBench.ts"
 import { startupBench } from "./StartupBench.ts"
@@ -102,6 +103,7 @@ const main = async () => {
     startupBench,
     sqliteBench,
     postgresBench,
+    queueBench,
     planCliBench,
     ioBench,
     s3Bench,

@@ -51,6 +51,8 @@ interface Pending {
   readonly queue: Queue
   readonly attempt: StepAttempt
   readonly emit: (event: RunEvent) => void
+  /** Set once the job is in Redis: only then can the sweep tell it was lost. */
+  added: boolean
   readonly settle: (
     outcome: Effect.Effect<StepAttemptResult, unknown>,
     events: ReadonlyArray<RunEvent>
@@ -146,6 +148,7 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
   const sweep = async () => {
     for (const runId of drivers) await connection.set(names.driver(runId), String(process.pid), "PX", 15_000)
     for (const [jobId, p] of [...pending]) {
+      if (!p.added) continue
       const state = await p.queue.getJobState(jobId)
       if (state === "completed") {
         const job = await p.queue.getJob(jobId)
@@ -191,7 +194,8 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
         for (const event of events) emit(event)
         resume(outcome)
       }
-      pending.set(jobId, { queue, attempt, emit, settle })
+      const entry: Pending = { queue, attempt, emit, added: false, settle }
+      pending.set(jobId, entry)
       const start = async () => {
         if (!drivers.has(attempt.runId)) {
           drivers.add(attempt.runId)
@@ -214,6 +218,7 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
           removeOnComplete: { age: 3600 },
           removeOnFail: { age: 7 * 24 * 3600 }
         })
+        entry.added = true
       }
       start().catch((error: unknown) => {
         pending.delete(jobId)
