@@ -139,6 +139,37 @@ export interface LaunchRequest {
   readonly config?: Readonly<Record<string, Json>>
 }
 
+export type BackfillStatus = "running" | "succeeded" | "failed" | "canceled" | "dead"
+
+export interface Backfill {
+  readonly backfillId: string
+  /** `dead`: still recorded as running, but the process driving it stopped. */
+  readonly status: BackfillStatus
+  readonly select: string
+  readonly partitions: string
+  readonly onlyStale: boolean
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly endedAt: number | null
+  readonly runIds: ReadonlyArray<string>
+  readonly progress: {
+    readonly total: number
+    readonly succeeded: number
+    readonly failed: number
+    readonly skipped: number
+    readonly canceled: number
+    readonly running: number
+    readonly fresh: number
+  }
+  readonly reason: string | null
+}
+
+export interface BackfillRequest {
+  readonly select: string
+  readonly partitions?: string
+  readonly onlyStale?: boolean
+}
+
 /** A failed API call: the HTTP status (0 when the server could not be reached), code and message. */
 export class ApiError extends Error {
   override readonly name = "ApiError"
@@ -266,6 +297,12 @@ export const api = {
       method: "POST",
       body: { fromFailure: true }
     }),
+  backfills: (limit = 50) => request<{ backfills: ReadonlyArray<Backfill> }>(`/backfills${query({ limit })}`),
+  backfill: (id: string) => request<{ backfill: Backfill }>(`/backfills/${encodeURIComponent(id)}`),
+  launchBackfill: (body: BackfillRequest) =>
+    request<{ backfillId: string }>("/backfills", { method: "POST", body }),
+  cancelBackfill: (id: string) =>
+    request<unknown>(`/backfills/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
   query: (sql: string, limit?: number) =>
     request<QueryResult>("/query", { method: "POST", body: limit === undefined ? { sql } : { sql, limit } })
 }

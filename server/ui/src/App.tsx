@@ -1,10 +1,12 @@
 /**
  * The shell of the UI: the top bar (project name, code version, a load error of the project) and the
- * page for the current path — `/` graph, `/asset/<key>`, `/runs`, `/runs/<id>`, `/launch`.
+ * page for the current path — `/` graph, `/asset/<key>`, `/runs`, `/runs/<id>`, `/backfills`,
+ * `/backfills/<id>`, `/launch`.
  */
 import { type ReactNode, useState } from "react"
 import { api } from "./Api.ts"
 import { AssetPage } from "./AssetPage.tsx"
+import { BackfillPage, BackfillsPage } from "./BackfillsPage.tsx"
 import { ErrorBanner, ErrorBoundary } from "./ErrorView.tsx"
 import { GraphPage } from "./GraphPage.tsx"
 import { LaunchPage } from "./LaunchPage.tsx"
@@ -25,6 +27,13 @@ const decode = (segment: string): string => {
 const route = (path: string, search: URLSearchParams): { page: ReactNode; section: string } => {
   if (path === "/" || path === "") return { page: <GraphPage />, section: "graph" }
   if (path === "/runs" || path === "/runs/") return { page: <RunsPage />, section: "runs" }
+  if (path === "/backfills" || path === "/backfills/")
+    return { page: <BackfillsPage />, section: "backfills" }
+  const backfill = /^\/backfills\/([^/]+)$/.exec(path)
+  if (backfill !== null) {
+    const id = decode(backfill[1]!)
+    return { page: <BackfillPage key={id} backfillId={id} />, section: "backfills" }
+  }
   if (path === "/launch")
     return { page: <LaunchPage select={search.get("select") ?? ""} />, section: "launch" }
   const asset = /^\/asset\/(.+)$/.exec(path)
@@ -78,6 +87,7 @@ export const App = () => {
         </span>
         {nav("/", "graph", "Assets")}
         {nav("/runs", "runs", "Runs")}
+        {nav("/backfills", "backfills", "Backfills")}
         {nav("/launch", "launch", "Launch")}
         <span className="spacer" />
         {project.value === undefined ? null : (

@@ -12,6 +12,7 @@ export const STATUS_COLORS: Readonly<Record<string, string>> = {
   pending: "#9aa0a6",
   failed: "#d0413d",
   canceled: "#8a5a9e",
+  dead: "#7a1f1d",
   skipped: "#b0b5ba",
   source: "#5b7fb8",
   running: "#2f7fe0"
