@@ -11,6 +11,7 @@ import type * as Layer from "effect/Layer"
 import type { AnyAsset, RequirementsOf } from "./Asset.ts"
 import type { Alert } from "./alerts/Alert.ts"
 import type { AssetCheck } from "./Check.ts"
+import type { RetentionPolicy } from "./Retention.ts"
 import type { StorageConfig } from "./Store.ts"
 import type { AutomationDefinition } from "./schedule/Automation.ts"
 import { type ScheduleDefinition, validateSchedules } from "./schedule/Schedule.ts"
@@ -49,6 +50,8 @@ export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
    * machines); default the embedded SQLite store, or `MATERIA_DATABASE_URL` when set.
    */
   readonly storage?: StorageConfig | undefined
+  /** What `materia gc` and the daemon delete: old runs and superseded values (`{ runs: "30 days", values: 5 }`). */
+  readonly retention?: RetentionPolicy | undefined
   /** Cron schedules the daemon launches runs on (`schedule(name, { cron, select })`). */
   readonly schedules?: ReadonlyArray<ScheduleDefinition> | undefined
   /** Sensors the daemon evaluates (`sensor(name, { interval, evaluate })`, `newFilesSensor`, ...). */
@@ -104,6 +107,7 @@ export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyA
   readonly hooks: RunHooks
   /** The configured metadata store (undefined: the default, see `openConfiguredStore`). */
   readonly storage: StorageConfig | undefined
+  readonly retention: RetentionPolicy | undefined
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   readonly sensors: ReadonlyArray<SensorDefinition>
   readonly automations: ReadonlyArray<AutomationDefinition>
@@ -213,6 +217,7 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     alertOn: options.alertOn ?? "failure",
     hooks: options.hooks ?? {},
     storage,
+    retention: options.retention,
     schedules,
     sensors,
     automations,

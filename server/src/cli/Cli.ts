@@ -10,6 +10,7 @@ import { backfillCommand } from "./commands/BackfillCommand.ts"
 import { checkCommand } from "./commands/CheckCommand.ts"
 import { daemonCommand } from "./commands/DaemonCommand.ts"
 import { devCommand } from "./commands/DevCommand.ts"
+import { gcCommand } from "./commands/GcCommand.ts"
 import { materializeCommand } from "./commands/MaterializeCommand.ts"
 import { partitionsCommand } from "./commands/PartitionsCommand.ts"
 import { planCommand } from "./commands/PlanCommand.ts"
@@ -30,6 +31,7 @@ export const commands: ReadonlyArray<Command> = [
   checkCommand,
   runsCommand,
   wipeCommand,
+  gcCommand,
   queryCommand,
   devCommand,
   daemonCommand,
@@ -57,6 +59,7 @@ const USAGE_TAGS = new Set([
   "BackfillError",
   "InvalidCron",
   "ScheduleDefinitionError",
+  "RetentionPolicyError",
   "InvalidPartitionMapping",
   "InvalidPartitionKey",
   "NotAGitRepository",

@@ -37,6 +37,8 @@ export interface DaemonConfig {
   readonly materializations?: TickOptions["materializations"]
   /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
   readonly keepMillis?: number | undefined
+  /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
+  readonly retention?: (() => Effect.Effect<string | undefined, unknown>) | undefined
   readonly automationIntervalMillis?: number | undefined
 }
 
@@ -88,6 +90,12 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
         log(
           `retention: forgot ${pruned.ticks} ticks, ${pruned.runIds.length} ended runs and ${pruned.runKeys} run keys older than ${new Date(now - keep).toISOString()}`
         )
+      if (config.retention !== undefined) {
+        // A failing gc is logged; the daemon keeps ticking and tries again next hour.
+        const outcome = yield* Effect.exit(config.retention())
+        if (outcome._tag === "Success" && outcome.value !== undefined) log(`retention: ${outcome.value}`)
+        if (outcome._tag === "Failure") log(`retention failed: ${outcome.cause.toString().split("\n")[0]}`)
+      }
     })
 
     /** Waits for the lease; false when stopped while waiting. */

@@ -4,7 +4,7 @@
  * says who holds the lease and waits for it.
  */
 import { join } from "node:path"
-import { openLocalStore } from "@materia/assets"
+import { gc, openConfiguredStore } from "@materia/assets"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { runDaemon } from "../../daemon/Daemon.ts"
@@ -78,7 +78,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
         })
     }
     const daemon = await openDaemonProject(values.project, context)
-    const local = await openLocalStore(daemon.root)
+    const local = await openConfiguredStore(daemon.root, daemon.project.storage, process.env)
     const project = daemon.project.name
     const log = (line: string) => context.output.out(`${timestamp(Date.now())} ${line}`)
     try {
@@ -102,6 +102,15 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           },
           log,
           signal: context.signal,
+          retention:
+            daemon.project.retention === undefined
+              ? undefined
+              : () =>
+                  Effect.map(gc(daemon.project, local, daemon.project.retention!), (r) =>
+                    r.runs.length + r.values.length === 0
+                      ? undefined
+                      : `deleted ${r.runs.length} run(s) and ${r.values.length} value(s)${r.failures.length > 0 ? `; ${r.failures.length} value(s) could not be deleted` : ""}`
+                  ),
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
           materializations: (other, keys) =>
             Effect.runPromise(
