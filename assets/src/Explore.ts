@@ -3,6 +3,7 @@
  * each a DuckDB view named after its key. DuckDB loads only when this is called, so importing
  * `@materia/assets` never does.
  */
+import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import { hiveSegments, type MaterializationRecord, partitionsFromSpec, type StorageApi } from "@materia/core"
 import type { Explorer, ExploreTable } from "@materia/io-managers/duckdb"
@@ -97,6 +98,8 @@ export const explore = async (
     }
   }
   tables.sort((a, b) => a.name.localeCompare(b.name))
+  // A project that has not stored a value yet has no storage folder: nothing to read, no error.
+  await mkdir(storageRoot, { recursive: true })
   const { openExplorer } = await import("@materia/io-managers/duckdb")
   return openExplorer({ storageRoot, cacheDir: join(dir, "cache", "parquet"), tables })
 }

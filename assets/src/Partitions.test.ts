@@ -283,3 +283,17 @@ describe("dynamic partitions from code", () => {
     expect(unknown.message).toContain('dynamic partitions "nope"')
   })
 })
+
+describe("explore before any run", () => {
+  it("opens with no views instead of failing on a missing storage folder", async () => {
+    const fresh = mkdtempSync(join(tmpdir(), "materia-explore-fresh-"))
+    try {
+      const plain = asset("plain", {}, () => 1)
+      const explorer = await explore(defineProject({ name: "fresh", assets: [plain], root: fresh }))
+      expect(explorer.views).toEqual([])
+      explorer.close()
+    } finally {
+      rmSync(fresh, { recursive: true, force: true })
+    }
+  })
+})
