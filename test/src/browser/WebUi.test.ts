@@ -193,6 +193,44 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await page.close()
   })
 
+  it("shows a failed step's error, re-executes from the failure, and cancels a run", async () => {
+    const page = await openPage()
+    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    const failReport = join(project.root, ".fail-report")
+    await writeFile(failReport, "")
+    await page.goto(`${dev.url}/launch?select=report`)
+    await page.check('.launch-form input[type="checkbox"]')
+    await page.click('.launch-form button[type="submit"]')
+    await waitFor(page, '.run-page[data-run-status="failed"]')
+    const failedRun = new URL(page.url()).pathname
+    await waitFor(page, '.timeline-row[data-step="report"][data-status="failed"]')
+    expect(await page.textContent(".timeline-error")).toContain("the report service is down")
+    expect(await page.textContent(".logs")).toContain("the report service is down")
+
+    await rm(failReport)
+    await page.click("text=Re-execute from failure")
+    await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname) && u.pathname !== failedRun)
+    await waitFor(page, '.run-page[data-run-status="succeeded"]')
+    expect(await stepStatuses(page)).toEqual({ report: "succeeded" })
+
+    // A held step keeps the run going until it is canceled from its page.
+    const holdReport = join(project.root, ".hold-report")
+    await writeFile(holdReport, "")
+    try {
+      await page.goto(`${dev.url}/launch?select=report`)
+      await page.check('.launch-form input[type="checkbox"]')
+      await page.click('.launch-form button[type="submit"]')
+      await waitFor(page, '.timeline-row[data-step="report"][data-status="running"]')
+      await page.click('.run-page button:has-text("Cancel")')
+      await waitFor(page, '.run-page[data-run-status="canceled"]')
+      expect(await stepStatuses(page)).toEqual({ report: "canceled" })
+    } finally {
+      await rm(holdReport, { force: true })
+    }
+    expect(pageLog.filter((l) => l.startsWith("pageerror"))).toEqual([])
+    await page.close()
+  })
+
   it("shows the API's errors on the page", async () => {
     const page = await openPage()
     await page.goto(`${dev.url}/auth?token=${TOKEN}`)
