@@ -6,6 +6,8 @@
  * with a retryable error: the step's retry policy runs it again as a new attempt at a new location.
  * A step whose pool no live worker serves waits, and its run's log says why.
  */
+
+import type { AnyProject } from "@materia/assets"
 import {
   decodeStepError,
   type RunEvent,
@@ -18,6 +20,7 @@ import { Queue, QueueEvents } from "bullmq"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { Redis } from "ioredis"
+import { projectCodeVersion } from "../worker/WorkerProtocol.ts"
 import { connect, pingRedis, type QueueNames, queueNames } from "./QueueConnection.ts"
 import { jobIdOf, parseFailure, type StepJob, type StepJobDone } from "./StepJob.ts"
 
@@ -246,3 +249,18 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
     }
   }
 }
+
+/**
+ * The queue executor for `project`: workers must run its code version, and its pool limits
+ * (`defineProject({ pools: { gpu: 1 } })`) hold across every run of every driver on this Redis.
+ */
+export const queueExecutor = (
+  project: AnyProject,
+  options: Omit<QueueRunnerOptions, "project" | "codeVersion">
+): Promise<QueueRunner> =>
+  makeQueueRunner({
+    ...options,
+    project: project.name,
+    codeVersion: projectCodeVersion(project),
+    pools: { ...project.pools, ...options.pools }
+  })

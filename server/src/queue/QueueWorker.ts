@@ -87,6 +87,13 @@ export const startQueueWorker = async (options: QueueWorkerOptions): Promise<Que
     codeVersion,
     pools: Object.fromEntries(options.pools.map((p) => [p, concurrency]))
   })
+  // Children start now: a project that does not load fails the worker at start-up, not its first step.
+  try {
+    await Promise.all(options.pools.map((pool) => runner.start(pool)))
+  } catch (error) {
+    await runner.close()
+    throw error
+  }
   const connection = connect(options.redisUrl)
   connection.on("error", () => {})
   const running = new Map<string, string>()

@@ -81,6 +81,8 @@ interface Child {
 }
 
 export interface ProcessRunner extends StepRunner {
+  /** Starts every child of `pool` now and waits until each loaded the project (fails as a step would). */
+  readonly start: (pool: string) => Promise<void>
   /** The pids of the live children. */
   readonly pids: () => ReadonlyArray<number>
   /** Stops every child (running attempts fail). */
@@ -252,8 +254,14 @@ export const makeProcessRunner = (options: ProcessRunnerOptions): ProcessRunner 
       })
     })
 
+  const start = async (pool: string): Promise<void> => {
+    while (children.filter((c) => c.pool === pool).length < sizeOf(pool)) spawn(pool)
+    await Promise.all(children.filter((c) => c.pool === pool).map((c) => c.ready))
+  }
+
   return {
     run,
+    start,
     pids: () => children.filter((c) => !c.dead).map((c) => c.process.pid ?? -1),
     close: async () => {
       closed = true
