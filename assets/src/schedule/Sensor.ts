@@ -33,6 +33,27 @@ export interface SensorContext {
   readonly materializations?:
     | ((project: string, keys: ReadonlyArray<string>) => Promise<ReadonlyMap<string, number | undefined>>)
     | undefined
+  /** The project the daemon runs (its `defineProject({ name })`). */
+  readonly project?: string | undefined
+  /**
+   * Runs of a project in the daemon's store that ended after `since` (epoch ms), oldest first, with
+   * their failed steps. Given by the daemon; absent where no store is at hand.
+   */
+  readonly endedRuns?: ((project: string, since: number) => Promise<ReadonlyArray<EndedRun>>) | undefined
+}
+
+/** A run that ended, as a run-status sensor sees it. */
+export interface EndedRun {
+  readonly runId: string
+  readonly status: "succeeded" | "failed" | "canceled"
+  readonly startedAt: number
+  readonly endedAt: number
+  readonly failedSteps: ReadonlyArray<{
+    readonly key: string
+    readonly partition?: string | undefined
+    readonly error: { readonly tag: string; readonly message: string }
+  }>
+  readonly skippedSteps: number
 }
 
 /** Dynamic partition keys to add to a definition (by its name) before the runs launch. */

@@ -35,6 +35,8 @@ export interface DaemonConfig {
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
   readonly observeAssets?: TickOptions["observeAssets"]
   readonly materializations?: TickOptions["materializations"]
+  readonly endedRuns?: TickOptions["endedRuns"]
+  readonly project?: string | undefined
   /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
   readonly keepMillis?: number | undefined
   /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
@@ -215,6 +217,8 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
             addPartitions: config.addPartitions,
             observeAssets: config.observeAssets,
             materializations: config.materializations,
+            endedRuns: config.endedRuns,
+            project: config.project,
             automationIntervalMillis: config.automationIntervalMillis
           })
           ticks++

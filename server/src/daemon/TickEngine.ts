@@ -76,6 +76,9 @@ export interface TickOptions {
     | undefined
   /** Given to sensors as `ctx.materializations` (asset sensors read other projects' assets). */
   readonly materializations?: SensorContext["materializations"]
+  /** Given to sensors as `ctx.endedRuns` and `ctx.project` (run-status sensors). */
+  readonly endedRuns?: SensorContext["endedRuns"]
+  readonly project?: string | undefined
   /** Time between evaluations of each automation condition; 30 seconds by default. */
   readonly automationIntervalMillis?: number | undefined
   /** Adds dynamic partition keys a sensor asked for; runs before its tick is recorded. */
@@ -267,7 +270,9 @@ const tickSensor = (
         cursor: state.cursor,
         now,
         lastTickAt: state.lastTickAt,
-        ...(options.materializations === undefined ? {} : { materializations: options.materializations })
+        ...(options.materializations === undefined ? {} : { materializations: options.materializations }),
+        ...(options.endedRuns === undefined ? {} : { endedRuns: options.endedRuns }),
+        ...(options.project === undefined ? {} : { project: options.project })
       }).pipe(
         Effect.flatMap((result) => {
           const requests = result.runRequests ?? []

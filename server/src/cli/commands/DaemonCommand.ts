@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { runDaemon } from "../../daemon/Daemon.ts"
 import { openDaemonProject } from "../../daemon/DaemonProject.ts"
+import { endedRunsOf } from "../../daemon/EndedRuns.ts"
 import { observeAssets } from "../../daemon/ObserveAssets.ts"
 import { parseTagLimit, type TagLimit } from "../../daemon/RunQueue.ts"
 import type { CatchUp } from "../../daemon/TickEngine.ts"
@@ -112,6 +113,8 @@ Schedules, sensors and automation conditions are the config module's exports \`s
                       : `deleted ${r.runs.length} run(s) and ${r.values.length} value(s)${r.failures.length > 0 ? `; ${r.failures.length} value(s) could not be deleted` : ""}`
                   ),
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
+          project,
+          endedRuns: (other, since) => Effect.runPromise(endedRunsOf(local.storage, other, since)),
           materializations: (other, keys) =>
             Effect.runPromise(
               Effect.map(
