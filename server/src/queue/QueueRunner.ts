@@ -44,6 +44,11 @@ export interface QueueRunnerOptions {
   readonly pools?: Readonly<Record<string, number>> | undefined
   /** How often jobs are looked at when no event came (lost jobs, missed events); default 1 s. */
   readonly sweepMillis?: number | undefined
+  /**
+   * How long this driver's heartbeat outlives it (default 15 s): once it has expired, workers refuse
+   * the jobs of its runs that are still queued. Refreshed every `sweepMillis`.
+   */
+  readonly driverTtlMillis?: number | undefined
 }
 
 export interface QueueRunner extends StepRunner {
@@ -92,6 +97,7 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
   const pending = new Map<string, Pending>()
   const drivers = new Set<string>()
   const served = new Map<string, { at: number; served: boolean }>()
+  const driverTtl = options.driverTtlMillis ?? 15_000
 
   const finish = (jobId: string, done: StepJobDone | undefined, reason: string | undefined) => {
     const p = pending.get(jobId)
@@ -149,7 +155,8 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
   // Each run's driver heartbeat (workers skip steps of a run whose driver is gone), and the sweep
   // that settles jobs whose events were missed and notices jobs lost with Redis.
   const sweep = async () => {
-    for (const runId of drivers) await connection.set(names.driver(runId), String(process.pid), "PX", 15_000)
+    for (const runId of drivers)
+      await connection.set(names.driver(runId), String(process.pid), "PX", driverTtl)
     for (const [jobId, p] of [...pending]) {
       if (!p.added) continue
       const state = await p.queue.getJobState(jobId)
@@ -202,7 +209,7 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
       const start = async () => {
         if (!drivers.has(attempt.runId)) {
           drivers.add(attempt.runId)
-          await connection.set(names.driver(attempt.runId), String(process.pid), "PX", 15_000)
+          await connection.set(names.driver(attempt.runId), String(process.pid), "PX", driverTtl)
         }
         await ready
         if (!(await waitingNotice(pool)))

@@ -62,6 +62,7 @@ export const startDriver = (
     readonly prefix: string
     readonly select: ReadonlyArray<string>
     readonly pools?: Record<string, number>
+    readonly driverTtlMillis?: number
   },
   env: Record<string, string> = {}
 ): StartedProcess & { readonly result: () => Promise<DriverResult> } => {

@@ -4,12 +4,15 @@
  * a fresh prefix, or a private redis-server this test starts and restarts).
  */
 import type { ChildProcess } from "node:child_process"
+import { existsSync } from "node:fs"
 import { rm } from "node:fs/promises"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { openLocalStore } from "@materia/assets"
 import type { RunEvent } from "@materia/core"
+import { Queue } from "bullmq"
 import * as Effect from "effect/Effect"
+import { Redis } from "ioredis"
 import { afterEach, describe, expect, it } from "vitest"
 import { listWorkers } from "../../../server/src/queue/Workers.ts"
 import {
@@ -123,6 +126,45 @@ describe("queue executor fault tolerance (real processes)", () => {
       expect(materializations(again, "after")).toHaveLength(1)
       expect(materializations(again, "source")).toHaveLength(0)
       expect(state.get("after")?.latest?.runId).toBe(latest.runId)
+    },
+    SUITE_TIMEOUT
+  )
+
+  it(
+    "the driver killed with SIGKILL: its queued jobs are refused once its heartbeat expires, never run",
+    async () => {
+      const { root, file } = await fixtureProject(
+        join(import.meta.dirname, "fixtures/parallel.ts"),
+        "dead-driver-queue"
+      )
+      cleanups.push(() => rm(root, { recursive: true, force: true }))
+      const prefix = testPrefix()
+      await worker(root, prefix)
+      const driver = startDriver(root, {
+        projectFile: file,
+        redisUrl: REDIS_URL,
+        prefix,
+        select: ["alpha", "beta"],
+        driverTtlMillis: 1500
+      })
+      cleanups.push(() => driver.stop("SIGKILL"))
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null })
+      const queue = new Queue("pool-default", { connection: redis, prefix })
+      cleanups.push(async () => {
+        await queue.close()
+        redis.disconnect()
+      })
+      // One job runs on the only worker, the other waits for it.
+      while ((await queue.getActiveCount()) < 1 || (await queue.getWaitingCount()) < 1) await sleep(50)
+      await driver.stop("SIGKILL")
+      while ((await queue.getFailedCount()) < 1) await sleep(100)
+      const [refused] = await queue.getFailed()
+      expect(refused!.failedReason).toMatch(
+        /DriverGone.*the process driving run \S+ is gone \(no heartbeat\); the step was not run/
+      )
+      const ran = ["alpha", "beta"].filter((key) => existsSync(join(root, `ran-${key}`)))
+      expect(ran).toHaveLength(1)
+      expect(refused!.name).not.toBe(ran[0])
     },
     SUITE_TIMEOUT
   )
