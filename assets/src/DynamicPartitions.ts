@@ -3,7 +3,7 @@
  * definition in a project's store (the same as `materia partitions add|delete`). Keys are checked
  * (letters, digits, `_ . -`) and the definition must be one the project uses.
  */
-import { dynamicPartitions, type PartitionsSpec, type StorageError } from "@materia/core"
+import { dynamicPartitions, type PartitionsSpec, type StorageApi, type StorageError } from "@materia/core"
 import * as Effect from "effect/Effect"
 import { resolveStore, type StorageChoice } from "./Launch.ts"
 import { PartitionRequestError } from "./PartitionRequest.ts"
@@ -36,12 +36,13 @@ const checked = (project: AnyProject, name: string, keys: ReadonlyArray<string>)
         : new PartitionRequestError({ reason: error instanceof Error ? error.message : String(error) })
   })
 
-/** Adds keys to a dynamic definition; resolves to how many were new. */
-export const addDynamicPartitions = (
+/** Checks the keys, opens the project's store, and applies `change` there. */
+const changeKeys = (
   project: AnyProject,
   name: string,
   keys: ReadonlyArray<string>,
-  options: DynamicPartitionOptions = {}
+  options: DynamicPartitionOptions,
+  change: (storage: StorageApi) => Effect.Effect<number, StorageError>
 ): Effect.Effect<number, PartitionRequestError | StorageError> =>
   Effect.gen(function* () {
     yield* checked(project, name, keys)
@@ -50,8 +51,19 @@ export const addDynamicPartitions = (
       options.root ?? project.root ?? process.cwd(),
       project.storage
     )
-    return yield* store.storage.addDynamicPartitions(project.name, name, keys)
+    return yield* change(store.storage)
   })
+
+/** Adds keys to a dynamic definition; resolves to how many were new. */
+export const addDynamicPartitions = (
+  project: AnyProject,
+  name: string,
+  keys: ReadonlyArray<string>,
+  options: DynamicPartitionOptions = {}
+): Effect.Effect<number, PartitionRequestError | StorageError> =>
+  changeKeys(project, name, keys, options, (storage) =>
+    storage.addDynamicPartitions(project.name, name, keys)
+  )
 
 /** Deletes keys of a dynamic definition; resolves to how many were there. Their values stay recorded. */
 export const deleteDynamicPartitions = (
@@ -60,12 +72,6 @@ export const deleteDynamicPartitions = (
   keys: ReadonlyArray<string>,
   options: DynamicPartitionOptions = {}
 ): Effect.Effect<number, PartitionRequestError | StorageError> =>
-  Effect.gen(function* () {
-    yield* checked(project, name, keys)
-    const store = yield* resolveStore(
-      options.storage,
-      options.root ?? project.root ?? process.cwd(),
-      project.storage
-    )
-    return yield* store.storage.deleteDynamicPartitions(project.name, name, keys)
-  })
+  changeKeys(project, name, keys, options, (storage) =>
+    storage.deleteDynamicPartitions(project.name, name, keys)
+  )

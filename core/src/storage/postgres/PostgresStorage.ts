@@ -152,6 +152,11 @@ const connectAdvice = (url: string, cause: unknown): string => {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
+interface EventRow {
+  readonly seq: number
+  readonly payload: string
+}
+
 const encodeEvent = Schema.encodeSync(RunEvent)
 const decodeEvent = Schema.decodeUnknownSync(RunEvent)
 const decodeHandle = Schema.decodeUnknownSync(Schema.NullOr(ValueHandle))
@@ -537,6 +542,20 @@ export const makePostgresStorage = (
         cause
       })
 
+    /** Stored events, decoded; one that does not decode names its seq and where it is. */
+    const decodeRows = (rows: ReadonlyArray<EventRow>, place: string, operation: string) =>
+      Effect.try({
+        try: () =>
+          rows.map((row): StoredEvent => {
+            try {
+              return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
+            } catch (cause) {
+              throw corrupt(`event ${row.seq} of ${place}`, cause)
+            }
+          }),
+        catch: toStorageError(operation)
+      })
+
     const toState = (
       projectName: string,
       row: AssetRow,
@@ -886,25 +905,11 @@ export const makePostgresStorage = (
         ),
 
       events: (runId, options) =>
-        query<{ seq: number; payload: string }>(
+        query<EventRow>(
           "events",
           `SELECT seq, payload FROM ${s}.events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
           [runId, options?.afterSeq ?? 0, options?.limit ?? null]
-        ).pipe(
-          Effect.flatMap((rows) =>
-            Effect.try({
-              try: () =>
-                rows.map((row): StoredEvent => {
-                  try {
-                    return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
-                  } catch (cause) {
-                    throw corrupt(`event ${row.seq} of run "${runId}"`, cause)
-                  }
-                }),
-              catch: toStorageError("events")
-            })
-          )
-        ),
+        ).pipe(Effect.flatMap((rows) => decodeRows(rows, `run "${runId}"`, "events"))),
 
       wipe: (projectName, keys) =>
         keys.length === 0
@@ -927,7 +932,7 @@ export const makePostgresStorage = (
             }),
 
       eventsByTag: (projectName, tags, options) =>
-        query<{ seq: number; payload: string }>(
+        query<EventRow>(
           "events by tag",
           options?.key === undefined
             ? `SELECT seq, payload FROM ${s}.events WHERE project = $1 AND tag = ANY($2::text[]) ORDER BY id DESC LIMIT $3`
@@ -935,21 +940,7 @@ export const makePostgresStorage = (
           options?.key === undefined
             ? [projectName, [...tags], options?.limit ?? null]
             : [projectName, [...tags], options?.limit ?? null, options.key]
-        ).pipe(
-          Effect.flatMap((rows) =>
-            Effect.try({
-              try: () =>
-                rows.map((row): StoredEvent => {
-                  try {
-                    return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
-                  } catch (cause) {
-                    throw corrupt(`event ${row.seq} of project "${projectName}"`, cause)
-                  }
-                }),
-              catch: toStorageError("events by tag")
-            })
-          )
-        ),
+        ).pipe(Effect.flatMap((rows) => decodeRows(rows, `project "${projectName}"`, "events by tag"))),
 
       deleteRuns: (projectName, runIds) =>
         runIds.length === 0

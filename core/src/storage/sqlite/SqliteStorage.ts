@@ -624,6 +624,16 @@ export const makeSqliteStorage = (
       }
     )
 
+    /** Stored events, decoded; one that does not decode names its seq and where it is. */
+    const decodeRows = (rows: ReadonlyArray<EventRow>, where: string): Array<StoredEvent> =>
+      rows.map((row): StoredEvent => {
+        try {
+          return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
+        } catch (cause) {
+          throw corrupt(`event ${row.seq} of ${where}`, cause)
+        }
+      })
+
     const toBackfill = (row: RecordRow): BackfillRecord => {
       try {
         return decodeBackfill(JSON.parse(row.record))
@@ -750,13 +760,7 @@ export const makeSqliteStorage = (
 
       events: (runId, options) =>
         attempt(path, "events", () =>
-          selectEvents.all(runId, options?.afterSeq ?? 0, options?.limit ?? -1).map((row): StoredEvent => {
-            try {
-              return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
-            } catch (cause) {
-              throw corrupt(`event ${row.seq} of run "${runId}"`, cause)
-            }
-          })
+          decodeRows(selectEvents.all(runId, options?.afterSeq ?? 0, options?.limit ?? -1), `run "${runId}"`)
         ),
 
       wipe: (projectName, keys) =>
@@ -771,13 +775,7 @@ export const makeSqliteStorage = (
             options?.key === undefined
               ? eventsByTagAll.all(projectName, JSON.stringify(tags), limit)
               : eventsByTagOfKey.all(projectName, options.key, JSON.stringify(tags), limit)
-          return rows.map((row): StoredEvent => {
-            try {
-              return { seq: row.seq, event: decodeEvent(JSON.parse(row.payload)) }
-            } catch (cause) {
-              throw corrupt(`event ${row.seq} of project "${projectName}"`, cause)
-            }
-          })
+          return decodeRows(rows, `project "${projectName}"`)
         }),
 
       deleteRuns: (projectName, runIds) =>
