@@ -32,6 +32,26 @@ export class UnknownStepError extends Error {
   }
 }
 
+/**
+ * The host's IO managers without `promote`: a value becomes current when the driver commits it (and
+ * the driver promotes it then), never when the attempt captured its materialization here.
+ */
+const unpromoted = new WeakMap<ReadonlyMap<string, IOManager>, ReadonlyMap<string, IOManager>>()
+const withoutPromote = (managers: ReadonlyMap<string, IOManager>): ReadonlyMap<string, IOManager> => {
+  let view = unpromoted.get(managers)
+  if (view === undefined) {
+    view = new Map(
+      [...managers].map(([name, io]): [string, IOManager] => {
+        if (io.promote === undefined) return [name, io]
+        const { promote: _promote, ...rest } = io
+        return [name, rest]
+      })
+    )
+    unpromoted.set(managers, view)
+  }
+  return view
+}
+
 /** Forwards a child's live events: its logs and check results (the rest the driver emits itself). */
 const forwarded = (event: RunEvent): boolean => event._tag === "StepLog" || event._tag === "CheckEvaluated"
 
@@ -93,7 +113,7 @@ export const runAttemptHere = <R>(
             ? undefined
             : makePartitionUniverse(host.graph, attempt.partitionOptions),
         storage,
-        ioManagers: host.ioManagers,
+        ioManagers: withoutPromote(host.ioManagers),
         limits: { concurrency: 1 },
         config,
         listeners: [(event) => (forwarded(event) ? emit(event) : undefined)],

@@ -159,4 +159,43 @@ describe("a StepRunner (the executor seam)", () => {
     const m = there.events.find((e) => e._tag === "Materialization" && e.key === "b")
     expect(m).toMatchObject({ metadata: { seen: 2 }, attempt: 1 })
   })
+
+  it("promotes a value once, in the driver after its commit, never where the attempt ran", async () => {
+    const memory = makeMemoryIOManager()
+    const promoted: Array<string> = []
+    const io = {
+      ...memory,
+      promote: (_handle: unknown, context: { assetKey: string }) =>
+        Effect.sync(() => {
+          promoted.push(context.assetKey)
+        })
+    }
+    const ioManagers = new Map([["memory", io]])
+    const specs = [testSpec("a")]
+    const graph = AssetGraph.make(specs)
+    const assets = new Map<string, ExecutableAsset>([
+      ["a", { spec: specs[0]!, run: () => Effect.succeed(1) }]
+    ])
+    const storage = makeMemoryStorage()
+    const outcome = await runTest(
+      Effect.gen(function* () {
+        const snapshot = yield* storage.snapshot("p")
+        return yield* execute({
+          runId: "r1",
+          project: "p",
+          graph,
+          plan: plan(graph, resolveSelection(graph, "*"), snapshot),
+          assets,
+          snapshot,
+          storage,
+          ioManagers,
+          limits: { concurrency: 1 },
+          output: "off",
+          stepRunner: loopback({ graph, assets, ioManagers }, { n: 0 })
+        })
+      })
+    )
+    expect(outcome.status).toBe("succeeded")
+    expect(promoted).toEqual(["a"])
+  })
 })
