@@ -188,6 +188,22 @@ const receivesAll = (
   step.singleRange === true ||
   readsManyPartitions(graph.specs[step.node]!.partitions, graph.specs[parent]!.partitions, mapping)
 
+/** Key path segments by node of a graph, validated once per graph rather than on every write. */
+const pathsByGraph = new WeakMap<AssetGraph, Array<ReadonlyArray<string> | undefined>>()
+
+/** The step of each unpartitioned node in the plan (-1 for none): an array, or a map for a small plan of a big graph. */
+const stepIndex = (graphSize: number, steps: ReadonlyArray<PlanStep>): ((node: number) => number) => {
+  const n = steps.length
+  if (n * 16 < graphSize) {
+    const byNode = new Map<number, number>()
+    for (let i = 0; i < n; i++) if (steps[i]!.partition === undefined) byNode.set(steps[i]!.node, i)
+    return (node) => byNode.get(node) ?? -1
+  }
+  const byNode = new Int32Array(graphSize).fill(-1)
+  for (let i = 0; i < n; i++) if (steps[i]!.partition === undefined) byNode[steps[i]!.node] = i
+  return (node) => byNode[node]!
+}
+
 /** Runs a plan. Fails only when storage cannot record the run at all. */
 export const execute = <R>(request: RunRequest<R>): Effect.Effect<RunOutcome, StorageError, R> =>
   (request.output ?? "tee") === "off"
@@ -216,8 +232,9 @@ const runWithClock = <R>(
     const producedVersion = new Array<string | undefined>(n)
     const producedHandle = new Array<ValueHandle | null | undefined>(n)
     // The step of each unpartitioned node, and of each partition of a partitioned one.
-    const stepOfNode = new Int32Array(graph.size).fill(-1)
-    for (let i = 0; i < n; i++) if (steps[i]!.partition === undefined) stepOfNode[steps[i]!.node] = i
+    // An array over the graph for plans of some size; a map for small plans of big graphs (an
+    // attempt run elsewhere is a one-step plan: allocating per graph node would dominate it).
+    const stepOfNode = stepIndex(graph.size, steps)
     const partitionSteps = plan.partitionSteps
     const partitionStates = request.partitionSnapshot
     const universe = request.partitions
@@ -240,7 +257,7 @@ const runWithClock = <R>(
     const { emit, flush, commit } = makeEventBuffer(storage, project, request.listeners ?? [])
 
     const versionOf = (node: number): string => {
-      const s = stepOfNode[node]!
+      const s = stepOfNode(node)
       return (
         (s >= 0 ? producedVersion[s] : undefined) ??
         snapshot.get(graph.keys[node]!)?.latest?.dataVersion ??
@@ -264,9 +281,12 @@ const runWithClock = <R>(
         : partitionStates?.get(graph.keys[node]!)?.get(partition)?.latest?.handle
     }
 
-    // Key path segments by node, validated once per run rather than on every write.
-    const paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
     const pathOf = (node: number, key: string): ReadonlyArray<string> => {
+      let paths = pathsByGraph.get(graph)
+      if (paths === undefined) {
+        paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
+        pathsByGraph.set(graph, paths)
+      }
       paths[node] ??= assetKeySegments(key)
       return paths[node]
     }
@@ -487,7 +507,7 @@ const runWithClock = <R>(
           R
         >
       }
-      const s = stepOfNode[node]!
+      const s = stepOfNode(node)
       const handle =
         s >= 0 && producedHandle[s] !== undefined ? producedHandle[s] : snapshot.get(inputKey)?.latest?.handle
       if (handle === null) return Effect.void
@@ -604,7 +624,7 @@ const runWithClock = <R>(
         if (keys !== undefined && keys !== null) addPartitions(p, keys)
         else {
           const key = graph.keys[p]!
-          const state = currentState(stepOfNode[p]!, key, snapshot.get(key))
+          const state = currentState(stepOfNode(p), key, snapshot.get(key))
           if (state !== undefined) states.push([key, state])
         }
       }
