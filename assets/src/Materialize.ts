@@ -13,6 +13,7 @@ import {
   resolveSelection,
   SelectionError,
   type StaleUpstream,
+  type StepRunner,
   type StorageError
 } from "@materia/core"
 import * as Effect from "effect/Effect"
@@ -99,6 +100,11 @@ export interface MaterializeOptions<P> {
    * partition (time windows closed by now), stale ones only unless `force`.
    */
   readonly partitions?: string | undefined
+  /**
+   * Where attempts run: absent, in this process; a child-process pool or BullMQ workers through
+   * `openExecutor("processes" | "queue", ...)` of `@materia/server` (same retries, timeouts, events).
+   */
+  readonly stepRunner?: StepRunner | undefined
 }
 
 export type MaterializeError =

@@ -6,6 +6,7 @@
 import { materializeEffect, type RunResult, reexecuteEffect } from "@materia/assets"
 import { consoleReporter } from "@materia/core"
 import * as Effect from "effect/Effect"
+import { openExecutor, parseExecutor } from "../../worker/Executors.ts"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json } from "../Output.ts"
@@ -42,6 +43,10 @@ export const materializeCommand: Command = {
   --config JSON       run configuration by asset key, e.g. '{"train": {"epochs": 3}}' (checked
                       against each asset's config schema before anything runs)
   --concurrency N     steps running at once (default: the project's, 8)
+  --executor E        where steps run: in-process (default), processes (a child-process pool per
+                      pool), queue (BullMQ workers started with \`materia worker\`; Redis from
+                      --redis or MATERIA_REDIS_URL, default redis://127.0.0.1:6379)
+  --redis URL         the Redis of the queue executor
   --from-failure RUN  run again only the failed, skipped and canceled steps of run RUN
   --from-run RUN      run again the steps of run RUN that --select picks (all without --select)
   --json              print the result as JSON instead of live progress
@@ -55,6 +60,8 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       config: { type: "string" },
       force: { type: "boolean" },
       concurrency: { type: "string" },
+      executor: { type: "string" },
+      redis: { type: "string" },
       "from-failure": { type: "string" },
       "from-run": { type: "string" },
       json: { type: "boolean" },
@@ -77,6 +84,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
     const config = parseConfig(values.config)
     const opened = await openProject(values.project, context, values.select)
     const { project, store, root } = opened
+    const choice = parseExecutor(values.executor ?? "in-process")
     if (
       !values.json &&
       fromFailure === undefined &&
@@ -84,8 +92,16 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       nothingChanged(opened, context.output.out)
     )
       return ExitCode.Ok
+    const executor = await openExecutor(choice, {
+      project,
+      projectFile: opened.file,
+      root,
+      redisUrl: values.redis,
+      env: process.env
+    })
     const reporter = values.json ? undefined : consoleReporter({ stream: context.output.stdout })
     const common = {
+      ...(executor.runner === undefined ? {} : { stepRunner: executor.runner }),
       ...(config === undefined ? {} : { config }),
       storage: store,
       root,
@@ -109,6 +125,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       )
     } finally {
       reporter?.close()
+      await executor.close()
     }
     if (values.json)
       context.output.out(

@@ -20,6 +20,8 @@ import { findConfig, loadProject } from "../ProjectLoader.ts"
 
 export interface OpenProject {
   readonly project: AnyProject
+  /** The module the project was loaded from (other processes load it too: executors, workers). */
+  readonly file: string
   readonly root: string
   readonly store: MaterializeStore
   /** The resolved selection, when one was given (git was asked for `changed-since:` terms). */
@@ -33,14 +35,14 @@ export const openProject = async (
   /** Checked before the store is opened: a mistyped selection leaves nothing behind. */
   selection?: string | undefined
 ): Promise<OpenProject> => {
-  const { project, root } = await loadProject(findConfig(explicit, context.cwd))
+  const { project, root, file } = await loadProject(findConfig(explicit, context.cwd))
   const selected =
     selection === undefined ? undefined : await run(resolveSelectionWithGit(project, selection, { root }))
   // The project's configured store: PostgreSQL (its `storage` option or MATERIA_DATABASE_URL), else SQLite.
   const store = await openConfiguredStore(root, project.storage, process.env)
   // Every command, `materia runs` included, must never list a killed run as still running.
   await run(markDeadRuns(store.storage, project.name, isDriverAlive))
-  return { project, root, store, selected }
+  return { project, file, root, store, selected }
 }
 
 /** For a selection that git narrowed to nothing: says what changed, so CI logs explain the no-op. */
