@@ -50,6 +50,11 @@ export interface ProjectBaseOptions<As extends ReadonlyArray<AnyAsset>> {
    * machines); default the embedded SQLite store, or `MATERIA_DATABASE_URL` when set.
    */
   readonly storage?: StorageConfig | undefined
+  /**
+   * Run-level retries of runs the daemon launches: a failed run is re-executed from failure (its
+   * failed steps only) until `attempts` runs in all (`{ attempts: 3 }`: up to two retries).
+   */
+  readonly runRetry?: { readonly attempts: number } | undefined
   /** What `materia gc` and the daemon delete: old runs and superseded values (`{ runs: "30 days", values: 5 }`). */
   readonly retention?: RetentionPolicy | undefined
   /** Cron schedules the daemon launches runs on (`schedule(name, { cron, select })`). */
@@ -108,6 +113,7 @@ export interface Project<As extends ReadonlyArray<AnyAsset> = ReadonlyArray<AnyA
   /** The configured metadata store (undefined: the default, see `openConfiguredStore`). */
   readonly storage: StorageConfig | undefined
   readonly retention: RetentionPolicy | undefined
+  readonly runRetry: { readonly attempts: number } | undefined
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   readonly sensors: ReadonlyArray<SensorDefinition>
   readonly automations: ReadonlyArray<AutomationDefinition>
@@ -218,6 +224,10 @@ export const defineProject = <const As extends ReadonlyArray<AnyAsset>>(
     hooks: options.hooks ?? {},
     storage,
     retention: options.retention,
+    runRetry:
+      options.runRetry === undefined
+        ? undefined
+        : { attempts: positiveInteger(options.runRetry.attempts, `project "${name}": runRetry.attempts`) },
     schedules,
     sensors,
     automations,

@@ -27,6 +27,8 @@ export interface RunRequest {
   readonly config?: Readonly<Record<string, JsonValue>> | undefined
   /** Tags of the run; the run queue limits concurrency per tag. */
   readonly tags?: Readonly<Record<string, string>> | undefined
+  /** Re-executes the failed, skipped and canceled steps of this Materia run (a run-level retry). */
+  readonly fromFailure?: string | undefined
 }
 
 /** The stored form of a run request (a tick's queued run): what the daemon store decodes. */
@@ -35,7 +37,8 @@ export const RunRequestSchema = Schema.Struct({
   partitions: Schema.optionalKey(Schema.Array(Schema.String)),
   runKey: Schema.optionalKey(Schema.String),
   config: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
-  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  fromFailure: Schema.optionalKey(Schema.String)
 })
 
 /** A definition (schedule, sensor, automation) that cannot work; names it and what is wrong. */

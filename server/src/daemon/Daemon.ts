@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import type { DaemonStore, DaemonStoreError, QueuedRun, TickRecord } from "./DaemonStore.ts"
 import { isAlive, type LaunchTarget, launchRun, readOutcome, thisHost } from "./RunLauncher.ts"
 import { launchable, type QueueLimits } from "./RunQueue.ts"
+import { queueRetry, type RunRetryPolicy, retryOf } from "./RunRetry.ts"
 import { type CatchUp, type Definitions, runTick, type TickCache, type TickOptions } from "./TickEngine.ts"
 
 export interface DaemonConfig {
@@ -39,6 +40,8 @@ export interface DaemonConfig {
   readonly project?: string | undefined
   /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
   readonly keepMillis?: number | undefined
+  /** Run-level retries: a failed run is re-executed from failure up to `attempts` runs in all. */
+  readonly runRetry?: RunRetryPolicy | undefined
   /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
   readonly retention?: (() => Effect.Effect<string | undefined, unknown>) | undefined
   readonly automationIntervalMillis?: number | undefined
@@ -132,16 +135,31 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
       log(
         `run ${run.id} of ${run.kind} ${run.name} ${status}${outcome?.runId === undefined ? "" : ` (materia run ${outcome.runId})`}${outcome?.error === undefined ? "" : `: ${outcome.error}`}`
       )
-      return store.updateRun(run.id, {
-        status,
-        endedAt: now,
-        ...(outcome?.runId === undefined ? {} : { runId: outcome.runId }),
-        ...(outcome === undefined
-          ? { error: "its process ended without reporting a result (killed?)" }
-          : outcome.error === undefined
-            ? {}
-            : { error: outcome.error })
-      })
+      const retry =
+        outcome === undefined
+          ? undefined
+          : retryOf(run, outcome, config.runRetry, now, () => crypto.randomUUID())
+      const retried =
+        retry === undefined
+          ? Effect.void
+          : Effect.tap(queueRetry(store, retry), (result) =>
+              Effect.sync(() => {
+                if (result.committed) log(`queued ${retry.run.id}: ${retry.tick.reason}`)
+              })
+            )
+      return Effect.andThen(
+        retried,
+        store.updateRun(run.id, {
+          status,
+          endedAt: now,
+          ...(outcome?.runId === undefined ? {} : { runId: outcome.runId }),
+          ...(outcome === undefined
+            ? { error: "its process ended without reporting a result (killed?)" }
+            : outcome.error === undefined
+              ? {}
+              : { error: outcome.error })
+        })
+      )
     }
 
     const reap = Effect.gen(function* () {

@@ -42,6 +42,8 @@ export interface RunOutcome {
 
 /** The `materia` arguments of a request. */
 export const materializeArgs = (request: RunRequest, configFile: string): Array<string> => {
+  if (request.fromFailure !== undefined)
+    return ["materialize", "--from-failure", request.fromFailure, "--json", "--project", configFile]
   const select = typeof request.select === "string" ? request.select : request.select.join(",")
   return [
     "materialize",

@@ -103,6 +103,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           },
           log,
           signal: context.signal,
+          runRetry: daemon.project.runRetry,
           retention:
             daemon.project.retention === undefined
               ? undefined
