@@ -327,7 +327,38 @@ export const backfill = (
     )
   })
 
-/** Runs what a stopped backfill (dead, failed or canceled) has left; refuses one still running. */
+/**
+ * Records a backfill for the daemon to run (`queued`), without running anything: the daemon starts
+ * `materia backfill resume <id>` through its run queue.
+ */
+export const queueBackfill = (
+  project: AnyProject,
+  store: MaterializeStore,
+  options: Pick<BackfillOptions, "select" | "partitions" | "onlyStale" | "concurrency" | "backfillId">
+): Effect.Effect<BackfillRecord, BackfillFailure> =>
+  Effect.gen(function* () {
+    // Checked now: a bad selection or partition range fails here, not in the daemon.
+    const { plan } = yield* planBackfill(project, store, options)
+    const now = yield* Clock.currentTimeMillis
+    const record: BackfillRecord = {
+      backfillId: options.backfillId ?? `bf-${yield* makeRunId}`,
+      project: project.name,
+      status: "queued",
+      select: options.select,
+      partitions: options.partitions ?? "*",
+      onlyStale: options.onlyStale === true,
+      concurrency: options.concurrency ?? project.concurrency,
+      createdAt: now,
+      updatedAt: now,
+      heartbeatAt: now,
+      runIds: [],
+      progress: emptyProgress(plan.steps.length, 0)
+    }
+    yield* store.storage.saveBackfill(record)
+    return record
+  })
+
+/** Runs what a stopped backfill (queued, dead, failed or canceled) has left; refuses one still running. */
 export const resumeBackfill = (
   project: AnyProject,
   store: MaterializeStore,
@@ -387,7 +418,7 @@ export const cancelBackfill = (
           reason: `no such backfill of project "${project.name}"; list them with \`materia backfill list\``
         })
       )
-    if (record.status !== "running") return record
+    if (record.status !== "running" && record.status !== "queued") return record
     const now = yield* Clock.currentTimeMillis
     const canceled: BackfillRecord = {
       ...record,

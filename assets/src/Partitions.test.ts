@@ -6,6 +6,7 @@ import { tableFromArrays } from "apache-arrow"
 import * as Effect from "effect/Effect"
 import { afterAll, describe, expect, expectTypeOf, it } from "vitest"
 import { asset } from "./Asset.ts"
+import { queueBackfill, resumeBackfill } from "./Backfill.ts"
 import { addDynamicPartitions, deleteDynamicPartitions } from "./DynamicPartitions.ts"
 import { explore } from "./Explore.ts"
 import { materialize, materializeEffect, reexecute } from "./Materialize.ts"
@@ -295,5 +296,30 @@ describe("explore before any run", () => {
     } finally {
       rmSync(fresh, { recursive: true, force: true })
     }
+  })
+})
+
+describe("queued backfills", () => {
+  it("are recorded without running, then resumed by whoever drives them (the daemon)", async () => {
+    const made: Array<string> = []
+    const daily = asset("daily", { partitions: days }, (_, ctx) => {
+      made.push(ctx.partition.key)
+      return ctx.partition.key
+    })
+    const project = defineProject({ name: "queued", assets: [daily] })
+    const store = memoryStore()
+    const record = await Effect.runPromise(
+      queueBackfill(project, store, { select: "daily", partitions: "2026-01-01...2026-01-02" })
+    )
+    expect(record.status).toBe("queued")
+    expect(record.progress.total).toBe(2)
+    expect(made).toEqual([])
+    const bad = await Effect.runPromise(
+      Effect.flip(queueBackfill(project, store, { select: "daily", partitions: "2027-01-01" }))
+    )
+    expect(bad.message).toContain('asset "daily"')
+    const done = await Effect.runPromise(resumeBackfill(project, store, record.backfillId))
+    expect(done.record.status).toBe("succeeded")
+    expect(made).toEqual(["2026-01-01", "2026-01-02"])
   })
 })

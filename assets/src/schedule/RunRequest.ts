@@ -29,6 +29,8 @@ export interface RunRequest {
   readonly tags?: Readonly<Record<string, string>> | undefined
   /** Re-executes the failed, skipped and canceled steps of this Materia run (a run-level retry). */
   readonly fromFailure?: string | undefined
+  /** Runs (resumes) this stored backfill (`materia backfill resume <id>`): a queued backfill. */
+  readonly backfillId?: string | undefined
 }
 
 /** The stored form of a run request (a tick's queued run): what the daemon store decodes. */
@@ -38,7 +40,8 @@ export const RunRequestSchema = Schema.Struct({
   runKey: Schema.optionalKey(Schema.String),
   config: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  fromFailure: Schema.optionalKey(Schema.String)
+  fromFailure: Schema.optionalKey(Schema.String),
+  backfillId: Schema.optionalKey(Schema.String)
 })
 
 /** A definition (schedule, sensor, automation) that cannot work; names it and what is wrong. */

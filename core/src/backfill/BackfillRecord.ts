@@ -5,7 +5,8 @@
  */
 import * as Schema from "effect/Schema"
 
-export const BackfillStatus = Schema.Literals(["running", "succeeded", "failed", "canceled"])
+/** `queued`: recorded for the daemon to run (`materia backfill --queue`); the rest as their names say. */
+export const BackfillStatus = Schema.Literals(["queued", "running", "succeeded", "failed", "canceled"])
 export type BackfillStatus = typeof BackfillStatus.Type
 
 /** Step counts of a backfill (one step = one asset × partition, or one range for single-run assets). */

@@ -40,6 +40,8 @@ export interface DaemonConfig {
   readonly project?: string | undefined
   /** Retention of ticks, ended runs (and their output files) and run keys; 30 days by default. */
   readonly keepMillis?: number | undefined
+  /** The ids of backfills queued for the daemon (`materia backfill --queue`), read every tick. */
+  readonly queuedBackfills?: (() => Effect.Effect<ReadonlyArray<string>, unknown>) | undefined
   /** Run-level retries: a failed run is re-executed from failure up to `attempts` runs in all. */
   readonly runRetry?: RunRetryPolicy | undefined
   /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
@@ -185,6 +187,42 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
       }
     })
 
+    /** Each queued backfill becomes one queued run (`materia backfill resume <id>`), once: its tick id is the backfill's. */
+    const driveBackfills = Effect.gen(function* () {
+      if (config.queuedBackfills === undefined) return
+      const ids = yield* Effect.orElseSucceed(config.queuedBackfills(), () => [] as ReadonlyArray<string>)
+      for (const backfillId of ids) {
+        const now = yield* Clock.currentTimeMillis
+        const tickId = `backfill:${backfillId}`
+        const id = crypto.randomUUID()
+        const result = yield* store.commitTick({
+          tick: {
+            tickId,
+            kind: "backfill",
+            name: backfillId,
+            tickAt: now,
+            evaluatedAt: now,
+            status: "requested",
+            runIds: [id],
+            reason: `backfill ${backfillId} was queued`
+          },
+          runs: [
+            {
+              id,
+              tickId,
+              kind: "backfill",
+              name: backfillId,
+              request: { select: backfillId, backfillId },
+              status: "queued",
+              enqueuedAt: now
+            }
+          ],
+          state: { kind: "backfill", name: backfillId, status: "running" }
+        })
+        if (result.committed) log(`queued run ${id}: backfill ${backfillId}`)
+      }
+    })
+
     const launch = Effect.gen(function* () {
       const queued = yield* store.runs({ status: ["queued"] })
       if (queued.length === 0) return
@@ -241,6 +279,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
           })
           ticks++
           for (const t of report.ticks) log(describeTick(t))
+          yield* driveBackfills
         } else if ((yield* store.runs({ status: ["queued", "launched"] })).length === 0) return
         yield* launch
         yield* Effect.sleep(interval)

@@ -9,7 +9,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
 /** What a tick evaluates: a schedule, a sensor, or an asset's automation condition (named by its key). */
-export type InstigatorKind = "schedule" | "sensor" | "automation"
+/** What made a queued run: a schedule, a sensor, an automation condition, or a queued backfill. */
+export type InstigatorKind = "schedule" | "sensor" | "automation" | "backfill"
 
 /** The stored state of one schedule or sensor. */
 export interface InstigatorState {

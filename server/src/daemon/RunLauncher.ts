@@ -42,6 +42,8 @@ export interface RunOutcome {
 
 /** The `materia` arguments of a request. */
 export const materializeArgs = (request: RunRequest, configFile: string): Array<string> => {
+  if (request.backfillId !== undefined)
+    return ["backfill", "resume", request.backfillId, "--json", "--project", configFile]
   if (request.fromFailure !== undefined)
     return ["materialize", "--from-failure", request.fromFailure, "--json", "--project", configFile]
   const select = typeof request.select === "string" ? request.select : request.select.join(",")
@@ -112,11 +114,20 @@ export const readOutcome = (logDir: string, id: string, exitCode?: number | null
   const tail = stderr.split("\n").slice(-5).join("\n")
   if (text !== "") {
     try {
-      const result = JSON.parse(text) as {
+      const parsed = JSON.parse(text) as {
         runId?: string
         status?: string
         steps?: Array<{ key: string; error?: string }>
+        backfill?: { status?: string; reason?: string }
       }
+      // `materia backfill resume --json` reports the backfill; its runs are the backfill's own.
+      const result: { runId?: string; status?: string; steps?: Array<{ key: string; error?: string }> } =
+        parsed.backfill === undefined
+          ? parsed
+          : {
+              ...(parsed.backfill.status === undefined ? {} : { status: parsed.backfill.status }),
+              ...(parsed.steps === undefined ? {} : { steps: parsed.steps })
+            }
       const failedStep = result.steps?.find((s) => s.error !== undefined)
       return {
         status: result.status === "succeeded" ? "succeeded" : "failed",

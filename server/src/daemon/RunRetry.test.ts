@@ -2,10 +2,13 @@
  * Run-level retries: a failed run is queued again as a re-execution from failure until the policy's
  * attempts are used up, once per failure (the retry tick's id), leaving the schedule's state alone.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import { makeMemoryDaemonStore, type QueuedRun } from "./DaemonStore.ts"
-import { materializeArgs } from "./RunLauncher.ts"
+import { materializeArgs, readOutcome } from "./RunLauncher.ts"
 import { ATTEMPT_TAG, queueRetry, retryOf } from "./RunRetry.ts"
 
 const run = (tags?: Record<string, string>): QueuedRun => ({
@@ -63,5 +66,30 @@ describe("run retries", () => {
       lastTickAt: 5,
       startedAt: 1
     })
+  })
+})
+
+describe("queued backfills in the daemon", () => {
+  it("launch `materia backfill resume <id>` and read the backfill's status from its JSON", async () => {
+    expect(materializeArgs({ select: "bf-1", backfillId: "bf-1" }, "/p/materia.config.ts")).toEqual([
+      "backfill",
+      "resume",
+      "bf-1",
+      "--json",
+      "--project",
+      "/p/materia.config.ts"
+    ])
+    const dir = mkdtempSync(join(tmpdir(), "materia-outcome-"))
+    try {
+      writeFileSync(join(dir, "q1.json"), JSON.stringify({ backfill: { status: "succeeded" }, steps: [] }))
+      expect(readOutcome(dir, "q1", 0)).toEqual({ status: "succeeded" })
+      writeFileSync(
+        join(dir, "q2.json"),
+        JSON.stringify({ backfill: { status: "failed" }, steps: [{ key: "daily", error: "boom" }] })
+      )
+      expect(readOutcome(dir, "q2", 1)).toEqual({ status: "failed", error: "daily: boom" })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

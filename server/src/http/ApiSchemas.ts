@@ -173,7 +173,7 @@ export type QueryResponse = typeof QueryResponse.Type
 export const BackfillSummary = Schema.Struct({
   backfillId: Schema.String,
   /** `dead`: still recorded as running, but its driving process stopped beating. */
-  status: Schema.Literals(["running", "succeeded", "failed", "canceled", "dead"]),
+  status: Schema.Literals(["queued", "running", "succeeded", "failed", "canceled", "dead"]),
   select: Schema.String,
   partitions: Schema.String,
   onlyStale: Schema.Boolean,

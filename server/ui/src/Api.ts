@@ -139,7 +139,7 @@ export interface LaunchRequest {
   readonly config?: Readonly<Record<string, Json>>
 }
 
-export type BackfillStatus = "running" | "succeeded" | "failed" | "canceled" | "dead"
+export type BackfillStatus = "queued" | "running" | "succeeded" | "failed" | "canceled" | "dead"
 
 export interface Backfill {
   readonly backfillId: string

@@ -20,6 +20,7 @@ import {
   cancelBackfill,
   githubAnnotations,
   planBackfill,
+  queueBackfill,
   resumeBackfill
 } from "@materia/assets"
 import { type BackfillRecord, formatDuration, formatReason, stepLabel } from "@materia/core"
@@ -42,6 +43,7 @@ materia backfill resume <id> [--concurrency N] [--report-junit FILE] [--report-j
   --report-junit FILE   write a JUnit XML report (one test case per asset × partition)
   --report-json FILE    write a JSON report
   --dry-run             print the plan without running (--json: as JSON)
+  --queue               record the backfill for \`materia daemon\` to run, and exit
   --json                machine-readable output
   --project FILE        the project module (default: the nearest materia.config.ts)
 
@@ -153,6 +155,7 @@ export const backfillCommand: Command = {
         "report-junit": { type: "string" },
         "report-json": { type: "string" },
         "dry-run": { type: "boolean" },
+        queue: { type: "boolean" },
         json: { type: "boolean" },
         limit: { type: "string" },
         project: { type: "string" }
@@ -209,6 +212,17 @@ export const backfillCommand: Command = {
           ))
             out(`  ${line}`)
         }
+        return ExitCode.Ok
+      }
+      if (values.queue) {
+        const record = await run(
+          queueBackfill(project, store, { ...request, ...(concurrency === undefined ? {} : { concurrency }) })
+        )
+        if (values.json) out(json(record))
+        else
+          out(
+            `Queued backfill ${record.backfillId} (${record.progress.total} step(s) planned now); materia daemon runs it. Follow it with: materia backfill status ${record.backfillId}`
+          )
         return ExitCode.Ok
       }
       const printer = values.json ? undefined : progressPrinter(context)

@@ -104,6 +104,10 @@ Schedules, sensors and automation conditions are the config module's exports \`s
           log,
           signal: context.signal,
           runRetry: daemon.project.runRetry,
+          queuedBackfills: () =>
+            Effect.map(local.storage.backfills(project, { limit: 100 }), (list) =>
+              list.filter((b) => b.status === "queued").map((b) => b.backfillId)
+            ),
           retention:
             daemon.project.retention === undefined
               ? undefined
