@@ -5,6 +5,7 @@
  * and `not`. An evaluation is pure: it reads an `AutomationContext` and returns a decision with a
  * human reason, which the daemon records whether or not it requests a run.
  */
+import * as Duration from "effect/Duration"
 import { type Cron, parseCron } from "./Cron.ts"
 import { ScheduleDefinitionError } from "./RunRequest.ts"
 
@@ -20,6 +21,8 @@ export interface AutomationContext {
   readonly inProgress: boolean
   /** For a partitioned asset: its closed partitions that have never been materialized. */
   readonly missingPartitions?: ReadonlyArray<string> | undefined
+  /** The asset's freshness policy (`freshness: { maxAge }`), in milliseconds. */
+  readonly freshnessMillis?: number | undefined
 }
 
 /** Whether to request a run, why, and (for partitioned assets) of which partitions. */
@@ -99,6 +102,37 @@ export const onCron = (expression: string, options?: { readonly timezone?: strin
  * @example
  * automate("daily_orders", missing())
  */
+/**
+ * The asset's latest materialization is older than its freshness policy (`asset(..., { freshness:
+ * { maxAge: "1 day" } })`), or than `maxAge` when given: the freshness policy, enforced by the daemon.
+ *
+ * @example automate("daily_report", overdue())
+ */
+export const overdue = (maxAge?: Duration.Input): AutomationCondition => {
+  const given = maxAge === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(maxAge))
+  return {
+    description: maxAge === undefined ? "overdue" : `overdue(${String(maxAge)})`,
+    evaluate(ctx) {
+      const limit = given ?? ctx.freshnessMillis
+      if (limit === undefined)
+        return {
+          requested: false,
+          reason: `${ctx.key} has no freshness policy; give it freshness: { maxAge } or write overdue("1 day")`
+        }
+      if (ctx.inProgress) return { requested: false, reason: `a run of ${ctx.key} is already in progress` }
+      if (ctx.materializedAt === undefined)
+        return { requested: true, reason: `${ctx.key} was never materialized` }
+      const age = ctx.now - ctx.materializedAt
+      return age > limit
+        ? {
+            requested: true,
+            reason: `materialized ${iso(ctx.materializedAt)}, older than its ${limit} ms freshness policy`
+          }
+        : { requested: false, reason: `fresh: materialized ${iso(ctx.materializedAt)}, within ${limit} ms` }
+    }
+  }
+}
+
 export const missing = (): AutomationCondition => ({
   description: "missing",
   evaluate(ctx) {

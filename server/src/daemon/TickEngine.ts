@@ -375,7 +375,10 @@ const tickAutomations = (
           materializedAt: seen.get(a.key)?.materializedAt,
           upstream: upstreamOf(a.key).map((k) => ({ key: k, materializedAt: seen.get(k)?.materializedAt })),
           inProgress: active.has(a.key),
-          missingPartitions: seen.get(a.key)?.missingPartitions
+          missingPartitions: seen.get(a.key)?.missingPartitions,
+          freshnessMillis: defs.graph.has(a.key)
+            ? defs.graph.specs[defs.graph.indexOf(a.key)]!.freshnessMillis
+            : undefined
         })
         // Whatever the condition says, one automation run per asset at a time.
         const requested = decision.requested && !active.has(a.key)
