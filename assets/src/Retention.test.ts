@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/testing/TestClock"
 import { afterAll, describe, expect, it } from "vitest"
 import { asset } from "./Asset.ts"
+import { check } from "./Check.ts"
 import { resolveStore } from "./Launch.ts"
 import { materialize } from "./Materialize.ts"
 import { dailyPartitions } from "./Partitions.ts"
@@ -74,5 +75,42 @@ describe("gc", () => {
     expect(error).toBeInstanceOf(RetentionPolicyError)
     const duration = await Effect.runPromise(Effect.flip(gc(project, store, { runs: "soon" })))
     expect(duration.message).toContain('"soon" is not a duration')
+  })
+})
+
+describe("gc of rejected staged values", () => {
+  it("deletes a value a blocking check rejected once its run is past the runs policy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "materia-gc-rejected-"))
+    try {
+      const sales = asset("sales", { format: "parquet" }, () =>
+        tableFromArrays({ amount: Float64Array.from([-1]) })
+      )
+      const positive = check(
+        sales,
+        "positive",
+        { blocking: true },
+        (table) => table.getChild("amount")!.get(0)! > 0
+      )
+      const project = defineProject({ name: "rejected", assets: [sales], checks: [positive], root: dir })
+      const failed = await materialize(project, ["sales"], { raiseOnError: false })
+      expect(failed.status).toBe("failed")
+      const store = await Effect.runPromise(resolveStore("local", dir))
+      const [staged] = await Effect.runPromise(store.storage.eventsByTag("rejected", ["CheckEvaluated"]))
+      const location = staged!.event._tag === "CheckEvaluated" ? staged!.event.location! : ""
+      const folder = join(dir, ".materia", "storage", ...location.split("/"))
+      expect(existsSync(folder)).toBe(true)
+      // Kept while its run is kept (for inspection).
+      expect((await Effect.runPromise(gc(project, store, { runs: "1 day" }))).values).toEqual([])
+      const later = await Effect.runPromise(
+        Effect.gen(function* () {
+          yield* TestClock.setTime(Date.now() + 2 * 86_400_000)
+          return yield* gc(project, store, { runs: "1 day" })
+        }).pipe(Effect.provide(TestClock.layer()))
+      )
+      expect(later.values.map((v) => [v.why, v.handle.location])).toEqual([["rejected", location]])
+      expect(existsSync(folder)).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

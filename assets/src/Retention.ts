@@ -39,7 +39,8 @@ export interface GcValue {
   readonly runId: string
   readonly at: number
   readonly handle: ValueHandle
-  readonly why: "superseded" | "run deleted"
+  /** `rejected`: a staged value a blocking check kept from committing, older than the runs kept. */
+  readonly why: "superseded" | "run deleted" | "rejected"
 }
 
 export interface GcPlan {
@@ -134,6 +135,28 @@ export const planGc = (
         why: beyond ? "superseded" : "run deleted"
       })
     }
+    // Staged values a blocking check rejected (never committed): kept for inspection while their
+    // run is kept, then deleted with it.
+    const committed = new Set(
+      materialized.flatMap(({ event }) =>
+        event._tag === "Materialization" && event.handle !== null ? [event.handle.location] : []
+      )
+    )
+    const evaluated = yield* storage.eventsByTag(project.name, ["CheckEvaluated"])
+    for (const { event } of evaluated) {
+      if (event._tag !== "CheckEvaluated" || event.passed || !event.blocking) continue
+      if (event.location === undefined || event.ioManager === undefined || event.format === undefined)
+        continue
+      if (!deleted.has(event.runId) || committed.has(event.location)) continue
+      candidates.push({
+        key: event.key,
+        ...(event.partition === undefined ? {} : { partition: event.partition }),
+        runId: event.runId,
+        at: event.at,
+        handle: { ioManager: event.ioManager, location: event.location, format: event.format },
+        why: "rejected"
+      })
+    }
     // A value recorded under several slots (a single-run range) goes only when no slot keeps it.
     const unique = new Map<string, GcValue>()
     for (const value of candidates)
@@ -173,7 +196,7 @@ export const gc = (
         failures.push({ value, error: outcome.cause.toString().split("\n")[0] ?? "delete failed" })
     }
     // A run whose value could not be deleted is kept, so that the next gc still knows the value.
-    const blocked = new Set(failures.filter((f) => f.value.why === "run deleted").map((f) => f.value.runId))
+    const blocked = new Set(failures.filter((f) => f.value.why !== "superseded").map((f) => f.value.runId))
     const runs = plan.runs.filter((r) => !blocked.has(r.runId))
     yield* store.storage.deleteRuns(
       project.name,

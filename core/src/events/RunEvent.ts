@@ -142,7 +142,10 @@ export const CheckEvaluated = Schema.TaggedStruct("CheckEvaluated", {
   /** The data version the check saw. */
   dataVersion: Schema.String,
   /** Where the value checked was staged (for a rejected value: where it is kept for inspection). */
-  location: Schema.optionalKey(Schema.String)
+  location: Schema.optionalKey(Schema.String),
+  /** The IO manager and format of the staged value (with `location`: enough to delete a rejected one). */
+  ioManager: Schema.optionalKey(Schema.String),
+  format: Schema.optionalKey(Schema.String)
 })
 
 export const StepCanceled = Schema.TaggedStruct("StepCanceled", {

@@ -715,7 +715,9 @@ const runWithClock = <R>(
             ...(result.message === undefined ? {} : { message: result.message }),
             metadata: (result.metadata ?? {}) as Record<string, JsonValue>,
             dataVersion: stored.dataVersion,
-            ...(handle === null ? {} : { location: handle.location })
+            ...(handle === null
+              ? {}
+              : { location: handle.location, ioManager: handle.ioManager, format: handle.format })
           })
         ),
         (evaluated) => {
