@@ -13,11 +13,10 @@ import * as Schema from "effect/Schema"
 import type { PoolClient, QueryResult, QueryResultRow } from "pg"
 import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
-import { ValueHandle } from "../../io/IOManager.ts"
+import { stateOfRow } from "../StateRow.ts"
 import {
   CheckRecord,
   checkRecordOf,
-  type MaterializationRecord,
   type RunRecord,
   Storage,
   type StorageApi,
@@ -159,12 +158,6 @@ interface EventRow {
 
 const encodeEvent = Schema.encodeSync(RunEvent)
 const decodeEvent = Schema.decodeUnknownSync(RunEvent)
-const decodeHandle = Schema.decodeUnknownSync(Schema.NullOr(ValueHandle))
-const decodeVersions = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.String))
-const decodeMetadata = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.Json))
-const decodeSkip = Schema.decodeUnknownSync(
-  Schema.Struct({ codeVersion: Schema.String, inputVersions: Schema.Record(Schema.String, Schema.String) })
-)
 const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecord)
 const isRunStatus = Schema.is(RunStatus)
 const encodeBackfill = Schema.encodeSync(BackfillRecord)
@@ -562,24 +555,7 @@ export const makePostgresStorage = (
       checks: ReadonlyArray<CheckRecord> | undefined
     ): StoredAssetState => {
       try {
-        const lastFailed = row.last_failed
-        const skipped = row.skipped === null ? undefined : decodeSkip(JSON.parse(row.skipped))
-        const extra = {
-          ...(skipped === undefined ? {} : { skipped }),
-          ...(checks === undefined ? {} : { checks })
-        }
-        if (row.run_id === null) return { lastFailed, ...extra }
-        const latest: MaterializationRecord = {
-          key: row.asset_key,
-          runId: row.run_id,
-          at: row.at ?? 0,
-          dataVersion: row.data_version ?? "",
-          codeVersion: row.code_version ?? "",
-          inputVersions: decodeVersions(JSON.parse(row.input_versions ?? "{}")),
-          handle: row.handle === null ? null : decodeHandle(JSON.parse(row.handle)),
-          ...(row.metadata === null ? {} : { metadata: decodeMetadata(JSON.parse(row.metadata)) })
-        }
-        return { lastFailed, latest, ...extra }
+        return stateOfRow(row, row.last_failed, checks)
       } catch (cause) {
         throw corrupt(`the state of asset "${row.asset_key}" of project "${projectName}"`, cause)
       }

@@ -13,11 +13,10 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
-import { ValueHandle } from "../../io/IOManager.ts"
+import { stateOfRow } from "../StateRow.ts"
 import {
   CheckRecord,
   checkRecordOf,
-  type MaterializationRecord,
   type RunRecord,
   Storage,
   type StorageApi,
@@ -280,12 +279,6 @@ interface EncodedEvent {
 
 const encodeEvent = Schema.encodeSync(RunEvent)
 const decodeEvent = Schema.decodeUnknownSync(RunEvent)
-const decodeHandle = Schema.decodeUnknownSync(Schema.NullOr(ValueHandle))
-const decodeVersions = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.String))
-const decodeMetadata = Schema.decodeUnknownSync(Schema.Record(Schema.String, Schema.Json))
-const decodeSkip = Schema.decodeUnknownSync(
-  Schema.Struct({ codeVersion: Schema.String, inputVersions: Schema.Record(Schema.String, Schema.String) })
-)
 const decodeCheckRecord = Schema.decodeUnknownSync(CheckRecord)
 const decodeCheck = (key: string, u: unknown): CheckRecord => {
   try {
@@ -655,25 +648,8 @@ export const makeSqliteStorage = (
       row: AssetRow,
       checks: ReadonlyArray<CheckRecord> | undefined
     ): StoredAssetState => {
-      const lastFailed = row.last_failed !== 0
       try {
-        const skipped = row.skipped === null ? undefined : decodeSkip(JSON.parse(row.skipped))
-        const extra = {
-          ...(skipped === undefined ? {} : { skipped }),
-          ...(checks === undefined ? {} : { checks })
-        }
-        if (row.run_id === null) return { lastFailed, ...extra }
-        const latest: MaterializationRecord = {
-          key: row.asset_key,
-          runId: row.run_id,
-          at: row.at ?? 0,
-          dataVersion: row.data_version ?? "",
-          codeVersion: row.code_version ?? "",
-          inputVersions: decodeVersions(JSON.parse(row.input_versions ?? "{}")),
-          handle: row.handle === null ? null : decodeHandle(JSON.parse(row.handle)),
-          ...(row.metadata === null ? {} : { metadata: decodeMetadata(JSON.parse(row.metadata)) })
-        }
-        return { lastFailed, latest, ...extra }
+        return stateOfRow(row, row.last_failed !== 0, checks)
       } catch (cause) {
         throw corrupt(`the stored state of asset "${row.asset_key}" of project "${projectName}"`, cause)
       }
