@@ -3,7 +3,7 @@
  * definition in a project's store (the same as `materia partitions add|delete`). Keys are checked
  * (letters, digits, `_ . -`) and the definition must be one the project uses.
  */
-import { dynamicPartitions, type PartitionsSpec, type StorageApi, type StorageError } from "@materia/core"
+import { dynamicNamesOf, dynamicPartitions, type StorageApi, type StorageError } from "@materia/core"
 import * as Effect from "effect/Effect"
 import { resolveStore, type StorageChoice } from "./Launch.ts"
 import { PartitionRequestError } from "./PartitionRequest.ts"
@@ -14,15 +14,10 @@ export interface DynamicPartitionOptions {
   readonly root?: string | undefined
 }
 
-const usesDynamic = (spec: PartitionsSpec | undefined, name: string): boolean =>
-  spec !== undefined &&
-  ((spec.kind === "dynamic" && spec.name === name) ||
-    (spec.kind === "multi" && spec.dimensions.some((d) => d.spec.kind === "dynamic" && d.spec.name === name)))
-
 const checked = (project: AnyProject, name: string, keys: ReadonlyArray<string>) =>
   Effect.try({
     try: () => {
-      if (!project.graph.specs.some((s) => usesDynamic(s.partitions, name)))
+      if (!project.graph.specs.some((s) => dynamicNamesOf(s.partitions).includes(name)))
         throw new PartitionRequestError({
           reason: `no asset of project "${project.name}" uses dynamic partitions "${name}"`
         })

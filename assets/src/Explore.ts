@@ -5,7 +5,7 @@
  */
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
-import { hiveSegments, type MaterializationRecord, partitionsFromSpec, type StorageApi } from "@materia/core"
+import { hiveColumns, type MaterializationRecord, partitionsFromSpec, type StorageApi } from "@materia/core"
 import type { Explorer, ExploreTable } from "@materia/io-managers/duckdb"
 import * as Effect from "effect/Effect"
 import type { AnyProject } from "./Project.ts"
@@ -77,13 +77,7 @@ export const explore = async (
       const partitions = await Effect.runPromise(storage.partitions(project.name, spec.key))
       for (const state of partitions) {
         if (state.latest === undefined) continue
-        const columns = Object.fromEntries(
-          hiveSegments(definition, state.partition).map((segment) => {
-            const eq = segment.indexOf("=")
-            return [segment.slice(0, eq), segment.slice(eq + 1)]
-          })
-        )
-        const table = entry(spec.key, state.latest, columns)
+        const table = entry(spec.key, state.latest, hiveColumns(definition, state.partition))
         if (table !== undefined) tables.push(table)
       }
     }

@@ -6,6 +6,7 @@
  */
 import {
   type AssetGraph,
+  dynamicNamesOf,
   InvalidPartitionKey,
   makePartitionUniverse,
   type PartitionPlanInput,
@@ -32,19 +33,6 @@ export interface PreparedPartitions {
   readonly universe: PartitionUniverse
   readonly input: PartitionPlanInput
   readonly states: ReadonlyMap<string, ReadonlyMap<string, StoredAssetState>>
-}
-
-/** The dynamic definitions used in the closure, by name. */
-const dynamicNames = (graph: AssetGraph, closure: ReadonlySet<number>): ReadonlyArray<string> => {
-  const names = new Set<string>()
-  for (const i of closure) {
-    const spec = graph.specs[i]!.partitions
-    if (spec === undefined) continue
-    if (spec.kind === "dynamic") names.add(spec.name)
-    if (spec.kind === "multi")
-      for (const d of spec.dimensions) if (d.spec.kind === "dynamic") names.add(d.spec.name)
-  }
-  return [...names]
 }
 
 /**
@@ -75,7 +63,7 @@ export const preparePartitions = (
     if (!anyInClosure) return undefined
     const now = yield* Clock.currentTimeMillis
     const dynamic: Record<string, ReadonlyArray<string>> = {}
-    for (const name of dynamicNames(graph, closure))
+    for (const name of new Set([...closure].flatMap((i) => dynamicNamesOf(graph.specs[i]!.partitions))))
       dynamic[name] = yield* storage.dynamicPartitions(project, name)
     const universe = makePartitionUniverse(graph, { now, dynamic })
     const requested = new Map<number, ReadonlyArray<string>>()

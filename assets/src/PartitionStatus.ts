@@ -3,12 +3,7 @@
  * windows closed by now, dynamic keys as stored), each with its stored state. Reads only the page's
  * rows from storage, so a page stays fast with 100,000+ partitions.
  */
-import {
-  makePartitionUniverse,
-  type PartitionsDefinition,
-  partitionsFromSpec,
-  type StorageError
-} from "@materia/core"
+import { dynamicNamesOf, makePartitionUniverse, type StorageError } from "@materia/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { PartitionRequestError } from "./PartitionRequest.ts"
@@ -37,13 +32,6 @@ export interface PartitionStatusPage {
   readonly failed: number
 }
 
-const dynamicNames = (definition: PartitionsDefinition): ReadonlyArray<string> =>
-  definition.kind === "dynamic"
-    ? [definition.name]
-    : definition.kind === "multi"
-      ? definition.dimensions.flatMap((d) => (d.definition.kind === "dynamic" ? [d.definition.name] : []))
-      : []
-
 /** One page of an asset's partitions, in definition order, after `after` (exclusive). */
 export const partitionStatusPage = (
   project: AnyProject,
@@ -63,10 +51,9 @@ export const partitionStatusPage = (
               : `asset "${key}" is not partitioned; \`materia assets\` shows its status`
         })
       )
-    const definition = partitionsFromSpec(spec)
     const now = yield* Clock.currentTimeMillis
     const dynamic: Record<string, ReadonlyArray<string>> = {}
-    for (const name of dynamicNames(definition))
+    for (const name of dynamicNamesOf(spec))
       dynamic[name] = yield* store.storage.dynamicPartitions(project.name, name)
     const keys = makePartitionUniverse(project.graph, { now, dynamic }).keysOf(node)
     let start = 0

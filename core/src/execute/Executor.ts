@@ -171,6 +171,7 @@ type AttemptOutcome =
   | { readonly _tag: "Skipped"; readonly reason: string }
 
 const noMetadata: Readonly<Record<string, JsonValue>> = {}
+const NO_PARTITION: { readonly partition?: string } = Object.freeze({})
 
 const giveUp = (): Effect.Effect<number | undefined> => Effect.succeed(undefined)
 
@@ -239,9 +240,10 @@ const runWithClock = <R>(
     const partitionStates = request.partitionSnapshot
     const universe = request.partitions
     /** `{ partition }` for a partitioned step's events, nothing otherwise. */
+    // Spread into every step event: unpartitioned steps (the hot path) share one empty object.
     const partitionOf = (i: number): { readonly partition?: string } => {
       const partition = steps[i]!.partition
-      return partition === undefined ? {} : { partition }
+      return partition === undefined ? NO_PARTITION : { partition }
     }
     const stateOf = (step: PlanStep): StoredAssetState | undefined =>
       step.partition === undefined

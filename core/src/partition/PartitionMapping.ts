@@ -257,12 +257,19 @@ export const readsManyPartitions = (
   }
 }
 
-/** Hive-style folder segments of a partition (`date=2026-01-31`, `region=eu`), in dimension order. */
-export const hiveSegments = (definition: PartitionsDefinition, key: string): ReadonlyArray<string> => {
-  if (definition.kind !== "multi") return [`${dimensionColumn(definition)}=${key}`]
+/** The partition columns of a key in a hive layout (`{ date: "2026-01-31", region: "eu" }`), in dimension order. */
+export const hiveColumns = (
+  definition: PartitionsDefinition,
+  key: string
+): Readonly<Record<string, string>> => {
+  if (definition.kind !== "multi") return { [dimensionColumn(definition)]: key }
   const parts = splitMulti(key)
-  return definition.dimensions.map((d, i) => `${d.name}=${parts[i]}`)
+  return Object.fromEntries(definition.dimensions.map((d, i) => [d.name, parts[i]!]))
 }
+
+/** Hive-style folder segments of a partition (`date=2026-01-31`, `region=eu`), in dimension order. */
+export const hiveSegments = (definition: PartitionsDefinition, key: string): ReadonlyArray<string> =>
+  Object.entries(hiveColumns(definition, key)).map(([column, value]) => `${column}=${value}`)
 
 /** The column a single-dimension definition's key becomes in a hive layout. */
 export const dimensionColumn = (definition: DimensionDefinition): string => {

@@ -785,3 +785,13 @@ export const partitionRange = (
   }
   return definition.range(parts[0]!, parts[1]!, options)
 }
+
+/** The names of the dynamic definitions a spec uses (itself, or dimensions of a multi spec). */
+export const dynamicNamesOf = (spec: PartitionsSpec | undefined): ReadonlyArray<string> =>
+  spec === undefined
+    ? []
+    : spec.kind === "dynamic"
+      ? [spec.name]
+      : spec.kind === "multi"
+        ? spec.dimensions.flatMap((d) => (d.spec.kind === "dynamic" ? [d.spec.name] : []))
+        : []

@@ -11,7 +11,6 @@ import {
   type InputContext,
   type IOManager,
   IOManagerError,
-  type JsonValue,
   type OutputContext,
   type RecordBatchLike,
   type StoredValue,
@@ -38,6 +37,8 @@ import {
   decodeJson,
   type EncodedValue,
   encodeValue,
+  manifestOf,
+  storedValueOf,
   type TableFormat,
   tableFormats
 } from "./ValueEncoding.ts"
@@ -362,29 +363,11 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
           (handle) => Effect.promise(() => handle.close().catch(() => undefined))
         )
         yield* fs("rename", tmp, () => rename(tmp, path))
-        // Known now that every chunk was produced (a stream's rows and schema only at its end).
-        const table = encoded.summary?.()
-        const manifest: Manifest = {
-          version: 1,
-          format: encoded.format,
-          file,
-          bytes,
-          sha256,
-          ...(table === undefined ? {} : { rows: table.rows, schema: table.schema })
-        }
+        const manifest = manifestOf(encoded, file, bytes, sha256)
         yield* writeSmallFile(join(folder, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, fs)
         yield* syncFolder(folder, fs)
         yield* syncFolder(parent, fs)
-        const metadata: Record<string, JsonValue> = { bytes }
-        if (table !== undefined) {
-          metadata.rows = table.rows
-          metadata.schema = { ...table.schema }
-        }
-        return {
-          handle: { ioManager: name, location, format: encoded.format },
-          dataVersion: sha256.slice(0, 32),
-          metadata
-        } satisfies StoredValue
+        return storedValueOf(name, location, encoded, sha256, bytes)
       })
       return yield* Effect.onExit(stored, (exit) =>
         Exit.isFailure(exit)

@@ -3,11 +3,11 @@
  * ArrowIpc) or a Parquet file (see Parquet), a stream of record batches likewise (see BatchStream), a `Uint8Array` as is, anything else as JSON after
  * checking that JSON represents it exactly. Encoding is lazy so that the writer hashes and writes chunk by chunk.
  */
-import { isArrowTable } from "@materia/core"
+import { isArrowTable, type JsonValue, type StoredValue } from "@materia/core"
 import { Table } from "apache-arrow"
 import { encodeBatchStream, isBatchStream, schemaSummary, type TableFormat } from "../BatchStream.ts"
 import { arrowIpcChunks } from "./ArrowIpc.ts"
-import type { ValueFormat } from "./Manifest.ts"
+import type { Manifest, ValueFormat } from "./Manifest.ts"
 import { parquetChunksOfTable } from "./Parquet.ts"
 
 export type { TableFormat } from "../BatchStream.ts"
@@ -25,6 +25,44 @@ export interface EncodedValue {
   readonly chunks: Iterable<ReadonlyArray<Uint8Array>> | AsyncIterable<ReadonlyArray<Uint8Array>>
   /** For tables, once `chunks` ended: rows and field name → Arrow type (a stream's are known only then). */
   readonly summary?: () => { readonly rows: number; readonly schema: Readonly<Record<string, string>> }
+}
+
+/** The manifest of a value once its bytes are written (a stream's rows and schema are known only then). */
+export const manifestOf = (encoded: EncodedValue, file: string, bytes: number, sha256: string): Manifest => {
+  const table = encoded.summary?.()
+  return {
+    version: 1,
+    format: encoded.format,
+    file,
+    bytes,
+    sha256,
+    ...(table === undefined ? {} : { rows: table.rows, schema: table.schema })
+  }
+}
+
+/**
+ * What a write returns once its bytes are stored: the handle, the data version (the first 128 bits
+ * of the sha256 of the stored bytes, the same on every IO manager) and the metadata (bytes; rows
+ * and schema for a table). One definition for the fs and S3 IO managers.
+ */
+export const storedValueOf = (
+  ioManager: string,
+  location: string,
+  encoded: EncodedValue,
+  sha256: string,
+  bytes: number
+): StoredValue => {
+  const table = encoded.summary?.()
+  const metadata: Record<string, JsonValue> = { bytes }
+  if (table !== undefined) {
+    metadata.rows = table.rows
+    metadata.schema = { ...table.schema }
+  }
+  return {
+    handle: { ioManager, location, format: encoded.format },
+    dataVersion: sha256.slice(0, 32),
+    metadata
+  }
 }
 
 /** Slices of at most this many bytes are written (and hashed) one at a time. */

@@ -23,7 +23,6 @@ import {
   type InputContext,
   type IOManager,
   IOManagerError,
-  type JsonValue,
   type OutputContext,
   type RecordBatchLike,
   type StoredValue,
@@ -40,6 +39,8 @@ import {
   decodeJson,
   type EncodedValue,
   encodeValue,
+  manifestOf,
+  storedValueOf,
   type TableFormat,
   tableFormats
 } from "../fs/ValueEncoding.ts"
@@ -622,16 +623,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
           (outcome) => uploaded(valueKey, outcome)
         )
         created.push(valueKey)
-        // Known now that every chunk was produced (a stream's rows and schema only at its end).
-        const table = encoded.summary?.()
-        const manifest: Manifest = {
-          version: 1,
-          format: encoded.format,
-          file,
-          bytes,
-          sha256,
-          ...(table === undefined ? {} : { rows: table.rows, schema: table.schema })
-        }
+        const manifest = manifestOf(encoded, file, bytes, sha256)
         const text = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, "utf8")
         created.unshift(manifestKey)
         yield* Effect.flatMap(
@@ -645,16 +637,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
             return uploaded(manifestKey, outcome)
           }
         )
-        const metadata: Record<string, JsonValue> = { bytes }
-        if (table !== undefined) {
-          metadata.rows = table.rows
-          metadata.schema = { ...table.schema }
-        }
-        return {
-          handle: { ioManager: name, location, format: encoded.format },
-          dataVersion: sha256.slice(0, 32),
-          metadata
-        } satisfies StoredValue
+        return storedValueOf(name, location, encoded, sha256, bytes)
       })
       return yield* Effect.onExit(stored, (exit) =>
         Exit.isFailure(exit) && created.length > 0

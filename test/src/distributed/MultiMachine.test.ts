@@ -4,49 +4,26 @@
  * through PostgreSQL (a fresh database). Two workers serve `cpu`, one serves `gpu`.
  */
 import { existsSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
-import { createRequire } from "node:module"
-import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
+import { rm } from "node:fs/promises"
 import { join } from "node:path"
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
 import { createTestDatabase, makePostgresStorage } from "@materia/core/postgres"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startS3Server, type TestS3Server } from "../S3Server.ts"
 import { REDIS_URL, type StartedProcess, startDriver, startWorker, testPrefix } from "./Distributed.ts"
 import { fixtureProject, SUITE_TIMEOUT } from "./ExecutorSuite.ts"
 
-interface S3rverServer {
-  run(): Promise<AddressInfo>
-  close(): Promise<void>
-}
-type S3rverConstructor = new (options: {
-  address: string
-  port: number
-  silent: boolean
-  directory: string
-  configureBuckets: ReadonlyArray<{ name: string }>
-}) => S3rverServer
-const S3rver = createRequire(import.meta.url)("s3rver") as S3rverConstructor
 const BUCKET = "materia-regions"
 
-let server: S3rverServer
-let directory: string
+let s3: TestS3Server
 let endpoint: string
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), "materia-s3rver-"))
-  server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: BUCKET }]
-  })
-  endpoint = `http://127.0.0.1:${(await server.run()).port}`
+  s3 = await startS3Server([BUCKET])
+  endpoint = s3.endpoint
 })
 afterAll(async () => {
-  await server?.close()
-  if (directory !== undefined) await rm(directory, { recursive: true, force: true })
+  await s3?.close()
 })
 
 describe("multi-machine simulation", () => {

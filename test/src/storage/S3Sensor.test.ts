@@ -2,54 +2,22 @@
  * The new-objects sensor against a real S3-protocol server (s3rver on 127.0.0.1): each new object
  * under the prefix is one run request keyed by its key, once; the cursor moves past what was seen.
  */
-import { mkdtemp, rm } from "node:fs/promises"
-import { createRequire } from "node:module"
-import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { evaluateSensor, newObjectsSensor } from "@materia/assets"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startS3Server, type TestS3Server } from "../S3Server.ts"
 
-interface S3rverServer {
-  run(): Promise<AddressInfo>
-  close(): Promise<void>
-}
-type S3rverConstructor = new (options: {
-  readonly address: string
-  readonly port: number
-  readonly silent: boolean
-  readonly directory: string
-  readonly configureBuckets: ReadonlyArray<{ readonly name: string }>
-}) => S3rverServer
-const S3rver = createRequire(import.meta.url)("s3rver") as S3rverConstructor
-
-let server: S3rverServer
-let directory: string
+let s3: TestS3Server
 let client: ConstructorParameters<typeof S3Client>[0]
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), "materia-s3-sensor-"))
-  server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: "raw" }]
-  })
-  const port = (await server.run()).port
-  client = {
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }
-  }
+  s3 = await startS3Server(["raw"])
+  client = { endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: s3.credentials }
 })
 
 afterAll(async () => {
-  await server?.close()
-  if (directory !== undefined) await rm(directory, { recursive: true, force: true })
+  await s3?.close()
 })
 
 const put = async (key: string) => {

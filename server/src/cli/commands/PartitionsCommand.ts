@@ -8,24 +8,11 @@
  *   materia partitions delete <definition> <key...>
  */
 import { partitionStatusPage } from "@materia/assets"
-import { dynamicPartitions } from "@materia/core"
+import { dynamicNamesOf, dynamicPartitions } from "@materia/core"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json, table, timestamp } from "../Output.ts"
 import { openProject, run } from "./Shared.ts"
-
-/** The dynamic definitions the project uses, by name. */
-const dynamicDefinitionsOf = (specs: ReadonlyArray<{ readonly partitions?: unknown }>): Set<string> => {
-  const names = new Set<string>()
-  const visit = (spec: unknown) => {
-    if (typeof spec !== "object" || spec === null) return
-    const s = spec as { kind?: string; name?: string; dimensions?: ReadonlyArray<{ spec: unknown }> }
-    if (s.kind === "dynamic" && s.name !== undefined) names.add(s.name)
-    if (s.kind === "multi") for (const d of s.dimensions ?? []) visit(d.spec)
-  }
-  for (const spec of specs) visit(spec.partitions)
-  return names
-}
 
 export const partitionsCommand: Command = {
   name: "partitions",
@@ -85,7 +72,7 @@ Dynamic partition keys are letters, digits, _, . and -; adding a key that exists
       }
       return ExitCode.Ok
     }
-    const known = dynamicDefinitionsOf(project.graph.specs)
+    const known = new Set(project.graph.specs.flatMap((spec) => dynamicNamesOf(spec.partitions)))
     if (!known.has(target))
       throw new UsageError({
         message: `materia partitions ${verb}: no asset of project "${project.name}" uses dynamic partitions "${target}"${known.size === 0 ? "" : `; known: ${[...known].sort().join(", ")}`}`
