@@ -229,6 +229,28 @@ describe("PostgresStorage", () => {
     expect((await run(storage.events("r1"))).map((e) => e.seq)).toEqual([1, 2])
   })
 
+  it("keeps the newest materialization (largest event id) as latest when an older one commits after it", async () => {
+    // Event ids are handed out before commit, so a run that took its id first can commit last. Rewinding
+    // the identity sequence makes that order happen deterministically: the third append gets a smaller id.
+    const storage = await open()
+    await run(storage.append("p", [materialized("r1", "a", 1, "first"), materialized("r1", "c", 1, "c1")]))
+    const rewind = (to: number) => sql(db.url, `SELECT setval(pg_get_serial_sequence('materia.events', 'id'), ${to})`)
+    await rewind(1000)
+    await run(storage.append("p", [materialized("r2", "a", 2, "newest")]))
+    await rewind(10)
+    await run(
+      storage.append("p", [
+        materialized("r3", "a", 3, "older-id"),
+        { ...materialized("r3", "b", 3, "b-first"), partition: "x" }
+      ])
+    )
+    const snapshot = await run(storage.snapshot("p", ["a", "b"]))
+    expect(snapshot.get("a")?.latest?.dataVersion).toBe("newest")
+    expect(snapshot.get("a")?.latest?.runId).toBe("r2")
+    // A row with no latest value yet takes it whatever its id.
+    expect((await run(storage.partitions("p", "b"))).map((s) => [s.partition, s.latest?.dataVersion])).toEqual([["x", "b-first"]])
+  })
+
   it("rejects an invalid event before writing anything", async () => {
     const storage = await open()
     const invalid = { ...log("r1", "x"), level: "loud" } as unknown as RunEvent

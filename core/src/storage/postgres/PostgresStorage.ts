@@ -591,20 +591,21 @@ export const makePostgresStorage = (
      * decision is cleared only by a new latest value; and a patch that sets nothing (check results
      * alone) is the only one with no run id, no skip decision and last_failed false, since every
      * other event that clears last_failed also sets a latest value or a skip decision.
+     *
+     * A latest value older than the row's (a smaller event id) is not applied: event ids come from a
+     * sequence, handed out before commit, so two runs materializing one asset can commit in the other
+     * order. The pointer then always names the newest materialization event, as replaying the events
+     * in id order would.
      */
+    const keepLatest = "(EXCLUDED.run_id IS NULL OR COALESCE(EXCLUDED.event_id < t.event_id, false))"
     const stateUpdate = `
       last_failed = CASE WHEN EXCLUDED.run_id IS NULL AND EXCLUDED.skipped IS NULL AND NOT EXCLUDED.last_failed
                          THEN t.last_failed ELSE EXCLUDED.last_failed END,
-      run_id = COALESCE(EXCLUDED.run_id, t.run_id),
-      at = CASE WHEN EXCLUDED.run_id IS NULL THEN t.at ELSE EXCLUDED.at END,
-      data_version = CASE WHEN EXCLUDED.run_id IS NULL THEN t.data_version ELSE EXCLUDED.data_version END,
-      code_version = CASE WHEN EXCLUDED.run_id IS NULL THEN t.code_version ELSE EXCLUDED.code_version END,
-      input_versions = CASE WHEN EXCLUDED.run_id IS NULL THEN t.input_versions ELSE EXCLUDED.input_versions END,
-      handle = CASE WHEN EXCLUDED.run_id IS NULL THEN t.handle ELSE EXCLUDED.handle END,
-      event_id = CASE WHEN EXCLUDED.run_id IS NULL THEN t.event_id ELSE EXCLUDED.event_id END,
-      metadata = CASE WHEN EXCLUDED.run_id IS NULL THEN t.metadata ELSE EXCLUDED.metadata END,
+      ${["run_id", "at", "data_version", "code_version", "input_versions", "handle", "event_id", "metadata"]
+        .map((c) => `${c} = CASE WHEN ${keepLatest} THEN t.${c} ELSE EXCLUDED.${c} END`)
+        .join(",\n      ")},
       skipped = CASE WHEN EXCLUDED.skipped IS NOT NULL THEN EXCLUDED.skipped
-                     WHEN EXCLUDED.run_id IS NOT NULL THEN NULL ELSE t.skipped END`
+                     WHEN NOT ${keepLatest} THEN NULL ELSE t.skipped END`
 
     /** The rows of a state upsert, from the parameters at `$first...`, with the id of the latest's event. */
     const stateRows = (first: number) => {
