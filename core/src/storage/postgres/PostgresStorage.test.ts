@@ -47,11 +47,18 @@ const started = (runId: string, at: number): RunEvent => ({
   steps: [{ key: "a", reasons: ["missing"] }]
 })
 
-const materialized = (runId: string, key: string, at: number, dataVersion = `d-${at}`): RunEvent => ({
+const materialized = (
+  runId: string,
+  key: string,
+  at: number,
+  dataVersion = `d-${at}`,
+  partition?: string
+): RunEvent => ({
   _tag: "Materialization",
   runId,
   at,
   key,
+  ...(partition === undefined ? {} : { partition }),
   attempt: 1,
   dataVersion,
   codeVersion: "v1",
@@ -234,21 +241,24 @@ describe("PostgresStorage", () => {
     // the identity sequence makes that order happen deterministically: the third append gets a smaller id.
     const storage = await open()
     await run(storage.append("p", [materialized("r1", "a", 1, "first"), materialized("r1", "c", 1, "c1")]))
-    const rewind = (to: number) => sql(db.url, `SELECT setval(pg_get_serial_sequence('materia.events', 'id'), ${to})`)
+    const rewind = (to: number) =>
+      sql(db.url, `SELECT setval(pg_get_serial_sequence('materia.events', 'id'), ${to})`)
     await rewind(1000)
     await run(storage.append("p", [materialized("r2", "a", 2, "newest")]))
     await rewind(10)
     await run(
       storage.append("p", [
         materialized("r3", "a", 3, "older-id"),
-        { ...materialized("r3", "b", 3, "b-first"), partition: "x" }
+        materialized("r3", "b", 3, "b-first", "x")
       ])
     )
     const snapshot = await run(storage.snapshot("p", ["a", "b"]))
     expect(snapshot.get("a")?.latest?.dataVersion).toBe("newest")
     expect(snapshot.get("a")?.latest?.runId).toBe("r2")
     // A row with no latest value yet takes it whatever its id.
-    expect((await run(storage.partitions("p", "b"))).map((s) => [s.partition, s.latest?.dataVersion])).toEqual([["x", "b-first"]])
+    expect(
+      (await run(storage.partitions("p", "b"))).map((s) => [s.partition, s.latest?.dataVersion])
+    ).toEqual([["x", "b-first"]])
   })
 
   it("rejects an invalid event before writing anything", async () => {
