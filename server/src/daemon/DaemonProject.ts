@@ -19,7 +19,7 @@ import { UsageError } from "../cli/CliError.ts"
 import type { CommandContext } from "../cli/Command.ts"
 import { findConfig, loadProject } from "../cli/ProjectLoader.ts"
 import type { DaemonStore } from "./DaemonStore.ts"
-import { openSqliteDaemonStore } from "./SqliteDaemonStore.ts"
+import { openDaemonStore } from "./OpenDaemonStore.ts"
 import type { Definitions } from "./TickEngine.ts"
 
 export interface DaemonProject {
@@ -28,8 +28,6 @@ export interface DaemonProject {
   readonly root: string
   readonly definitions: Definitions
   readonly store: DaemonStore
-  /** The project's SQLite file, shared by core's tables and the daemon's. */
-  readonly databasePath: string
 }
 
 const MAKERS = {
@@ -116,9 +114,8 @@ export const openDaemonProject = async (
   // The same URL as the loader's: Node returns the module it already evaluated.
   const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>
   const definitions = definitionsOf(file, loaded.project, module)
-  const databasePath = join(materiaDir(loaded.root), "materia.db")
-  const store = await Effect.runPromise(openSqliteDaemonStore(databasePath))
-  return { project: loaded.project, file, root: loaded.root, definitions, store, databasePath }
+  const store = await openDaemonStore(loaded.root, loaded.project.storage, process.env)
+  return { project: loaded.project, file, root: loaded.root, definitions, store }
 }
 
 /** The schedule or sensor named `name`, or a usage error listing the names. */
