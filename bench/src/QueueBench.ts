@@ -26,7 +26,8 @@ const IN_FLIGHT = 64
 /** Children per worker (the worker's --concurrency) and of the processes executor: the cores. */
 const CHILDREN = 2
 
-if (process.argv[2] === "echo") {
+const mode = process.argv[1] === fileURLToPath(import.meta.url) ? process.argv[2] : undefined
+if (mode === "echo") {
   process.on("message", (m: unknown) => process.send!(m))
   process.on("disconnect", () => process.exit(0))
 }
@@ -134,6 +135,29 @@ const bareRoundTrips = async (): Promise<number> => {
   return wall
 }
 
+/** The processes executor's and the floor's timed runs (ms), interleaved round by round. */
+const processesFigures = async (
+  project: AnyProject,
+  file: string,
+  root: string,
+  codeVersion: string
+): Promise<{ readonly processes: Array<number>; readonly bare: Array<number> }> => {
+  const processes = makeProcessRunner({ projectFile: file, values: { root }, size: CHILDREN, codeVersion })
+  const processSamples: Array<number> = []
+  const bareSamples: Array<number> = []
+  try {
+    // Warm-up: the children's code is compiled and optimized (it takes a few runs).
+    for (let r = 0; r < 3; r++) await runAll(project, root, processes)
+    for (let r = 0; r < ROUNDS; r++) {
+      processSamples.push(await runAll(project, root, processes))
+      bareSamples.push(await bareRoundTrips())
+    }
+  } finally {
+    await processes.close()
+  }
+  return { processes: processSamples, bare: bareSamples }
+}
+
 export const queueBench = async (): Promise<Section> => {
   const root = makeTempDir("queue-bench")
   const file = join(root, "materia.config.ts")
@@ -161,19 +185,12 @@ export const queueBench = async (): Promise<Section> => {
         await stopAll(children)
       }
     }
-    const processes = makeProcessRunner({ projectFile: file, values: { root }, size: CHILDREN, codeVersion })
-    const processSamples: Array<number> = []
-    const bareSamples: Array<number> = []
-    try {
-      // Warm-up: the children's code is compiled and optimized (it takes a few runs).
-      for (let r = 0; r < 3; r++) await runAll(project, root, processes)
-      for (let r = 0; r < ROUNDS; r++) {
-        processSamples.push(await runAll(project, root, processes))
-        bareSamples.push(await bareRoundTrips())
-      }
-    } finally {
-      await processes.close()
-    }
+    const { processes: processSamples, bare: bareSamples } = await processesFigures(
+      project,
+      file,
+      root,
+      codeVersion
+    )
     const perStep = (samples: ReadonlyArray<number>) => median(samples) / STEPS
     const one = perStep(queueFigures.get(1)!)
     const four = perStep(queueFigures.get(4)!)
@@ -236,3 +253,27 @@ export const queueBench = async (): Promise<Section> => {
     rmSync(root, { recursive: true, force: true })
   }
 }
+
+/**
+ * `tsx bench/src/QueueBench.ts processes`: the processes executor's part alone (no Redis), printed;
+ * for profiling and for re-measuring that row without the queue runs beside it.
+ */
+const processesAlone = async (): Promise<void> => {
+  const root = makeTempDir("processes-bench")
+  const file = join(root, "materia.config.ts")
+  writeFileSync(file, projectSource)
+  try {
+    const { project } = await loadProject(file)
+    const { processes, bare } = await processesFigures(project, file, root, projectCodeVersion(project))
+    const ratio = median(processes.map((p, i) => p / bare[i]!))
+    process.stdout.write(
+      `processes, ${CHILDREN} children: ${processes.map(ms).join(", ")} ms per run (median ${ms(median(processes))}, ${micros((median(processes) / STEPS) * 1000)} µs per step)\n` +
+        `floor, bare IPC round trip to ${CHILDREN} children: ${bare.map(ms).join(", ")} ms per run (median ${ms(median(bare))}, ${micros((median(bare) / STEPS) * 1000)} µs per step)\n` +
+        `ratio (median of per-round ratios): ${times(ratio)}\n`
+    )
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+if (mode === "processes") await processesAlone()
