@@ -8,7 +8,10 @@
  */
 import { dirname } from "node:path"
 import { pathToFileURL } from "node:url"
+import type { AnyProject } from "@materia/assets"
 import { loadProject } from "../cli/ProjectLoader.ts"
+import { definitionsOf } from "../daemon/DaemonProject.ts"
+import type { Definitions } from "../daemon/TickEngine.ts"
 import { type ApiErrorData, isApiErrorData } from "../http/ApiError.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { loadErrorOf } from "./LoadError.ts"
@@ -48,6 +51,33 @@ const handle = (service: ProjectService, request: Request): Promise<unknown> => 
       return service.launchBackfill(request.body)
     case "cancelBackfill":
       return service.cancelBackfill(request.backfillId)
+    case "schedules":
+      return service.schedules()
+    case "sensors":
+      return service.sensors()
+    case "automations":
+      return service.automations()
+    case "ticks":
+      return service.ticks(request.ref, request.limit)
+    case "setStatus":
+      return service.setStatus(request.kind, request.name, request.status)
+  }
+}
+
+/**
+ * The schedules, sensors and automation conditions as `materia daemon` reads them (the project's,
+ * or the config module's named exports), or why they are invalid: the assets still serve then.
+ */
+const definitionsIn = async (
+  configFile: string,
+  project: AnyProject
+): Promise<Definitions | { readonly error: string }> => {
+  try {
+    // The loader's URL: Node returns the module it already evaluated.
+    const module = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>
+    return definitionsOf(configFile, project, module)
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) }
   }
 }
 
@@ -61,6 +91,8 @@ const main = async () => {
     service = await makeProjectService({
       project: loaded.project,
       root: loaded.root,
+      definitions: await definitionsIn(args.configFile, loaded.project),
+      env: process.env,
       queryTimeoutMillis: args.queryTimeoutMillis,
       watermark: reader.watermark,
       onCatalog: (catalog) => send({ type: "catalog", catalog }),

@@ -5,7 +5,7 @@
  */
 import type { ApiErrorData } from "../http/ApiError.ts"
 import type { BackfillBody, LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
-import type { SeqEvent } from "../http/Backend.ts"
+import type { InstigatorRef, SeqEvent } from "../http/Backend.ts"
 import type { Catalog } from "./ProjectApi.ts"
 
 export type Request =
@@ -25,6 +25,16 @@ export type Request =
   | { readonly method: "backfill"; readonly backfillId: string }
   | { readonly method: "launchBackfill"; readonly body: BackfillBody }
   | { readonly method: "cancelBackfill"; readonly backfillId: string }
+  | { readonly method: "schedules" }
+  | { readonly method: "sensors" }
+  | { readonly method: "automations" }
+  | { readonly method: "ticks"; readonly ref: InstigatorRef; readonly limit: number }
+  | {
+      readonly method: "setStatus"
+      readonly kind: "schedule" | "sensor"
+      readonly name: string
+      readonly status: "running" | "stopped"
+    }
 
 export type ToChild =
   | { readonly type: "request"; readonly id: number; readonly request: Request }

@@ -8,7 +8,7 @@
 import { resolve } from "node:path"
 import { nearest } from "@materia/core"
 import { ApiError, notFound } from "../http/ApiError.ts"
-import type { AssetDetail, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
+import type { AssetDetail, DaemonInfo, PartitionPage, ProjectInfo } from "../http/ApiSchemas.ts"
 import type { Backend, LiveMessage, SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
 import type { CatalogAsset, ProjectApi } from "./ProjectApi.ts"
@@ -16,6 +16,20 @@ import { openStoreReader, type StoreReader } from "./StoreReader.ts"
 
 export interface DevBackend extends Backend {
   readonly close: () => Promise<void>
+}
+
+export interface DevBackendOptions {
+  /** The daemon child `materia dev` supervises (DaemonSupervisor.ts); none: `GET /daemon` says `off`. */
+  readonly daemon?: { readonly info: () => DaemonInfo } | undefined
+}
+
+/** What `GET /daemon` answers when this server supervises no daemon. */
+const NO_DAEMON: DaemonInfo = {
+  state: "off",
+  pid: null,
+  leaseHolder: null,
+  message:
+    "this server runs no daemon: schedules, sensors and automation conditions tick only while `materia daemon` runs for this project"
 }
 
 const RECENT_LIMIT = 10_000
@@ -43,7 +57,7 @@ const lazy = <A>(make: () => A): (() => A) => {
 }
 
 /** Makes the backend over `project` (its code) and the store under the root its code reports. */
-export const makeDevBackend = (project: ProjectApi): DevBackend => {
+export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions = {}): DevBackend => {
   /** The store's reader, for the project's root (a project may set its own `root`). */
   const readers = new Map<string, StoreReader>()
   const readerOf = async (): Promise<StoreReader> => {
@@ -248,6 +262,13 @@ export const makeDevBackend = (project: ProjectApi): DevBackend => {
       if (found === null) throw notFound(`no backfill "${backfillId}" in this project's store`)
       return found
     },
+    schedules: () => project.schedules(),
+    sensors: () => project.sensors(),
+    automations: () => project.automations(),
+    ticks: (ref, options) => project.ticks(ref, options.limit),
+    setScheduleStatus: (name, status) => project.setScheduleStatus(name, status),
+    setSensorStatus: (name, status) => project.setSensorStatus(name, status),
+    daemon: async () => options.daemon?.info() ?? NO_DAEMON,
     subscribe: (listener) => project.subscribe(listener),
     recent: (runId) => recent.get(runId) ?? [],
     close: async () => {

@@ -4,6 +4,7 @@
  * `materia dev` itself never loads the project in the server (see Supervisor.ts).
  */
 import type { AnyProject } from "@materia/assets"
+import type { ScheduleInfo, SensorInfo } from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { ProjectApi } from "./ProjectApi.ts"
 import { makeProjectService } from "./ProjectService.ts"
@@ -44,6 +45,12 @@ export const inProcessProject = async (
     backfill: service.backfill,
     launchBackfill: service.launchBackfill,
     cancelBackfill: service.cancelBackfill,
+    schedules: service.schedules,
+    sensors: service.sensors,
+    automations: service.automations,
+    ticks: service.ticks,
+    setScheduleStatus: (name, status) => service.setStatus("schedule", name, status) as Promise<ScheduleInfo>,
+    setSensorStatus: (name, status) => service.setStatus("sensor", name, status) as Promise<SensorInfo>,
     subscribe: (listener) => {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -6,15 +6,19 @@
 import type {
   AssetDetail,
   AssetSummary,
+  AutomationInfo,
   BackfillBody,
   BackfillSummary,
   LaunchBody,
   LoadError,
   PartitionPage,
   QueryBody,
-  QueryResponse
+  QueryResponse,
+  ScheduleInfo,
+  SensorInfo,
+  Tick
 } from "../http/ApiSchemas.ts"
-import type { LiveMessage } from "../http/Backend.ts"
+import type { InstigatorRef, LiveMessage } from "../http/Backend.ts"
 
 /** An asset in the catalog: its summary (without the live `running` status) and its neighbours. */
 export interface CatalogAsset extends AssetSummary {
@@ -75,6 +79,14 @@ export interface ProjectApi {
   readonly backfill: (backfillId: string) => Promise<BackfillSummary | null>
   readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
   readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary | null>
+  /** The schedules, sensors and automation conditions with their state in the daemon store. */
+  readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
+  readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
+  readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
+  /** Tick history, newest first; a 404 names the known ones when `ref` names none. */
+  readonly ticks: (ref: InstigatorRef, limit: number) => Promise<ReadonlyArray<Tick>>
+  readonly setScheduleStatus: (name: string, status: "running" | "stopped") => Promise<ScheduleInfo>
+  readonly setSensorStatus: (name: string, status: "running" | "stopped") => Promise<SensorInfo>
   readonly subscribe: (listener: (message: LiveMessage) => void) => () => void
   readonly close: () => Promise<void>
 }

@@ -32,17 +32,26 @@ import {
 } from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type { DaemonStore, DaemonStoreError } from "../daemon/DaemonStore.ts"
+import { listAutomations, listSchedules, listSensors, tickHistory } from "../daemon/InstigatorListing.ts"
+import { openDaemonStore } from "../daemon/OpenDaemonStore.ts"
+import { type Definitions, setStatus } from "../daemon/TickEngine.ts"
 import { ApiError, notFound } from "../http/ApiError.ts"
 import type {
+  AutomationInfo,
   BackfillBody,
   BackfillSummary,
   LaunchBody,
   PartitionPage,
   QueryBody,
-  QueryResponse
+  QueryResponse,
+  ScheduleInfo,
+  SensorInfo,
+  Tick
 } from "../http/ApiSchemas.ts"
-import type { SeqEvent } from "../http/Backend.ts"
+import type { InstigatorRef, SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
+import { automationJson, scheduleJson, sensorJson, tickJson } from "./InstigatorJson.ts"
 import type { Accepted, AssetExtras, Catalog, CatalogAsset } from "./ProjectApi.ts"
 
 export interface ProjectServiceOptions {
@@ -56,6 +65,13 @@ export interface ProjectServiceOptions {
   readonly onCatalog?: ((catalog: Catalog) => void) | undefined
   /** A query running longer is interrupted (504); default 30 s. */
   readonly queryTimeoutMillis?: number | undefined
+  /**
+   * The schedules, sensors and automation conditions (DaemonProject's `definitionsOf`, which also
+   * reads the config module's named exports), or why they are invalid. Default: the project's own.
+   */
+  readonly definitions?: Definitions | { readonly error: string } | undefined
+  /** The environment the daemon store is opened with (MATERIA_DATABASE_URL); default none. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 export interface ProjectService {
@@ -79,6 +95,17 @@ export interface ProjectService {
   readonly backfill: (backfillId: string) => Promise<BackfillSummary | null>
   readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
   readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary | null>
+  readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
+  readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
+  readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
+  /** The latest ticks of one schedule, sensor or automation condition, newest first (404 for an unknown name). */
+  readonly ticks: (ref: InstigatorRef, limit: number) => Promise<ReadonlyArray<Tick>>
+  /** Starts or stops a schedule or sensor in the daemon store; a running daemon follows at its next tick. */
+  readonly setStatus: (
+    kind: "schedule" | "sensor",
+    name: string,
+    status: "running" | "stopped"
+  ) => Promise<ScheduleInfo | SensorInfo>
   /** How many runs are still executing here. */
   readonly activeRuns: () => number
   /** Resolves once no run executes here. */
@@ -483,6 +510,102 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     return getBackfill(backfillId)
   }
 
+  // ---- schedules, sensors, automation conditions ----------------------------------------------
+  const given = options.definitions ?? {
+    graph,
+    schedules: project.schedules,
+    sensors: project.sensors,
+    automations: project.automations
+  }
+  const definitions = (): Definitions => {
+    if ("error" in given)
+      throw new ApiError({
+        status: 409,
+        code: "DefinitionError",
+        message: `the project's schedules, sensors or automation conditions are invalid: ${given.error} — fix them and save: the server reloads the project`
+      })
+    return given
+  }
+  let daemonStore: Promise<DaemonStore> | undefined
+  /** The daemon store, opened on first use (where `materia daemon` keeps its state). */
+  const daemonStoreOf = (): Promise<DaemonStore> => {
+    if (daemonStore === undefined) {
+      const opening = openDaemonStore(root, project.storage, options.env ?? {})
+      daemonStore = opening
+      opening.catch(() => {
+        if (daemonStore === opening) daemonStore = undefined
+      })
+    }
+    return daemonStore.catch((error: unknown) => {
+      throw new ApiError({
+        status: 503,
+        code: "DaemonStoreUnavailable",
+        message: `cannot open the daemon store of project "${project.name}": ${error instanceof Error ? error.message : String(error)}`
+      })
+    })
+  }
+  /** Runs a read or write of the daemon store; its failures are 503s naming the operation. */
+  const withDaemonStore = async <A>(f: (store: DaemonStore) => Effect.Effect<A, DaemonStoreError>) => {
+    const store = await daemonStoreOf()
+    const exit = await Effect.runPromise(Effect.result(f(store)))
+    if (exit._tag === "Failure")
+      throw new ApiError({
+        status: 503,
+        code: "DaemonStoreError",
+        message: `the daemon store failed (${exit.failure.operation}): ${exit.failure.message}`
+      })
+    return exit.success
+  }
+  const KIND_HINT = {
+    schedule: "defineProject({ schedules: [schedule(name, { cron, select })] })",
+    sensor: "defineProject({ sensors: [sensor(name, { interval, evaluate })] })",
+    automation: "defineProject({ automations: [automate(assetKey, condition)] })"
+  } as const
+  /** The definition's name, or a 404 naming the known ones. */
+  const known = (kind: InstigatorRef["kind"], name: string): string => {
+    const defs = definitions()
+    const names =
+      kind === "schedule"
+        ? defs.schedules.map((d) => d.name)
+        : kind === "sensor"
+          ? defs.sensors.map((d) => d.name)
+          : (defs.automations ?? []).map((a) => a.key)
+    if (names.includes(name)) return name
+    const what = kind === "automation" ? "automation condition of an asset" : kind
+    if (names.length === 0)
+      throw notFound(
+        `no ${what} "${name}" in project "${project.name}": it has none (${KIND_HINT[kind]}, or the same named export of materia.config.ts)`
+      )
+    const near = nearest(name, names)
+    throw notFound(
+      `no ${what} "${name}" in project "${project.name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}; ${kind === "automation" ? "automated assets" : `${kind}s`}: ${names.join(", ")}`
+    )
+  }
+  const schedules = () =>
+    withDaemonStore((store) => listSchedules(definitions(), store, Date.now(), 5)).then((rows) =>
+      rows.map(scheduleJson)
+    )
+  const sensors = () =>
+    withDaemonStore((store) => listSensors(definitions(), store, Date.now())).then((rows) =>
+      rows.map(sensorJson)
+    )
+  const automations = () =>
+    withDaemonStore((store) => listAutomations(definitions(), store)).then((rows) => rows.map(automationJson))
+  const ticks = async (ref: InstigatorRef, limit: number): Promise<ReadonlyArray<Tick>> => {
+    const name = known(ref.kind, ref.name)
+    return (await withDaemonStore((store) => tickHistory(store, ref.kind, name, limit))).map(tickJson)
+  }
+  const changeStatus = async (
+    kind: "schedule" | "sensor",
+    name: string,
+    status: "running" | "stopped"
+  ): Promise<ScheduleInfo | SensorInfo> => {
+    known(kind, name)
+    await withDaemonStore((store) => setStatus(store, kind, name, status, Date.now()))
+    const rows = kind === "schedule" ? await schedules() : await sensors()
+    return rows.find((r) => r.name === name)!
+  }
+
   const drained = () =>
     active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))
 
@@ -501,12 +624,19 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     backfill: getBackfill,
     launchBackfill,
     cancelBackfill: cancelRunningBackfill,
+    schedules,
+    sensors,
+    automations,
+    ticks,
+    setStatus: changeStatus,
     activeRuns: () => active.size,
     drained,
     close: async () => {
       for (const run of active.values()) run.controller.abort()
       await Promise.allSettled([...active.values()].map((r) => r.done))
       await store.close()
+      const opened = await daemonStore?.catch(() => undefined)
+      if (opened !== undefined) await Effect.runPromise(opened.close())
     }
   }
 }

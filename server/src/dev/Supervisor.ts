@@ -10,11 +10,15 @@ import { basename, dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ApiError } from "../http/ApiError.ts"
 import type {
+  AutomationInfo,
   BackfillSummary,
   LaunchBody,
   PartitionPage,
   QueryBody,
-  QueryResponse
+  QueryResponse,
+  ScheduleInfo,
+  SensorInfo,
+  Tick
 } from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
@@ -280,6 +284,14 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
     backfill: (backfillId) => call<BackfillSummary | null>({ method: "backfill", backfillId }),
     launchBackfill: (body) => call<{ backfillId: string }>({ method: "launchBackfill", body }),
     cancelBackfill: (backfillId) => call<BackfillSummary | null>({ method: "cancelBackfill", backfillId }),
+    schedules: () => call<ReadonlyArray<ScheduleInfo>>({ method: "schedules" }),
+    sensors: () => call<ReadonlyArray<SensorInfo>>({ method: "sensors" }),
+    automations: () => call<ReadonlyArray<AutomationInfo>>({ method: "automations" }),
+    ticks: (ref, limit) => call<ReadonlyArray<Tick>>({ method: "ticks", ref, limit }),
+    setScheduleStatus: (name, status) =>
+      call<ScheduleInfo>({ method: "setStatus", kind: "schedule", name, status }),
+    setSensorStatus: (name, status) =>
+      call<SensorInfo>({ method: "setStatus", kind: "sensor", name, status }),
     cancel: async (runId: string) => {
       await ready()
       for (const generation of [...generations].filter((g) => g.state?.loadError === null)) {

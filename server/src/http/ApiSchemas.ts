@@ -197,6 +197,107 @@ export const BackfillList = Schema.Struct({ backfills: Schema.Array(BackfillSumm
 export const BackfillResponse = Schema.Struct({ backfill: BackfillSummary })
 export const BackfillAccepted = Schema.Struct({ backfillId: Schema.String })
 
+// ---- schedules, sensors, automation conditions --------------------------------------------------
+
+export const InstigatorStatus = Schema.Literals(["running", "stopped"])
+
+/** One run a tick queued for the daemon, from queueing to its end. */
+export const TickRun = Schema.Struct({
+  /** The queued run's id (the daemon's). */
+  id: Schema.String,
+  status: Schema.Literals(["queued", "launched", "succeeded", "failed", "lost"]),
+  /** The Materia run id, once its process reported it (link to `/runs/:id`). */
+  runId: Schema.NullOr(Schema.String),
+  select: Schema.String,
+  partitions: Schema.NullOr(Schema.Array(Schema.String)),
+  enqueuedAt: Schema.Finite,
+  launchedAt: Schema.NullOr(Schema.Finite),
+  endedAt: Schema.NullOr(Schema.Finite),
+  error: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "TickRun" })
+export type TickRun = typeof TickRun.Type
+
+/** One recorded tick of a schedule, a sensor or an automation condition. */
+export const Tick = Schema.Struct({
+  tickId: Schema.String,
+  /** Schedules: the scheduled time; sensors and automation conditions: the evaluation time. */
+  tickAt: Schema.Finite,
+  evaluatedAt: Schema.Finite,
+  /** `requested` queued runs, `skipped` queued none (see `skipReason`), `failed` hit `error`. */
+  status: Schema.Literals(["requested", "skipped", "failed"]),
+  runs: Schema.Array(TickRun),
+  skipReason: Schema.NullOr(Schema.String),
+  /** Why an automation condition decided what it did. */
+  reason: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  /** Sensors: the cursor after this tick. */
+  cursor: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "Tick" })
+export type Tick = typeof Tick.Type
+
+export const ScheduleInfo = Schema.Struct({
+  name: Schema.String,
+  cron: Schema.String,
+  timezone: Schema.String,
+  select: Schema.Array(Schema.String),
+  partitions: Schema.Literals(["closed window", "fixed", "function"]),
+  tags: Schema.Record(Schema.String, Schema.String),
+  status: InstigatorStatus,
+  defaultStatus: InstigatorStatus,
+  /** Whether the status is the definition's default (nobody started or stopped it otherwise). */
+  isDefault: Schema.Boolean,
+  /** When it was last started: it never ticks for earlier times. */
+  startedAt: Schema.NullOr(Schema.Finite),
+  /** The next scheduled times, soonest first; empty while stopped. */
+  nextTicks: Schema.Array(Schema.Finite),
+  lastTick: Schema.NullOr(Tick)
+}).annotate({ identifier: "ScheduleInfo" })
+export type ScheduleInfo = typeof ScheduleInfo.Type
+
+export const SensorInfo = Schema.Struct({
+  name: Schema.String,
+  intervalMillis: Schema.Finite,
+  timeoutMillis: Schema.Finite,
+  status: InstigatorStatus,
+  defaultStatus: InstigatorStatus,
+  isDefault: Schema.Boolean,
+  cursor: Schema.NullOr(Schema.String),
+  /** When a running sensor is next due; null while stopped. */
+  nextTickAt: Schema.NullOr(Schema.Finite),
+  lastTick: Schema.NullOr(Tick)
+}).annotate({ identifier: "SensorInfo" })
+export type SensorInfo = typeof SensorInfo.Type
+
+export const AutomationInfo = Schema.Struct({
+  key: Schema.String,
+  /** The condition's description, such as `eager()`. */
+  condition: Schema.String,
+  status: InstigatorStatus,
+  /** The last evaluation, with the condition's reason. */
+  lastTick: Schema.NullOr(Tick)
+}).annotate({ identifier: "AutomationInfo" })
+export type AutomationInfo = typeof AutomationInfo.Type
+
+export const ScheduleList = Schema.Struct({ schedules: Schema.Array(ScheduleInfo) })
+export const ScheduleResponse = Schema.Struct({ schedule: ScheduleInfo })
+export const SensorList = Schema.Struct({ sensors: Schema.Array(SensorInfo) })
+export const SensorResponse = Schema.Struct({ sensor: SensorInfo })
+export const AutomationList = Schema.Struct({ automations: Schema.Array(AutomationInfo) })
+export const TickList = Schema.Struct({ ticks: Schema.Array(Tick) })
+export type TickList = typeof TickList.Type
+
+/** The daemon `materia dev` supervises (`off` with `--no-daemon`, or when none is supervised). */
+export const DaemonInfo = Schema.Struct({
+  state: Schema.Literals(["off", "starting", "running", "waiting", "restarting"]),
+  /** The daemon child's process id, while it runs. */
+  pid: Schema.NullOr(Schema.Finite),
+  /** Who holds the store's lease: this daemon's id while `running`, another daemon's while `waiting`. */
+  leaseHolder: Schema.NullOr(Schema.String),
+  /** What the state means, in a sentence (why it is off, what it waits for, why it restarts). */
+  message: Schema.String
+}).annotate({ identifier: "DaemonInfo" })
+export type DaemonInfo = typeof DaemonInfo.Type
+
 // ---- requests ---------------------------------------------------------------------------------
 
 /** An integer in a query string, within bounds. */
@@ -258,3 +359,9 @@ export const QueryBody = Schema.Struct({
   limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })))
 }).annotate({ identifier: "QueryRequest" })
 export type QueryBody = typeof QueryBody.Type
+
+/** A schedule's or sensor's name as a path segment. */
+export const NameParam = Schema.Struct({
+  name: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,256}$/))
+})
+export const TicksQuery = Schema.Struct({ limit: Schema.optionalKey(intParam(1, 500)) })

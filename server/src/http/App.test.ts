@@ -8,9 +8,11 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { serve } from "@hono/node-server"
-import { asset, defineProject } from "@materia/assets"
+import { asset, automate, defineProject, eager, schedule, sensor } from "@materia/assets"
+import * as Effect from "effect/Effect"
 import type { Hono } from "hono"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { openDaemonStore } from "../daemon/OpenDaemonStore.ts"
 import { makeDevBackend } from "../dev/DevBackend.ts"
 import { inProcessProject } from "../dev/InProcessProject.ts"
 import { makeApp } from "./App.ts"
@@ -27,7 +29,17 @@ interface Served {
 const serveApp = async (root: string, uiDir: string, host = "127.0.0.1"): Promise<Served> => {
   const raw = asset("raw", { group: "ingest" }, () => [3, 1, 2])
   const sorted = asset("sorted", { ins: { raw } }, ({ raw }) => [...raw].sort())
-  const project = defineProject({ name: "apptest", assets: [raw, sorted], root })
+  const project = defineProject({
+    name: "apptest",
+    assets: [raw, sorted],
+    root,
+    schedules: [
+      schedule("nightly", { cron: "0 1 * * *", timezone: "Europe/Berlin", select: "sorted" }),
+      schedule("every_second", { cron: "* * * * * *", select: "raw", defaultStatus: "running" })
+    ],
+    sensors: [sensor("watcher", { interval: "30 seconds", evaluate: () => ({ skipReason: "nothing new" }) })],
+    automations: [automate("sorted", eager())]
+  })
   const backend = makeDevBackend(await inProcessProject(project, root))
   let app: Hono | undefined
   const server = serve({ fetch: (r, env) => app!.fetch(r, env), hostname: "127.0.0.1", port: 0 })
@@ -259,6 +271,17 @@ describe("reads", () => {
         "/api/v1/backfills",
         "/api/v1/backfills/{id}",
         "/api/v1/backfills/{id}/cancel",
+        "/api/v1/schedules",
+        "/api/v1/schedules/{name}/ticks",
+        "/api/v1/schedules/{name}/start",
+        "/api/v1/schedules/{name}/stop",
+        "/api/v1/sensors",
+        "/api/v1/sensors/{name}/ticks",
+        "/api/v1/sensors/{name}/start",
+        "/api/v1/sensors/{name}/stop",
+        "/api/v1/automation",
+        "/api/v1/automation/{key}/ticks",
+        "/api/v1/daemon",
         "/api/v1/events",
         "/api/v1/runs/{id}/stream",
         "/api/v1/openapi.json"
@@ -270,6 +293,180 @@ describe("reads", () => {
     })
     expect(doc.components.schemas.AssetSummary?.required).toContain("status")
     expect(doc.paths["/api/v1/runs"]?.post?.requestBody).toBeDefined()
+  })
+})
+
+describe("schedules, sensors and automation conditions", () => {
+  interface Schedule {
+    name: string
+    cron: string
+    timezone: string
+    select: Array<string>
+    status: string
+    defaultStatus: string
+    isDefault: boolean
+    startedAt: number | null
+    nextTicks: Array<number>
+    lastTick: unknown
+  }
+  const schedules = async () =>
+    ((await (await get("/api/v1/schedules")).json()) as { schedules: Array<Schedule> }).schedules
+  const storedState = async (kind: "schedule" | "sensor", name: string) => {
+    const store = await openDaemonStore(dir, undefined, {})
+    try {
+      return await Effect.runPromise(store.state(kind, name))
+    } finally {
+      await Effect.runPromise(store.close())
+    }
+  }
+
+  it("lists schedules with their default status and next ticks; start and stop change the stored state", async () => {
+    const listed = await schedules()
+    expect(listed.map((s) => [s.name, s.cron, s.timezone, s.select, s.status, s.isDefault])).toEqual([
+      ["nightly", "0 1 * * *", "Europe/Berlin", ["sorted"], "stopped", true],
+      ["every_second", "* * * * * *", "UTC", ["raw"], "running", true]
+    ])
+    const [nightly, everySecond] = listed
+    expect(nightly).toMatchObject({ nextTicks: [], lastTick: null, startedAt: null })
+    expect(everySecond!.nextTicks).toHaveLength(5)
+    expect(everySecond!.nextTicks.every((t, i, all) => i === 0 || t - all[i - 1]! === 1000)).toBe(true)
+
+    expect((await post("/api/v1/schedules/nightly/start", undefined, {})).status).toBe(401)
+    expect(await storedState("schedule", "nightly")).toBeUndefined()
+    const started = await post("/api/v1/schedules/nightly/start", undefined, auth)
+    expect(started.status).toBe(200)
+    const body = (await started.json()) as { schedule: Schedule }
+    expect(body.schedule).toMatchObject({ name: "nightly", status: "running", isDefault: false })
+    expect(body.schedule.nextTicks).toHaveLength(5)
+    expect(body.schedule.startedAt).toBeTypeOf("number")
+    expect(await storedState("schedule", "nightly")).toMatchObject({ status: "running" })
+    expect((await schedules())[0]).toMatchObject({ status: "running", isDefault: false })
+
+    const stopped = await post("/api/v1/schedules/nightly/stop", undefined, auth)
+    expect(((await stopped.json()) as { schedule: Schedule }).schedule).toMatchObject({
+      status: "stopped",
+      isDefault: true,
+      nextTicks: []
+    })
+    expect(await storedState("schedule", "nightly")).toMatchObject({ status: "stopped" })
+  })
+
+  it("404s an unknown schedule, sensor or automated asset naming the known ones; 400s a bad name or limit", async () => {
+    const start = await post("/api/v1/schedules/nightli/start", undefined, auth)
+    expect(start.status).toBe(404)
+    expect((await errorOf(start)).message).toBe(
+      'no schedule "nightli" in project "apptest" (did you mean "nightly"?); schedules: nightly, every_second'
+    )
+    const ticks = await get("/api/v1/sensors/nope/ticks")
+    expect(ticks.status).toBe(404)
+    expect((await errorOf(ticks)).message).toContain("sensors: watcher")
+    const automation = await get("/api/v1/automation/sortd/ticks")
+    expect(automation.status).toBe(404)
+    expect((await errorOf(automation)).message).toContain('did you mean "sorted"')
+    expect(await storedState("schedule", "nightli")).toBeUndefined()
+
+    const badName = await get("/api/v1/schedules/bad%20name/ticks")
+    expect(badName.status).toBe(400)
+    expect((await errorOf(badName)).message).toContain('path parameter "name"')
+    const badLimit = await get("/api/v1/schedules/nightly/ticks?limit=0")
+    expect(badLimit.status).toBe(400)
+    expect((await errorOf(badLimit)).message).toContain('query parameter "limit"')
+    expect((await get("/api/v1/schedules/nightly/ticks?limit=5&order=asc")).status).toBe(400)
+  })
+
+  it("answers the tick history newest first with each tick's runs, skip reason and error", async () => {
+    const store = await openDaemonStore(dir, undefined, {})
+    try {
+      const commit = (at: number, status: "requested" | "skipped" | "failed", runIds: Array<string>) =>
+        Effect.runPromise(
+          store.commitTick({
+            tick: {
+              tickId: `schedule:every_second@${at}`,
+              kind: "schedule",
+              name: "every_second",
+              tickAt: at,
+              evaluatedAt: at + 5,
+              status,
+              runIds,
+              ...(status === "skipped" ? { skipReason: "nothing to do" } : {}),
+              ...(status === "failed" ? { error: "boom" } : {})
+            },
+            runs: runIds.map((id) => ({
+              id,
+              tickId: `schedule:every_second@${at}`,
+              kind: "schedule" as const,
+              name: "every_second",
+              request: { select: ["raw"], partitions: ["p1"] },
+              status: "queued" as const,
+              enqueuedAt: at + 5
+            })),
+            state: { kind: "schedule", name: "every_second", status: "running", startedAt: 0, lastTickAt: at }
+          })
+        )
+      await commit(1000, "requested", ["q1"])
+      await commit(2000, "skipped", [])
+      await commit(3000, "failed", [])
+      await Effect.runPromise(store.updateRun("q1", { status: "succeeded", runId: "run-1", endedAt: 1100 }))
+    } finally {
+      await Effect.runPromise(store.close())
+    }
+    const response = await get("/api/v1/schedules/every_second/ticks?limit=10")
+    expect(response.status).toBe(200)
+    const { ticks } = (await response.json()) as {
+      ticks: Array<{ tickAt: number; status: string; runs: Array<unknown>; skipReason: string | null }>
+    }
+    expect(ticks.map((t) => [t.tickAt, t.status])).toEqual([
+      [3000, "failed"],
+      [2000, "skipped"],
+      [1000, "requested"]
+    ])
+    expect(ticks[0]).toMatchObject({ error: "boom", runs: [], skipReason: null })
+    expect(ticks[1]).toMatchObject({ skipReason: "nothing to do" })
+    expect(ticks[2]!.runs).toEqual([
+      {
+        id: "q1",
+        status: "succeeded",
+        runId: "run-1",
+        select: "raw",
+        partitions: ["p1"],
+        enqueuedAt: 1005,
+        launchedAt: null,
+        endedAt: 1100,
+        error: null
+      }
+    ])
+    const limited = (await (await get("/api/v1/schedules/every_second/ticks?limit=1")).json()) as {
+      ticks: Array<{ tickAt: number }>
+    }
+    expect(limited.ticks.map((t) => t.tickAt)).toEqual([3000])
+    expect((await schedules())[1]?.lastTick).toMatchObject({ tickAt: 3000, status: "failed" })
+  })
+
+  it("lists sensors and automation conditions, starts and stops a sensor, and says no daemon runs", async () => {
+    const sensors = (await (await get("/api/v1/sensors")).json()) as { sensors: Array<unknown> }
+    expect(sensors.sensors).toEqual([
+      {
+        name: "watcher",
+        intervalMillis: 30_000,
+        timeoutMillis: 60_000,
+        status: "stopped",
+        defaultStatus: "stopped",
+        isDefault: true,
+        cursor: null,
+        nextTickAt: null,
+        lastTick: null
+      }
+    ])
+    const started = await post("/api/v1/sensors/watcher/start", undefined, auth)
+    expect(started.status).toBe(200)
+    expect(await started.json()).toMatchObject({ sensor: { status: "running", isDefault: false } })
+    expect(await storedState("sensor", "watcher")).toMatchObject({ status: "running" })
+    await post("/api/v1/sensors/watcher/stop", undefined, auth)
+    expect(await storedState("sensor", "watcher")).toMatchObject({ status: "stopped" })
+    expect(await (await get("/api/v1/automation")).json()).toEqual({
+      automations: [{ key: "sorted", condition: "eager", status: "running", lastTick: null }]
+    })
+    expect(await (await get("/api/v1/daemon")).json()).toMatchObject({ state: "off", pid: null })
   })
 })
 

@@ -409,6 +409,130 @@ export const makeApp = (options: AppOptions): Hono => {
     auth: true
   })
 
+  // ---- schedules, sensors, automation conditions, the daemon ---------------------------------------
+  app.get(`${base}/schedules`, validate("query", Api.EmptyQuery), async (c) =>
+    c.json({ schedules: await backend.schedules() })
+  )
+  doc({
+    method: "get",
+    path: `${base}/schedules`,
+    summary:
+      "schedules: cron, timezone, selection, status (and whether it is the default), next ticks, last tick",
+    response: Api.ScheduleList
+  })
+  app.get(
+    `${base}/schedules/:name/ticks`,
+    validate("param", Api.NameParam),
+    validate("query", Api.TicksQuery),
+    async (c) =>
+      c.json({
+        ticks: await backend.ticks(
+          { kind: "schedule", name: c.req.valid("param").name },
+          { limit: c.req.valid("query").limit ?? 20 }
+        )
+      })
+  )
+  doc({
+    method: "get",
+    path: `${base}/schedules/:name/ticks`,
+    summary: "a schedule's ticks, newest first, each with its status, runs and skip reason or error",
+    params: Api.NameParam,
+    query: Api.TicksQuery,
+    response: Api.TickList
+  })
+  app.get(`${base}/sensors`, validate("query", Api.EmptyQuery), async (c) =>
+    c.json({ sensors: await backend.sensors() })
+  )
+  doc({
+    method: "get",
+    path: `${base}/sensors`,
+    summary: "sensors: interval, status (and whether it is the default), cursor, next and last tick",
+    response: Api.SensorList
+  })
+  app.get(
+    `${base}/sensors/:name/ticks`,
+    validate("param", Api.NameParam),
+    validate("query", Api.TicksQuery),
+    async (c) =>
+      c.json({
+        ticks: await backend.ticks(
+          { kind: "sensor", name: c.req.valid("param").name },
+          { limit: c.req.valid("query").limit ?? 20 }
+        )
+      })
+  )
+  doc({
+    method: "get",
+    path: `${base}/sensors/:name/ticks`,
+    summary: "a sensor's ticks, newest first, each with its status, runs, cursor and skip reason or error",
+    params: Api.NameParam,
+    query: Api.TicksQuery,
+    response: Api.TickList
+  })
+  for (const [action, status] of [
+    ["start", "running"],
+    ["stop", "stopped"]
+  ] as const) {
+    app.post(`${base}/schedules/:name/${action}`, validate("param", Api.NameParam), async (c) =>
+      c.json({ schedule: await backend.setScheduleStatus(c.req.valid("param").name, status) })
+    )
+    doc({
+      method: "post",
+      path: `${base}/schedules/:name/${action}`,
+      summary: `${action} a schedule (recorded in the daemon store; the daemon follows at its next tick)`,
+      params: Api.NameParam,
+      response: Api.ScheduleResponse,
+      auth: true
+    })
+    app.post(`${base}/sensors/:name/${action}`, validate("param", Api.NameParam), async (c) =>
+      c.json({ sensor: await backend.setSensorStatus(c.req.valid("param").name, status) })
+    )
+    doc({
+      method: "post",
+      path: `${base}/sensors/:name/${action}`,
+      summary: `${action} a sensor (recorded in the daemon store; the daemon follows at its next tick)`,
+      params: Api.NameParam,
+      response: Api.SensorResponse,
+      auth: true
+    })
+  }
+  app.get(`${base}/automation`, validate("query", Api.EmptyQuery), async (c) =>
+    c.json({ automations: await backend.automations() })
+  )
+  doc({
+    method: "get",
+    path: `${base}/automation`,
+    summary: "each asset's automation condition with its last evaluation (and its reason)",
+    response: Api.AutomationList
+  })
+  app.get(
+    `${base}/automation/:key/ticks`,
+    validate("param", Api.KeyParam),
+    validate("query", Api.TicksQuery),
+    async (c) =>
+      c.json({
+        ticks: await backend.ticks(
+          { kind: "automation", name: c.req.valid("param").key },
+          { limit: c.req.valid("query").limit ?? 20 }
+        )
+      })
+  )
+  doc({
+    method: "get",
+    path: `${base}/automation/:key/ticks`,
+    summary: "the evaluations of an asset's automation condition, newest first (key URL-encoded)",
+    params: Api.KeyParam,
+    query: Api.TicksQuery,
+    response: Api.TickList
+  })
+  app.get(`${base}/daemon`, validate("query", Api.EmptyQuery), async (c) => c.json(await backend.daemon()))
+  doc({
+    method: "get",
+    path: `${base}/daemon`,
+    summary: "the daemon `materia dev` runs: its state, process and who holds the store's lease",
+    response: Api.DaemonInfo
+  })
+
   // ---- live events -----------------------------------------------------------------------------
   /** Runs `body` as an SSE stream that sends keep-alive comments and ends when the client leaves. */
   const sse = (c: Context, body: (stream: SSEStreamingApi, closed: Promise<void>) => Promise<void>) =>

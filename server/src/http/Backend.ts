@@ -6,8 +6,10 @@
 import type {
   AssetDetail,
   AssetSummary,
+  AutomationInfo,
   BackfillBody,
   BackfillSummary,
+  DaemonInfo,
   HistoryPage,
   LaunchBody,
   Lineage,
@@ -16,13 +18,22 @@ import type {
   QueryBody,
   QueryResponse,
   RunList,
-  RunResponse
+  RunResponse,
+  ScheduleInfo,
+  SensorInfo,
+  Tick
 } from "./ApiSchemas.ts"
 
 /** A run event as stored: its position in the run's log and the event (core's RunEvent, encoded). */
 export interface SeqEvent {
   readonly seq: number
   readonly event: { readonly _tag: string; readonly runId: string } & Readonly<Record<string, unknown>>
+}
+
+/** A schedule, a sensor or an asset's automation condition (named by the asset key). */
+export interface InstigatorRef {
+  readonly kind: "schedule" | "sensor" | "automation"
+  readonly name: string
 }
 
 /** What the instance stream carries. */
@@ -63,6 +74,15 @@ export interface Backend {
   readonly backfill: (backfillId: string) => Promise<BackfillSummary>
   readonly launchBackfill: (body: BackfillBody) => Promise<{ backfillId: string }>
   readonly cancelBackfill: (backfillId: string) => Promise<BackfillSummary>
+  /** Schedules, sensors and automation conditions with their state (404s name the known ones). */
+  readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
+  readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
+  readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
+  readonly ticks: (ref: InstigatorRef, options: { limit: number }) => Promise<ReadonlyArray<Tick>>
+  readonly setScheduleStatus: (name: string, status: "running" | "stopped") => Promise<ScheduleInfo>
+  readonly setSensorStatus: (name: string, status: "running" | "stopped") => Promise<SensorInfo>
+  /** The daemon this server supervises, if any, and who holds the store's lease. */
+  readonly daemon: () => Promise<DaemonInfo>
   /**
    * The live events seen lately for a run still in flight: events reach listeners before storage
    * (which the executor writes in batches), so a stream opened mid-run needs them.
