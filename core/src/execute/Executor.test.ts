@@ -35,6 +35,9 @@ interface Harness {
   }) => ReturnType<typeof execute<never>>
 }
 
+/** Run ids unique across harnesses, as a store sharing harnesses requires: an ended run is fenced. */
+let runs = 0
+
 const harness = (
   specs: ReadonlyArray<AssetSpec>,
   bodies: Record<string, Body>,
@@ -47,7 +50,6 @@ const harness = (
   const assets = new Map<string, ExecutableAsset>(
     specs.map((s) => [s.key, { spec: s, run: bodies[s.key]!, ...extras[s.key] }])
   )
-  let runs = 0
   return {
     storage,
     io,
@@ -366,6 +368,33 @@ describe("execute", () => {
       ["b", "succeeded"]
     ])
     expect((out.steps[0]!.error as StorageError).message).toBe("disk full")
+  })
+
+  it("stops committing once another process ended the run (the store's run fence)", async () => {
+    const storage = makeMemoryStorage()
+    // While a runs, the dead-run monitor of another process marks the run failed.
+    const h = harness(
+      [testSpec("a"), testSpec("b", ["a"])],
+      {
+        a: (_i, ctx) =>
+          Effect.flatMap(
+            storage.append("p", [
+              { _tag: "RunFinished", runId: ctx.runId, at: 1, status: "failed", durationMillis: 1 }
+            ]),
+            () => Effect.succeed(1)
+          ),
+        b: value(2)
+      },
+      storage
+    )
+    // The driver's next append is refused: the run stops with the fence's error, not a verdict of its own.
+    const error = await runTest(Effect.flip(h.run({ runId: "lost" })))
+    expect(error).toBeInstanceOf(StorageError)
+    expect((error as StorageError).reason).toBe("Conflict")
+    expect((error as StorageError).message).toContain('run "lost" has already ended (failed)')
+    // Nothing was committed after the fence; the monitor's verdict stands.
+    expect((await runTest(storage.snapshot("p"))).size).toBe(0)
+    expect((await runTest(storage.runs("p")))[0]?.status).toBe("failed")
   })
 
   it("passes undefined for a body that returned nothing", async () => {

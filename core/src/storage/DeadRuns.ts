@@ -40,8 +40,15 @@ export const markDeadRuns = (
         durationMillis: at - run.startedAt,
         reason: `the process driving it (pid ${started.driver.pid} on ${started.driver.host}) died before it finished`
       }
-      yield* storage.append(project, [finished])
-      marked.push(run.runId)
+      // Another monitor may have ended it since the listing: the fence refuses a second end.
+      const recorded = yield* storage.append(project, [finished]).pipe(
+        Effect.as(true),
+        Effect.catchIf(
+          (error) => error.reason === "Conflict",
+          () => Effect.succeed(false)
+        )
+      )
+      if (recorded) marked.push(run.runId)
     }
     return marked
   })

@@ -8,7 +8,9 @@ import type { BackfillRecord } from "../backfill/BackfillRecord.ts"
 import type { RunEvent } from "../events/RunEvent.ts"
 import {
   checkRecordOf,
+  fencedEvent,
   type RunRecord,
+  runEndedError,
   Storage,
   type StorageApi,
   type StoredAssetState,
@@ -233,8 +235,17 @@ export const makeMemoryStorage = (): StorageApi => {
         return options?.limit === undefined ? list : list.slice(0, options.limit)
       }),
     append: (project, batch) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        const fenced = fencedEvent(batch, (runId) => {
+          const status = runs.get(runId)?.status
+          return status === "running" ? undefined : status
+        })
+        if (fenced !== undefined) {
+          const event = batch[fenced.index]!
+          return Effect.fail(runEndedError("memory storage", event.runId, fenced.status, event._tag))
+        }
         for (const event of batch) apply(project, event)
+        return Effect.void
       }),
     snapshot: (project, keys) =>
       Effect.sync(() => {

@@ -172,3 +172,45 @@ export interface StorageApi {
 
 /** The metadata store service. */
 export class Storage extends Context.Service<Storage, StorageApi>()("materia/Storage") {}
+
+/**
+ * The run fence: once a run has ended (its RunFinished is recorded), a store accepts nothing more of
+ * it but alerts about it. A process that lost a run — its driver was declared dead and the run
+ * marked failed, or another process ended it — can then no longer commit a materialization or
+ * change the run's outcome. Every store applies it inside its append transaction.
+ */
+export const acceptedAfterEnd = (event: RunEvent): boolean => event._tag === "AlertSent"
+
+/**
+ * The first event of `batch` the fence refuses, given the status of each run that had already ended
+ * before the batch (`endedStatus`, undefined while it runs); a RunFinished earlier in the batch
+ * ends its run for the events after it.
+ */
+export const fencedEvent = (
+  batch: ReadonlyArray<RunEvent>,
+  endedStatus: (runId: string) => string | undefined
+): { readonly index: number; readonly status: string } | undefined => {
+  const ended = new Map<string, string | undefined>()
+  for (const [index, event] of batch.entries()) {
+    let status = ended.get(event.runId)
+    if (!ended.has(event.runId)) {
+      status = endedStatus(event.runId)
+      ended.set(event.runId, status)
+    }
+    if (status !== undefined && !acceptedAfterEnd(event)) return { index, status }
+    if (event._tag === "RunFinished") ended.set(event.runId, event.status)
+  }
+  return undefined
+}
+
+/** The StorageError of a refused batch: names the run, how it ended, and what to do. */
+export const runEndedError = (where: string, runId: string, status: string, event: string): StorageError =>
+  new StorageError({
+    reason: "Conflict",
+    retryable: false,
+    message:
+      `${where}: run "${runId}" has already ended (${status}), so its ${event} event is refused and nothing ` +
+      `of the batch was written. Another process ended the run — the dead-run monitor marks a run failed ` +
+      `when its driver stops beating — and this process no longer owns it; finish its work in a new run: ` +
+      `materia materialize --from-failure ${runId}`
+  })

@@ -273,6 +273,49 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
         ])
       })
 
+      it("fences an ended run: refuses its later batches whole, names the run, keeps accepting alerts", async () => {
+        await run(storage.append("p", [started("r1", 1), materialized("r1", "a", 2)]))
+        // Another process (the dead-run monitor) ends the run while its driver still works.
+        await run(storage.append("p", [finished("r1", 3, "failed")]))
+        const error = await run(
+          Effect.flip(storage.append("p", [materialized("r1", "b", 4), log("r1", "late"), started("r2", 4)]))
+        )
+        expect(error).toBeInstanceOf(StorageError)
+        expect(error.reason).toBe("Conflict")
+        expect(error.retryable).toBe(false)
+        expect(error.message).toContain('run "r1" has already ended (failed)')
+        expect(error.message).toContain("Materialization")
+        expect(error.message).toContain("--from-failure r1")
+        // Nothing of that batch, not even the other run's event.
+        expect((await run(storage.events("r1"))).map((e) => e.event._tag)).toEqual([
+          "RunStarted",
+          "Materialization",
+          "RunFinished"
+        ])
+        expect(await run(storage.events("r2"))).toEqual([])
+        expect((await run(storage.snapshot("p"))).has("b")).toBe(false)
+        // A second end (the lost driver finishing "succeeded") is refused too; the status stays.
+        await run(Effect.flip(storage.append("p", [finished("r1", 5, "succeeded")])))
+        expect((await run(storage.runs("p")))[0]?.status).toBe("failed")
+        // Alerts about an ended run are still recorded.
+        await run(
+          storage.append("p", [
+            { _tag: "AlertSent", runId: "r1", at: 6, alert: "ops", ok: true, attempts: 1, durationMillis: 1 }
+          ])
+        )
+        expect((await run(storage.events("r1"))).at(-1)?.event._tag).toBe("AlertSent")
+      })
+
+      it("fences within one batch: nothing after the run's RunFinished but alerts", async () => {
+        await run(storage.append("p", [started("r1", 1)]))
+        const error = await run(
+          Effect.flip(storage.append("p", [finished("r1", 2, "failed"), materialized("r1", "a", 3)]))
+        )
+        expect(error.reason).toBe("Conflict")
+        expect((await run(storage.runs("p")))[0]?.status).toBe("running")
+        expect((await run(storage.events("r1"))).length).toBe(1)
+      })
+
       it("lists runs newest first, at most limit", async () => {
         await run(storage.append("p", [started("r1", 1)]))
         await run(storage.append("p", [started("r2", 2), finished("r2", 3, "succeeded")]))

@@ -221,8 +221,8 @@ describe("PostgresStorage", () => {
     const error = await failure(
       storage.append("p", [
         materialized("r1", "a", 2),
-        { _tag: "RunFinished", runId: "r1", at: 3, status: "succeeded", durationMillis: 2 },
-        log("r1", "boom")
+        log("r1", "boom"),
+        { _tag: "RunFinished", runId: "r1", at: 3, status: "succeeded", durationMillis: 2 }
       ])
     )
     expect(error).toBeInstanceOf(StorageError)
@@ -259,6 +259,37 @@ describe("PostgresStorage", () => {
     expect(
       (await run(storage.partitions("p", "b"))).map((s) => [s.partition, s.latest?.dataVersion])
     ).toEqual([["x", "b-first"]])
+  })
+
+  it("fences a run ended by another process while this append waited for the run's lock", async () => {
+    const storage = await open()
+    await run(storage.append("p", [started("r1", 1)]))
+    // The monitor's transaction holds r1's counter; the lost driver's append queues behind it.
+    const monitor = new pg.Client({ connectionString: db.url })
+    await monitor.connect()
+    try {
+      await monitor.query("BEGIN")
+      await monitor.query("SELECT last_seq FROM materia.run_seqs WHERE run_id = 'r1' FOR UPDATE")
+      const late = Effect.runPromise(Effect.flip(storage.append("p", [materialized("r1", "a", 2)])))
+      // Wait until the append is blocked on the lock, then end the run and commit.
+      for (let i = 0; i < 500; i++) {
+        const { rows } = await monitor.query<{ n: string }>(
+          "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        if (rows[0]?.n !== "0") break
+        await sleep(10)
+      }
+      await monitor.query("UPDATE materia.run_seqs SET ended_status = 'failed' WHERE run_id = 'r1'")
+      await monitor.query("COMMIT")
+      const error = await late
+      expect(error.reason).toBe("Conflict")
+      expect(error.message).toContain('run "r1" has already ended (failed)')
+      expect(error.message).toContain("Materialization")
+      expect((await run(storage.events("r1"))).map((e) => e.event._tag)).toEqual(["RunStarted"])
+      expect((await run(storage.snapshot("p"))).size).toBe(0)
+    } finally {
+      await monitor.end()
+    }
   })
 
   it("rejects an invalid event before writing anything", async () => {

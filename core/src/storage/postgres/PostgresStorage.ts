@@ -15,9 +15,12 @@ import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
 import { stateOfRow } from "../StateRow.ts"
 import {
+  acceptedAfterEnd,
   CheckRecord,
   checkRecordOf,
+  fencedEvent,
   type RunRecord,
+  runEndedError,
   Storage,
   type StorageApi,
   StorageError,
@@ -630,9 +633,16 @@ export const makePostgresStorage = (
      */
     const appendStatement = `
       WITH alloc AS (
-        INSERT INTO ${s}.run_seqs AS t (run_id, last_seq)
-        SELECT * FROM unnest($1::text[], $2::int[])
-        ON CONFLICT (run_id) DO UPDATE SET last_seq = t.last_seq + EXCLUDED.last_seq
+        INSERT INTO ${s}.run_seqs AS t (run_id, last_seq, ended_status)
+        SELECT * FROM unnest($1::text[], $2::int[], $46::text[])
+        ON CONFLICT (run_id) DO UPDATE SET
+          last_seq = CASE
+            WHEN t.ended_status IS NOT NULL
+                 AND (SELECT f.fenced FROM unnest($1::text[], $47::boolean[]) AS f(run_id, fenced)
+                      WHERE f.run_id = t.run_id)
+            THEN ${s}.refuse_ended_run(t.run_id, t.ended_status)
+            ELSE t.last_seq + EXCLUDED.last_seq END,
+          ended_status = COALESCE(t.ended_status, EXCLUDED.ended_status)
         RETURNING run_id, last_seq
       ), ev AS (
         INSERT INTO ${s}.events (run_id, seq, project, tag, asset_key, partition_key, at, payload, batch_id)
@@ -730,10 +740,18 @@ export const makePostgresStorage = (
             checks.map((c) => c.check),
             checks.map((c) => c.record),
             ...stateArrays(sortedValues(folded.assets), back),
-            ...stateArrays(sortedValues(folded.partitions), back)
+            ...stateArrays(sortedValues(folded.partitions), back),
+            // The run fence: how each run ends in this batch, and whether the batch adds to it.
+            runIds.map((id) => folded.finishes.get(id)?.status ?? null),
+            runIds.map((id) => events.some((e) => e.runId === id && !acceptedAfterEnd(e)))
           ]
         })
       } catch (cause) {
+        if (errorCode(cause) === "MF001") {
+          const { hint, detail } = cause as { readonly hint?: string; readonly detail?: string }
+          const refused = events.find((e) => e.runId === hint && !acceptedAfterEnd(e))
+          throw runEndedError(where, hint ?? "?", detail ?? "?", refused?._tag ?? "?")
+        }
         // Committed by an earlier try whose reply was lost: nothing more to do.
         if (
           errorCode(cause) === "23505" &&
@@ -790,6 +808,12 @@ export const makePostgresStorage = (
                 })
               )
             }
+          }
+          // The fence within the batch; the store applies it against earlier batches (run_seqs).
+          const fenced = fencedEvent(events, () => undefined)
+          if (fenced !== undefined) {
+            const event = events[fenced.index]!
+            return Effect.fail(runEndedError(where, event.runId, fenced.status, event._tag))
           }
           // One id per append, kept across retries: a retry of a batch that did commit is a no-op.
           const batchId = randomUUID()

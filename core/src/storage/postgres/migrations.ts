@@ -139,6 +139,25 @@ CREATE TABLE backfills (
 );
 CREATE INDEX backfills_by_project ON backfills (project, created_at);
 `
+  },
+  {
+    version: 2,
+    description: "the run fence: run_seqs knows which runs have ended, and appends to them are refused",
+    sql: `
+-- How a run ended, once its RunFinished is recorded. An append bumps run_seqs under the row's lock,
+-- so it reads this from the latest committed version: a run ended by another process (the dead-run
+-- monitor) is fenced even when that process committed while this append waited for the lock.
+ALTER TABLE run_seqs ADD COLUMN ended_status TEXT;
+UPDATE run_seqs AS q SET ended_status = r.status FROM runs AS r
+  WHERE r.run_id = q.run_id AND r.status <> 'running';
+
+-- Called by an append that would add to an ended run: aborts the statement, and so the batch.
+CREATE FUNCTION refuse_ended_run(run TEXT, status TEXT) RETURNS INTEGER LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'run "%" has already ended (%)', run, status
+    USING ERRCODE = 'MF001', DETAIL = status, HINT = run;
+END $$;
+`
   }
 ]
 

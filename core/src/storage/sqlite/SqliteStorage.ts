@@ -17,7 +17,9 @@ import { stateOfRow } from "../StateRow.ts"
 import {
   CheckRecord,
   checkRecordOf,
+  fencedEvent,
   type RunRecord,
+  runEndedError,
   Storage,
   type StorageApi,
   StorageError,
@@ -448,6 +450,9 @@ export const makeSqliteStorage = (
       `SELECT seq, payload FROM events
        WHERE project = ? AND asset_key = ? AND tag IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`
     )
+    const runStatus = db.prepare<[string], { readonly status: string }>(
+      "SELECT status FROM runs WHERE run_id = ? AND status <> 'running'"
+    )
     const endedRun = db.prepare<[string, string], { readonly run_id: string }>(
       "SELECT run_id FROM runs WHERE project = ? AND run_id = ? AND status <> 'running'"
     )
@@ -565,6 +570,14 @@ export const makeSqliteStorage = (
     // The events and their projections commit together or not at all; seq is max + 1 per run,
     // computed under the write lock (BEGIN IMMEDIATE), so concurrent writers never collide.
     const appendTx = db.transaction((projectName: string, batch: ReadonlyArray<EncodedEvent>) => {
+      const fenced = fencedEvent(
+        batch.map((b) => b.event),
+        (runId) => runStatus.get(runId)?.status
+      )
+      if (fenced !== undefined) {
+        const { event } = batch[fenced.index]!
+        throw runEndedError(path, event.runId, fenced.status, event._tag)
+      }
       const nextSeq = new Map<string, number>()
       for (const { event, payload, key } of batch) {
         const seq = nextSeq.get(event.runId) ?? maxSeq.get(event.runId)!.seq + 1
