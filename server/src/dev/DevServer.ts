@@ -10,6 +10,7 @@ import { serve } from "@hono/node-server"
 import type { Hono } from "hono"
 import { makeApp } from "../http/App.ts"
 import { generateToken } from "../http/Security.ts"
+import { type DaemonSupervisor, makeDaemonSupervisor } from "./DaemonSupervisor.ts"
 import { makeDevBackend } from "./DevBackend.ts"
 import { startSupervisor } from "./Supervisor.ts"
 
@@ -28,6 +29,11 @@ export interface DevServerOptions {
   readonly uiDir?: string
   readonly queryTimeoutMillis?: number | undefined
   readonly log?: ((line: string) => void) | undefined
+  /**
+   * Runs `materia daemon` for the project as a supervised child (restarted when the project
+   * reloads), with these extra options (`["--tick-interval", "500"]`); none when unset.
+   */
+  readonly daemon?: { readonly options?: ReadonlyArray<string> | undefined } | undefined
 }
 
 export interface DevServer {
@@ -39,7 +45,7 @@ export interface DevServer {
   /** The URL that gives a browser the token cookie. */
   readonly authUrl: string
   readonly reload: () => Promise<void>
-  /** Stops the HTTP server and the code servers (their runs are canceled). */
+  /** Stops the HTTP server, the code servers (their runs are canceled) and the daemon. */
   readonly close: () => Promise<void>
 }
 
@@ -61,7 +67,29 @@ export const startDevServer = async (options: DevServerOptions): Promise<DevServ
     queryTimeoutMillis: options.queryTimeoutMillis,
     log: options.log
   })
-  const backend = makeDevBackend(supervisor)
+  const daemon: DaemonSupervisor | undefined =
+    options.daemon === undefined
+      ? undefined
+      : makeDaemonSupervisor({
+          configFile: options.configFile,
+          options: options.daemon.options,
+          log: options.log
+        })
+  // The daemon reads the definitions when it starts: it starts once the project has loaded, and
+  // again after each reload that loaded; a project that fails to load keeps the daemon it had.
+  const unsubscribe = supervisor.subscribe((message) => {
+    if (message.type !== "project-reloaded") return
+    if (message.data.loadError === null) void daemon?.restart()
+    else
+      daemon?.notStarted(
+        `the project failed to load (${message.data.loadError.message}); the daemon starts once it loads`
+      )
+  })
+  const backend = makeDevBackend(supervisor, { daemon })
+  const closeBackend = async () => {
+    unsubscribe()
+    await Promise.all([backend.close(), daemon?.close()])
+  }
   let app: Hono | undefined
   const server = serve({
     fetch: (request, env) => app!.fetch(request, env),
@@ -72,7 +100,7 @@ export const startDevServer = async (options: DevServerOptions): Promise<DevServ
     server.once("listening", resolve)
     server.once("error", reject)
   }).catch(async (error: unknown) => {
-    await backend.close()
+    await closeBackend()
     throw error
   })
   const port = (server.address() as AddressInfo).port
@@ -96,7 +124,7 @@ export const startDevServer = async (options: DevServerOptions): Promise<DevServ
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // SSE clients hold connections open: end them so that close completes.
       ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
-      await Promise.all([closed, backend.close()])
+      await Promise.all([closed, closeBackend()])
     }
   }
 }

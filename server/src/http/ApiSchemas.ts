@@ -288,7 +288,8 @@ export type TickList = typeof TickList.Type
 
 /** The daemon `materia dev` supervises (`off` with `--no-daemon`, or when none is supervised). */
 export const DaemonInfo = Schema.Struct({
-  state: Schema.Literals(["off", "starting", "running", "waiting", "restarting"]),
+  /** `failed`: it could not load the project; it starts again when the project's files change. */
+  state: Schema.Literals(["off", "starting", "running", "waiting", "restarting", "failed"]),
   /** The daemon child's process id, while it runs. */
   pid: Schema.NullOr(Schema.Finite),
   /** Who holds the store's lease: this daemon's id while `running`, another daemon's while `waiting`. */

@@ -1,7 +1,8 @@
 /**
- * `materia dev [--host H] [--port P] [--project FILE]`: serves the HTTP API and the web UI of a
- * project until Ctrl-C. The project's code runs in a child process that restarts when its files
- * change. Prints the URL with the token (MATERIA_TOKEN, or a generated one).
+ * `materia dev [--host H] [--port P] [--project FILE] [--no-daemon]`: serves the HTTP API and the
+ * web UI of a project until Ctrl-C. The project's code runs in a child process that restarts when
+ * its files change; `materia daemon` runs in another (restarted with it) so schedules and sensors
+ * tick. Prints the URL with the token (MATERIA_TOKEN, or a generated one).
  */
 import { dirname } from "node:path"
 import { ExitCode, UsageError } from "../CliError.ts"
@@ -10,12 +11,16 @@ import { findConfig } from "../ProjectLoader.ts"
 
 export const devCommand: Command = {
   name: "dev",
-  summary: "serve the HTTP API and the web UI; reloads the project's code when it changes",
-  usage: `materia dev [--host H] [--port P] [--project FILE]
+  summary:
+    "serve the HTTP API and the web UI, and run the daemon; reloads the project's code when it changes",
+  usage: `materia dev [--host H] [--port P] [--project FILE] [--no-daemon]
 
   --host H             the address to listen on (default 127.0.0.1)
   --port P             the port (default 3000; 0 picks a free one)
   --query-timeout MS   SQL queries running longer are interrupted (default 30000)
+  --tick-interval MS   the daemon's time between ticks (default 1000)
+  --no-daemon          do not run \`materia daemon\` beside the server (schedules and sensors
+                       then tick only if a daemon runs elsewhere; start/stop still record)
   --project FILE       the project module (default: the nearest materia.config.ts)
 
 The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the printed URL
@@ -25,6 +30,8 @@ The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the p
       host: { type: "string" },
       port: { type: "string" },
       "query-timeout": { type: "string" },
+      "tick-interval": { type: "string" },
+      "no-daemon": { type: "boolean" },
       project: { type: "string" }
     })
     const port = values.port === "0" ? 0 : (positiveInt("dev", "port", values.port) ?? 3000)
@@ -33,6 +40,11 @@ The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the p
         message: `materia dev: --port expects a port (0–65535), found "${values.port}"`
       })
     const queryTimeoutMillis = positiveInt("dev", "query-timeout", values["query-timeout"])
+    const tickInterval = positiveInt("dev", "tick-interval", values["tick-interval"])
+    if (values["no-daemon"] === true && tickInterval !== undefined)
+      throw new UsageError({
+        message: "materia dev: --tick-interval sets the daemon's interval; drop it or --no-daemon"
+      })
     const configFile = findConfig(values.project, context.cwd)
     const { startDevServer } = await import("../../dev/DevServer.ts")
     const host = values.host ?? "127.0.0.1"
@@ -42,6 +54,10 @@ The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the p
       port,
       token: process.env.MATERIA_TOKEN || undefined,
       queryTimeoutMillis,
+      daemon:
+        values["no-daemon"] === true
+          ? undefined
+          : { options: tickInterval === undefined ? [] : ["--tick-interval", String(tickInterval)] },
       log: (line) => context.output.err(line)
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE" || error.code === "EACCES" || error.code === "EADDRNOTAVAIL")
@@ -56,7 +72,7 @@ The token of mutating endpoints and SQL is MATERIA_TOKEN, or a random one; the p
       if (context.signal.aborted) resolve()
       context.signal.addEventListener("abort", () => resolve(), { once: true })
     })
-    context.output.err("materia dev: stopping (runs in flight are canceled)")
+    context.output.err("materia dev: stopping (runs in flight are canceled, the daemon stops)")
     await server.close()
     return ExitCode.Ok
   }

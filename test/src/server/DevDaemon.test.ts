@@ -1,0 +1,95 @@
+/**
+ * `materia dev` runs `materia daemon` as a supervised child: over the HTTP API a schedule is
+ * started, its tick and the run it launched appear (the run in the run list too), it is stopped;
+ * a killed daemon is started again while the server keeps answering; `--no-daemon` runs none.
+ */
+import { describe, it } from "vitest"
+import { CLI_TEST_TIMEOUT } from "../cli/TempProject.ts"
+import { startDev } from "./DevProcess.ts"
+
+const FIXTURE = "../../server/fixtures/scheduled.ts"
+
+interface Daemon {
+  state: string
+  pid: number | null
+  leaseHolder: string | null
+  message: string
+}
+interface Tick {
+  tickAt: number
+  status: string
+  runs: Array<{ status: string; runId: string | null; select: string }>
+}
+
+describe("materia dev and its daemon", { timeout: CLI_TEST_TIMEOUT }, () => {
+  it("ticks a started schedule, launches its run, and restarts a killed daemon", async ({
+    expect,
+    onTestFinished
+  }) => {
+    const dev = await startDev(FIXTURE, onTestFinished, ["--tick-interval", "200"])
+    const running = await dev.until<Daemon>("/api/v1/daemon", (d) => d.state === "running", "the daemon")
+    expect(running.pid).toBeTypeOf("number")
+    expect(running.leaseHolder).toContain(`:${running.pid}:`)
+
+    const listed = await dev.api<{ schedules: Array<{ name: string; status: string; isDefault: boolean }> }>(
+      "GET",
+      "/api/v1/schedules"
+    )
+    expect(listed.body.schedules).toMatchObject([{ name: "every_five", status: "stopped", isDefault: true }])
+    const started = await dev.api<{ schedule: { status: string } }>(
+      "POST",
+      "/api/v1/schedules/every_five/start"
+    )
+    expect(started.status).toBe(200)
+    expect(started.body.schedule.status).toBe("running")
+
+    // The daemon picks the start up, ticks, and its run (its own process) succeeds.
+    const { ticks } = await dev.until<{ ticks: Array<Tick> }>(
+      "/api/v1/schedules/every_five/ticks?limit=50",
+      (body) => body.ticks.some((t) => t.runs.some((r) => r.status === "succeeded" && r.runId !== null)),
+      "a tick whose run succeeded"
+    )
+    const tick = ticks.find((t) => t.runs.some((r) => r.status === "succeeded"))!
+    expect(tick).toMatchObject({ status: "requested" })
+    const run = tick.runs.find((r) => r.status === "succeeded")!
+    expect(run.select).toBe("ping")
+    const runs = await dev.until<{ runs: Array<{ runId: string; status: string; targets: Array<string> }> }>(
+      "/api/v1/runs",
+      (body) => body.runs.some((r) => r.runId === run.runId),
+      "the schedule's run in the run list"
+    )
+    expect(runs.runs.find((r) => r.runId === run.runId)).toMatchObject({
+      status: "succeeded",
+      targets: ["ping"]
+    })
+    const stopped = await dev.api<{ schedule: { status: string; nextTicks: Array<number> } }>(
+      "POST",
+      "/api/v1/schedules/every_five/stop"
+    )
+    expect(stopped.body.schedule).toMatchObject({ status: "stopped", nextTicks: [] })
+
+    // A daemon that dies is started again; the server answers throughout.
+    process.kill(running.pid!, "SIGKILL")
+    const again = await dev.until<Daemon>(
+      "/api/v1/daemon",
+      (d) => d.state === "running" && d.pid !== running.pid,
+      "a new daemon"
+    )
+    expect(again.pid).not.toBe(running.pid)
+    expect((await dev.api("GET", "/api/v1/project")).status).toBe(200)
+    expect(dev.stderr()).toContain("the daemon exited (SIGKILL)")
+  })
+
+  it("runs no daemon with --no-daemon", async ({ expect, onTestFinished }) => {
+    const dev = await startDev(FIXTURE, onTestFinished, ["--no-daemon"])
+    const daemon = await dev.api<Daemon>("GET", "/api/v1/daemon")
+    expect(daemon.body).toMatchObject({ state: "off", pid: null })
+    expect(daemon.body.message).toContain("materia daemon")
+    // Start and stop still record, for a daemon running elsewhere.
+    const started = await dev.api<{ schedule: { status: string } }>(
+      "POST",
+      "/api/v1/schedules/every_five/start"
+    )
+    expect(started.body.schedule.status).toBe("running")
+  })
+})
