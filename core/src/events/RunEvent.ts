@@ -61,6 +61,20 @@ export const StepLog = Schema.TaggedStruct("StepLog", {
   stream: Schema.optionalKey(Schema.Literals(["stdout", "stderr"]))
 })
 
+/**
+ * A started step that cannot run yet, and why (e.g. no live worker serves its pool). The step's
+ * next event ends the wait; the run's status shows the reason meanwhile.
+ */
+export const StepWaiting = Schema.TaggedStruct("StepWaiting", {
+  runId: Schema.String,
+  at: Schema.Number,
+  key: Schema.String,
+  /** The partition of a partitioned asset's step (a range `from...to` for a single-run backfill). */
+  partition: Schema.optionalKey(Schema.String),
+  attempt: Schema.Number,
+  reason: Schema.String
+})
+
 export const StepRetrying = Schema.TaggedStruct("StepRetrying", {
   runId: Schema.String,
   at: Schema.Number,
@@ -192,6 +206,7 @@ export const RunEvent = Schema.Union([
   RunStarted,
   SourceObserved,
   StepStarted,
+  StepWaiting,
   StepLog,
   StepRetrying,
   Materialization,

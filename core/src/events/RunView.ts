@@ -25,6 +25,8 @@ export interface StepView {
   dataVersion?: string
   error?: ErrorInfo
   skipReason?: string
+  /** Why a running step cannot run yet (`waiting for a worker of pool gpu`); gone once it moves on. */
+  waiting?: string
   logs: number
 }
 
@@ -68,6 +70,11 @@ const step = (
 
 /** Applies one event to a view (in place) and returns it. */
 export const applyRunEvent = (view: RunView, event: RunEvent): RunView => {
+  // Any later event of a waiting step ends its wait.
+  if (event._tag !== "StepWaiting" && "key" in event && event.key !== undefined) {
+    const s = view.steps.get(labelOf(event.key, "partition" in event ? event.partition : undefined))
+    if (s?.waiting !== undefined) delete s.waiting
+  }
   switch (event._tag) {
     case "RunStarted":
       view.project = event.project
@@ -82,6 +89,11 @@ export const applyRunEvent = (view: RunView, event: RunEvent): RunView => {
       s.status = "running"
       s.attempts = event.attempt
       if (s.startedAt === undefined) s.startedAt = event.at
+      break
+    }
+    case "StepWaiting": {
+      const s = step(view, event)
+      if (s.status === "pending" || s.status === "running") s.waiting = event.reason
       break
     }
     case "StepLog":

@@ -251,6 +251,8 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
           : [
               `${paint("cyan", "▸")} ${stepLabel(event)} started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`
             ]
+      case "StepWaiting":
+        return [paint("yellow", `⏸ ${stepLabel(event)} ${event.reason}`)]
       case "StepLog": {
         if (LEVELS[event.level] < minLevel) return []
         const level = event.level === "info" ? "" : `${event.level}: `
@@ -359,9 +361,11 @@ export const consoleReporter = (options: ConsoleReporterOptions = {}): ConsoleRe
         else step.attempt = event.attempt
         break
       }
+      case "StepWaiting":
       case "StepLog": {
         const step = running.get(stepLabel(event))
-        if (step !== undefined) step.lastLog = event.message.split("\n")[0]
+        if (step !== undefined)
+          step.lastLog = (event._tag === "StepLog" ? event.message : event.reason).split("\n")[0]
         break
       }
       case "Materialization":

@@ -61,6 +61,8 @@ interface Pending {
   readonly emit: (event: RunEvent) => void
   /** Set once the job is in Redis: only then can the sweep tell it was lost. */
   added: boolean
+  /** Set while no live worker served the step's pool when it was queued: the run says it waits. */
+  waiting: boolean
   readonly settle: (
     outcome: Effect.Effect<StepAttemptResult, unknown>,
     events: ReadonlyArray<RunEvent>
@@ -137,6 +139,21 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
         if (p !== undefined && typeof data === "object" && (data as { _tag?: unknown })._tag === "StepLog")
           p.emit(data as unknown as RunEvent)
       })
+      // A waiting step's job taken by a worker: the wait is over, and the run's log says so.
+      events.on("active", ({ jobId }) => {
+        const p = pending.get(jobId)
+        if (p === undefined || !p.waiting) return
+        p.waiting = false
+        p.emit({
+          _tag: "StepLog",
+          runId: p.attempt.runId,
+          at: Date.now(),
+          key: p.attempt.step.key,
+          ...(p.attempt.step.partition === undefined ? {} : { partition: p.attempt.step.partition }),
+          level: "info",
+          message: `a worker of pool ${p.attempt.step.pool} took the step`
+        })
+      })
       events.on("failed", ({ jobId, failedReason }) => {
         if (pending.has(jobId)) finish(jobId, undefined, failedReason)
       })
@@ -204,7 +221,7 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
         for (const event of events) emit(event)
         resume(outcome)
       }
-      const entry: Pending = { queue, attempt, emit, added: false, settle }
+      const entry: Pending = { queue, attempt, emit, added: false, waiting: false, settle }
       pending.set(jobId, entry)
       const start = async () => {
         if (!drivers.has(attempt.runId)) {
@@ -212,16 +229,18 @@ export const makeQueueRunner = async (options: QueueRunnerOptions): Promise<Queu
           await connection.set(names.driver(attempt.runId), String(process.pid), "PX", driverTtl)
         }
         await ready
-        if (!(await waitingNotice(pool)))
+        if (!(await waitingNotice(pool))) {
+          entry.waiting = true
           emit({
-            _tag: "StepLog",
+            _tag: "StepWaiting",
             runId: attempt.runId,
             at: Date.now(),
             key: attempt.step.key,
             ...(attempt.step.partition === undefined ? {} : { partition: attempt.step.partition }),
-            level: "warn",
-            message: `waiting for a worker of pool ${pool} (no live worker serves it; start one with materia worker --pool ${pool})`
+            attempt: attempt.attempt,
+            reason: `waiting for a worker of pool ${pool} (no live worker serves it; start one with materia worker --pool ${pool})`
           })
+        }
         const data: StepJob = { v: 1, project: options.project, codeVersion: options.codeVersion, attempt }
         await queue.add(stepLabel(attempt.step), data, {
           jobId,

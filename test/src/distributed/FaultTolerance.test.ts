@@ -204,8 +204,10 @@ describe("queue executor fault tolerance (real processes)", () => {
       const stopped = await first.stop("SIGTERM")
       expect(stopped.code).toBe(0)
       expect(first.output()).toMatch(/stopped/)
-      await driver.printed(/LOG waiting for a worker of pool default/)
+      // The run says why the step does not run (a StepWaiting event, folded into the step's view).
+      await driver.printed(/WAITING after waiting for a worker of pool default/)
       await worker(root, prefix)
+      await driver.printed(/LOG a worker of pool default took the step/)
       const result = await driver.result()
       expect(result.status).toBe("succeeded")
       expect(result.steps.find((s) => s.key === "victim")).toMatchObject({ status: "succeeded", attempts: 1 })

@@ -65,14 +65,17 @@ materia runs show <run-id> [--json] [--project FILE]
       `run ${runId}: ${view.status}${view.durationMillis === undefined ? "" : ` in ${formatDuration(view.durationMillis)}`}`
     )
     if (finished?._tag === "RunFinished" && finished.reason !== undefined) out(`  ${finished.reason}`)
+    const waiting = [...view.steps.values()].filter((s) => s.waiting !== undefined)
+    if (waiting.length > 0)
+      out(`  ${waiting.length} step${waiting.length === 1 ? "" : "s"} waiting: ${waiting[0]!.waiting}`)
     for (const line of table(
       ["STEP", "STATUS", "ATTEMPTS", "DURATION", "DETAIL"],
       [...view.steps.values()].map((s) => [
         stepLabel(s),
-        s.status,
+        s.waiting === undefined ? s.status : "waiting",
         String(s.attempts),
         s.durationMillis === undefined ? "-" : formatDuration(s.durationMillis),
-        s.error?.message ?? s.skipReason ?? ""
+        s.waiting ?? s.error?.message ?? s.skipReason ?? ""
       ])
     ))
       out(`  ${line}`)
