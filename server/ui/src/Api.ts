@@ -170,6 +170,77 @@ export interface BackfillRequest {
   readonly onlyStale?: boolean
 }
 
+export type InstigatorStatus = "running" | "stopped"
+
+/** A run a tick queued for the daemon; `runId` is the Materia run once its process reported it. */
+export interface TickRun {
+  readonly id: string
+  readonly status: "queued" | "launched" | "succeeded" | "failed" | "lost"
+  readonly runId: string | null
+  readonly select: string
+  readonly partitions: ReadonlyArray<string> | null
+  readonly enqueuedAt: number
+  readonly launchedAt: number | null
+  readonly endedAt: number | null
+  readonly error: string | null
+}
+
+export interface Tick {
+  readonly tickId: string
+  readonly tickAt: number
+  readonly evaluatedAt: number
+  readonly status: "requested" | "skipped" | "failed"
+  readonly runs: ReadonlyArray<TickRun>
+  readonly skipReason: string | null
+  readonly reason: string | null
+  readonly error: string | null
+  readonly cursor: string | null
+}
+
+export interface Schedule {
+  readonly name: string
+  readonly cron: string
+  readonly timezone: string
+  readonly select: ReadonlyArray<string>
+  readonly partitions: "closed window" | "fixed" | "function"
+  readonly tags: Readonly<Record<string, string>>
+  readonly status: InstigatorStatus
+  readonly defaultStatus: InstigatorStatus
+  readonly isDefault: boolean
+  readonly startedAt: number | null
+  readonly nextTicks: ReadonlyArray<number>
+  readonly lastTick: Tick | null
+}
+
+export interface Sensor {
+  readonly name: string
+  readonly intervalMillis: number
+  readonly timeoutMillis: number
+  readonly status: InstigatorStatus
+  readonly defaultStatus: InstigatorStatus
+  readonly isDefault: boolean
+  readonly cursor: string | null
+  readonly nextTickAt: number | null
+  readonly lastTick: Tick | null
+}
+
+export interface Automation {
+  readonly key: string
+  readonly condition: string
+  readonly status: InstigatorStatus
+  readonly lastTick: Tick | null
+}
+
+export interface Daemon {
+  readonly state: "off" | "starting" | "running" | "waiting" | "restarting" | "failed"
+  readonly pid: number | null
+  readonly leaseHolder: string | null
+  readonly message: string
+}
+
+/** What has ticks: a schedule, a sensor, or an asset's automation condition (by asset key). */
+export type InstigatorKind = "schedule" | "sensor" | "automation"
+
 /** A failed API call: the HTTP status (0 when the server could not be reached), code and message. */
 export class ApiError extends Error {
   override readonly name = "ApiError"
@@ -303,6 +374,18 @@ export const api = {
     request<{ backfillId: string }>("/backfills", { method: "POST", body }),
   cancelBackfill: (id: string) =>
     request<unknown>(`/backfills/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
+  schedules: () => request<{ schedules: ReadonlyArray<Schedule> }>("/schedules"),
+  sensors: () => request<{ sensors: ReadonlyArray<Sensor> }>("/sensors"),
+  automations: () => request<{ automations: ReadonlyArray<Automation> }>("/automation"),
+  daemon: () => request<Daemon>("/daemon"),
+  ticks: (kind: InstigatorKind, name: string, limit = 50) =>
+    request<{ ticks: ReadonlyArray<Tick> }>(
+      `/${kind === "automation" ? "automation" : `${kind}s`}/${encodeURIComponent(name)}/ticks${query({ limit })}`
+    ),
+  setScheduleStatus: (name: string, action: "start" | "stop") =>
+    request<{ schedule: Schedule }>(`/schedules/${encodeURIComponent(name)}/${action}`, { method: "POST" }),
+  setSensorStatus: (name: string, action: "start" | "stop") =>
+    request<{ sensor: Sensor }>(`/sensors/${encodeURIComponent(name)}/${action}`, { method: "POST" }),
   query: (sql: string, limit?: number) =>
     request<QueryResult>("/query", { method: "POST", body: limit === undefined ? { sql } : { sql, limit } })
 }

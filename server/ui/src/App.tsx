@@ -1,11 +1,12 @@
 /**
  * The shell of the UI: the top bar (project name, code version, a load error of the project) and the
  * page for the current path — `/` graph, `/asset/<key>`, `/runs`, `/runs/<id>`, `/backfills`,
- * `/backfills/<id>`, `/launch`.
+ * `/backfills/<id>`, `/automation`, `/automation/<schedule|sensor|automation>/<name>`, `/launch`.
  */
 import { type ReactNode, useState } from "react"
 import { api } from "./Api.ts"
 import { AssetPage } from "./AssetPage.tsx"
+import { AutomationPage, TicksPage } from "./AutomationPage.tsx"
 import { BackfillPage, BackfillsPage } from "./BackfillsPage.tsx"
 import { ErrorBanner, ErrorBoundary } from "./ErrorView.tsx"
 import { GraphPage } from "./GraphPage.tsx"
@@ -33,6 +34,14 @@ const route = (path: string, search: URLSearchParams): { page: ReactNode; sectio
   if (backfill !== null) {
     const id = decode(backfill[1]!)
     return { page: <BackfillPage key={id} backfillId={id} />, section: "backfills" }
+  }
+  if (path === "/automation" || path === "/automation/")
+    return { page: <AutomationPage />, section: "automation" }
+  const ticks = /^\/automation\/(schedule|sensor|automation)\/(.+)$/.exec(path)
+  if (ticks !== null) {
+    const kind = ticks[1] as "schedule" | "sensor" | "automation"
+    const name = decode(ticks[2]!)
+    return { page: <TicksPage key={`${kind}:${name}`} kind={kind} name={name} />, section: "automation" }
   }
   if (path === "/launch")
     return { page: <LaunchPage select={search.get("select") ?? ""} />, section: "launch" }
@@ -88,6 +97,7 @@ export const App = () => {
         {nav("/", "graph", "Assets")}
         {nav("/runs", "runs", "Runs")}
         {nav("/backfills", "backfills", "Backfills")}
+        {nav("/automation", "automation", "Automation")}
         {nav("/launch", "launch", "Launch")}
         <span className="spacer" />
         {project.value === undefined ? null : (
