@@ -1,17 +1,29 @@
 /**
  * The other side of the executor seam: runs one `StepAttempt` in this process (a child process or a
- * queue worker that loaded the project) with the in-process executor itself, on a one-step plan —
- * so inputs, partitions, validation, checks and logs behave exactly as in-process. The
- * materialization is captured and returned, never committed here: the driver commits.
+ * queue worker that loaded the project). A simple attempt (no partitions, no checks) runs directly:
+ * inputs, body, validation and store exactly as the in-process executor does them; any other runs
+ * the in-process executor itself on a one-step plan. Either way the materialization is returned,
+ * never committed here: the driver commits.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import type { MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
-import type { IOManager } from "../io/IOManager.ts"
+import { assetKeySegments } from "../graph/AssetKey.ts"
+import type { JsonValue } from "../graph/AssetSpec.ts"
+import { logicalVersion } from "../io/DataVersion.ts"
+import { type IOManager, IOManagerError } from "../io/IOManager.ts"
 import { makePartitionUniverse } from "../partition/PartitionUniverse.ts"
 import type { Plan } from "../plan/Planner.ts"
+import { UNOBSERVED_VERSION } from "../plan/Snapshot.ts"
 import type { StorageApi, StoredAssetState } from "../storage/Storage.ts"
 import { type ExecutableAsset, execute } from "./Executor.ts"
+import { LiveContext } from "./LiveContext.ts"
+import { drainStepOutput, enterStepOutput, installOutputCapture, leaveStepOutput } from "./OutputCapture.ts"
+import { isSkip } from "./Skip.ts"
+import { UserCodeError } from "./StepErrors.ts"
 import type { StepAttempt, StepAttemptResult } from "./StepRunner.ts"
 
 /** What a process needs of the project to run attempts: its graph, executables and IO managers. */
@@ -56,10 +68,11 @@ const withoutPromote = (managers: ReadonlyMap<string, IOManager>): ReadonlyMap<s
 const forwarded = (event: RunEvent): boolean => event._tag === "StepLog" || event._tag === "CheckEvaluated"
 
 /**
- * Runs one attempt here. Retries, timeouts and hooks belong to the driver and are stripped; the
- * typed error of a failed attempt is the failure; an interrupt (the driver's cancel) aborts it.
+ * Runs one attempt here with the in-process executor on a one-step plan (any attempt: partitions,
+ * ranges, checks). Retries, timeouts and hooks belong to the driver and are stripped; the typed
+ * error of a failed attempt is the failure; an interrupt or `signal` (the driver's cancel) stops it.
  */
-export const runAttemptHere = <R>(
+export const runAttemptOnPlan = <R>(
   host: AttemptHost<R>,
   attempt: StepAttempt,
   emit: (event: RunEvent) => void,
@@ -138,4 +151,258 @@ export const runAttemptHere = <R>(
         })
       }
     )
+  })
+
+/**
+ * Whether an attempt can run directly: one unpartitioned step reading unpartitioned values, with no
+ * checks. What the one-step plan would add for it (its run and step events, the event buffer, the
+ * state machine) is not forwarded anyway; the direct path does the rest in the same order.
+ */
+export const runsDirectly = <R>(asset: ExecutableAsset<R>, attempt: StepAttempt): boolean => {
+  const step = attempt.step
+  return (
+    attempt.partitionStates === undefined &&
+    step.partition === undefined &&
+    step.partitions === undefined &&
+    step.singleRange !== true &&
+    (step.inputPartitions === undefined ||
+      step.inputPartitions.every((p) => p === null || p === undefined)) &&
+    (asset.checks === undefined || asset.checks.length === 0)
+  )
+}
+
+/** Key path segments by node of a graph, validated once per graph rather than on every write. */
+const pathsByGraph = new WeakMap<AssetGraph, Array<ReadonlyArray<string> | undefined>>()
+const pathOf = (graph: AssetGraph, node: number, key: string): ReadonlyArray<string> => {
+  let paths = pathsByGraph.get(graph)
+  if (paths === undefined) {
+    paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
+    pathsByGraph.set(graph, paths)
+  }
+  paths[node] ??= assetKeySegments(key)
+  return paths[node]
+}
+
+const userBoundary = <R>(key: string, effect: Effect.Effect<unknown, unknown, R>) =>
+  Effect.catchCause(effect, (cause) =>
+    Cause.hasInterruptsOnly(cause)
+      ? Effect.interrupt
+      : Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(cause) }))
+  )
+
+/**
+ * One simple attempt, as the in-process executor's step does it (same inputs, context, logs and
+ * captured output, validation, store, errors and data versions); see `runsDirectly`.
+ */
+const runDirect = <R>(
+  host: AttemptHost<R>,
+  asset: ExecutableAsset<R>,
+  attempt: StepAttempt,
+  emit: (event: RunEvent) => void
+): Effect.Effect<StepAttemptResult, unknown, R> =>
+  Effect.clockWith((clock) => {
+    const now = () => clock.currentTimeMillisUnsafe()
+    const { graph } = host
+    const ioManagers = withoutPromote(host.ioManagers)
+    const { runId } = attempt
+    const step = attempt.step
+    const spec = asset.spec
+    const key = spec.key
+    // The step's own state and its parents': a scan for a few, a map for many.
+    const states = attempt.states.length > 8 ? new Map(attempt.states) : undefined
+    const stateOf = (k: string): StoredAssetState | undefined => {
+      if (states !== undefined) return states.get(k)
+      for (const [s, state] of attempt.states) if (s === k) return state
+      return undefined
+    }
+    const emitLog = (
+      logKey: string,
+      level: "debug" | "info" | "warn" | "error",
+      message: string,
+      partition?: string
+    ): void =>
+      emit({
+        _tag: "StepLog",
+        runId,
+        at: now(),
+        key: logKey,
+        ...(partition === undefined ? {} : { partition }),
+        level,
+        message: String(message)
+      })
+    const metadata: Record<string, JsonValue> = {}
+    const context = new LiveContext(runId, key, attempt.attempt, attempt.config, metadata, emitLog)
+
+    const ioManagerError = (name: string, assetKey: string, operation: "write" | "load") =>
+      new IOManagerError({
+        ioManager: name,
+        assetKey,
+        operation,
+        reason: `no IO manager named "${name}" is configured; known: ${[...ioManagers.keys()].join(", ")}`
+      })
+    const loadInput = (
+      inputKey: string,
+      mode: "value" | "stream"
+    ): Effect.Effect<unknown, UserCodeError | IOManagerError, R> => {
+      const node = graph.indexOf(inputKey)
+      const input = graph.specs[node]!
+      if (input.kind === "source")
+        return userBoundary(
+          inputKey,
+          host.assets.get(inputKey)!.run({}, context.forSource(inputKey))
+        ) as Effect.Effect<unknown, UserCodeError, R>
+      const handle = stateOf(inputKey)?.latest?.handle
+      if (handle === null) return Effect.void
+      if (handle === undefined)
+        return Effect.fail(
+          new IOManagerError({
+            ioManager: input.ioManager,
+            assetKey: inputKey,
+            operation: "load",
+            reason: `asset "${inputKey}" has no stored value; materialize it first (select +${key})`
+          })
+        )
+      const io = ioManagers.get(handle.ioManager)
+      if (io === undefined) return Effect.fail(ioManagerError(handle.ioManager, inputKey, "load"))
+      const loadContext = { assetKey: inputKey, consumerKey: key }
+      return mode === "stream"
+        ? Effect.succeed(Stream.toAsyncIterable(io.loadBatches(handle, loadContext)))
+        : io.load(handle, loadContext)
+    }
+    const inputs: Record<string, unknown> = {}
+    const loadAll =
+      spec.inputs.length === 0
+        ? Effect.void
+        : Effect.forEach(
+            spec.inputs,
+            (input) =>
+              Effect.map(loadInput(input.key, input.mode ?? "value"), (value) => {
+                inputs[input.name] = value
+              }),
+            { discard: true }
+          )
+    const inputVersionsOf = (): Record<string, string> => {
+      // Dictionary mode, as the executor's: the keys differ for every asset.
+      const versions: Record<string, string> = Object.create(null)
+      for (const p of graph.parents[step.node]!) {
+        const parentKey = graph.keys[p]!
+        versions[parentKey] = stateOf(parentKey)?.latest?.dataVersion ?? UNOBSERVED_VERSION
+      }
+      return versions
+    }
+    const store = (value: unknown): Effect.Effect<StepAttemptResult, IOManagerError> => {
+      const inputVersions = inputVersionsOf()
+      if (value === undefined)
+        return Effect.succeed({
+          _tag: "Stored",
+          handle: null,
+          dataVersion: logicalVersion(key, spec.codeVersion, inputVersions),
+          metadata
+        })
+      const io = ioManagers.get(spec.ioManager)
+      if (io === undefined) return Effect.fail(ioManagerError(spec.ioManager, key, "write"))
+      return Effect.map(
+        io.write(value, {
+          assetKey: key,
+          assetPath: pathOf(graph, step.node, key),
+          runId,
+          attemptId: `${runId}-${attempt.attempt}`,
+          codeVersion: spec.codeVersion,
+          inputVersions,
+          ...(spec.format === undefined ? {} : { format: spec.format })
+        }),
+        (stored): StepAttemptResult => ({
+          _tag: "Stored",
+          handle: stored.handle,
+          dataVersion: stored.dataVersion,
+          metadata: Object.keys(metadata).length === 0 ? stored.metadata : { ...stored.metadata, ...metadata }
+        })
+      )
+    }
+    // Interruption (the driver's timeout or cancel) aborts the body's signal.
+    const body = Effect.onInterrupt(
+      Effect.andThen(
+        loadAll,
+        Effect.suspend(() => userBoundary(key, asset.run(inputs, context)))
+      ),
+      () => Effect.sync(() => context.abort())
+    )
+    const attemptOnce = Effect.flatMap(body, (value): Effect.Effect<StepAttemptResult, unknown> => {
+      if (isSkip(value)) return Effect.succeed({ _tag: "Skipped", reason: value.reason })
+      return asset.validate === undefined ? store(value) : Effect.flatMap(asset.validate(value), store)
+    })
+    // What the body prints becomes its step logs (captured, not printed); unterminated last lines
+    // are emitted before the attempt's end is reported.
+    return Effect.scoped(
+      Effect.andThen(
+        installOutputCapture,
+        Effect.suspend(() => {
+          const sink = enterStepOutput(
+            (stream, message) =>
+              emit({
+                _tag: "StepLog",
+                runId,
+                at: now(),
+                key,
+                level: stream === "stderr" ? "warn" : "info",
+                message,
+                stream
+              }),
+            "capture"
+          )
+          return Effect.catchCause(
+            Effect.map(attemptOnce, (result) => {
+              drainStepOutput(sink)
+              leaveStepOutput()
+              return result
+            }),
+            (cause) => {
+              if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
+              drainStepOutput(sink)
+              leaveStepOutput()
+              return Effect.fail(Cause.squash(cause))
+            }
+          )
+        })
+      )
+    )
+  })
+
+/** Interrupts `effect` when `signal` aborts. */
+const stoppedBy = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  signal: AbortSignal | undefined
+): Effect.Effect<A, E, R> => {
+  if (signal === undefined) return effect
+  if (signal.aborted) return Effect.interrupt
+  return Effect.flatMap(Effect.forkChild(effect), (fiber) => {
+    const onAbort = () => fiber.interruptUnsafe()
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Effect.ensuring(
+      Fiber.join(fiber),
+      Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    )
+  })
+}
+
+/**
+ * Runs one attempt here: directly when it is simple (`runsDirectly`), else on a one-step plan
+ * (`runAttemptOnPlan`); both behave as the in-process executor's step. Retries, timeouts and hooks
+ * belong to the driver; the typed error of a failed attempt is the failure; interrupting the
+ * effect or aborting `signal` (the driver's cancel) stops it and aborts the body's signal.
+ */
+export const runAttemptHere = <R>(
+  host: AttemptHost<R>,
+  attempt: StepAttempt,
+  emit: (event: RunEvent) => void,
+  signal?: AbortSignal
+): Effect.Effect<StepAttemptResult, unknown, R> =>
+  Effect.suspend(() => {
+    const step = attempt.step
+    const asset = host.assets.get(step.key)
+    if (asset === undefined || host.graph.indexOf(step.key) !== step.node)
+      return Effect.fail(new UnknownStepError(step.key, attempt.project))
+    return runsDirectly(asset, attempt)
+      ? stoppedBy(runDirect(host, asset, attempt, emit), signal)
+      : runAttemptOnPlan(host, attempt, emit, signal)
   })
