@@ -1,7 +1,8 @@
 /**
  * `materia dev` runs `materia daemon` as a supervised child: over the HTTP API a schedule is
  * started, its tick and the run it launched appear (the run in the run list too), it is stopped;
- * a killed daemon is started again while the server keeps answering; `--no-daemon` runs none.
+ * a killed daemon is started again while the server keeps answering, and so is the daemon after a
+ * reload; `--no-daemon` runs none, and a project that fails to load answers the listing with a 409.
  */
 import { describe, it } from "vitest"
 import { CLI_TEST_TIMEOUT } from "../cli/TempProject.ts"
@@ -78,6 +79,15 @@ describe("materia dev and its daemon", { timeout: CLI_TEST_TIMEOUT }, () => {
     expect(again.pid).not.toBe(running.pid)
     expect((await dev.api("GET", "/api/v1/project")).status).toBe(200)
     expect(dev.stderr()).toContain("the daemon exited (SIGKILL)")
+
+    // A reload that loads starts the daemon again, with the new definitions.
+    await dev.project.editConfig('skipReason: "nothing new"', 'skipReason: "still nothing"')
+    const reloaded = await dev.until<Daemon>(
+      "/api/v1/daemon",
+      (d) => d.state === "running" && d.pid !== again.pid,
+      "the daemon started again after the reload"
+    )
+    expect(reloaded.pid).not.toBe(again.pid)
   })
 
   it("runs no daemon with --no-daemon", async ({ expect, onTestFinished }) => {
@@ -91,5 +101,13 @@ describe("materia dev and its daemon", { timeout: CLI_TEST_TIMEOUT }, () => {
       "/api/v1/schedules/every_five/start"
     )
     expect(started.body.schedule.status).toBe("running")
+
+    // A project that fails to load: the schedules cannot be listed, and the answer says why.
+    await dev.project.editConfig('const ping = asset("ping"', 'const ping = asset(("ping"')
+    await dev.until<{ loadError: unknown }>("/api/v1/project", (p) => p.loadError !== null, "the load error")
+    const broken = await dev.api<{ error: { code: string; message: string } }>("GET", "/api/v1/schedules")
+    expect(broken.status).toBe(409)
+    expect(broken.body.error.code).toBe("LoadError")
+    expect(broken.body.error.message).toContain("materia.config.ts")
   })
 })
