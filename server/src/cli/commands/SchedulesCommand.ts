@@ -7,7 +7,8 @@ import { scheduleTick } from "@materia/assets"
 import * as Effect from "effect/Effect"
 import { type DaemonProject, findDefinition, openDaemonProject } from "../../daemon/DaemonProject.ts"
 import type { TickRecord } from "../../daemon/DaemonStore.ts"
-import { effectiveState, setStatus } from "../../daemon/TickEngine.ts"
+import { listSchedules } from "../../daemon/InstigatorListing.ts"
+import { setStatus } from "../../daemon/TickEngine.ts"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
 import { json, table, timestamp } from "../Output.ts"
@@ -71,26 +72,15 @@ Schedules are the config module's export \`schedules\` (schedule(name, { cron, s
       const now = Date.now()
       switch (action) {
         case "list": {
-          const states = new Map((await run(store.states())).map((s) => [`${s.kind}:${s.name}`, s]))
-          const rows = []
-          for (const s of definitions.schedules) {
-            const state = effectiveState(
-              "schedule",
-              s.name,
-              s.spec.defaultStatus,
-              states.get(`schedule:${s.name}`)
-            )
-            const [last] = await run(store.ticks({ kind: "schedule", name: s.name, limit: 1 }))
-            rows.push({
-              name: s.name,
-              cron: s.spec.cron,
-              timezone: s.spec.timezone,
-              select: s.spec.select,
-              status: state.status,
-              nextTickAt: state.status === "running" ? s.cron.next(now) : undefined,
-              lastTick: last
-            })
-          }
+          const rows = (await run(listSchedules(definitions, store, now))).map((l) => ({
+            name: l.definition.name,
+            cron: l.definition.spec.cron,
+            timezone: l.definition.spec.timezone,
+            select: l.definition.spec.select,
+            status: l.state.status,
+            nextTickAt: l.nextTicks[0],
+            lastTick: l.lastTick?.tick
+          }))
           if (values.json) out(json(rows))
           else if (rows.length === 0)
             out("No schedules: export const schedules = [schedule(name, { cron, select })] from the config.")

@@ -6,6 +6,7 @@
 import { openLocalStore } from "@materia/assets"
 import * as Effect from "effect/Effect"
 import { findDefinition, openDaemonProject } from "../../daemon/DaemonProject.ts"
+import { listSensors } from "../../daemon/InstigatorListing.ts"
 import { effectiveState, runTick, setStatus, type TickReport } from "../../daemon/TickEngine.ts"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
@@ -41,24 +42,13 @@ Sensors are the config module's export \`sensors\` (sensor(name, { interval, eva
       const now = Date.now()
       switch (action) {
         case "list": {
-          const states = new Map((await run(store.states())).map((s) => [`${s.kind}:${s.name}`, s]))
-          const rows = []
-          for (const s of definitions.sensors) {
-            const state = effectiveState(
-              "sensor",
-              s.name,
-              s.spec.defaultStatus,
-              states.get(`sensor:${s.name}`)
-            )
-            const [last] = await run(store.ticks({ kind: "sensor", name: s.name, limit: 1 }))
-            rows.push({
-              name: s.name,
-              intervalMillis: s.spec.intervalMillis,
-              status: state.status,
-              cursor: state.cursor,
-              lastTick: last
-            })
-          }
+          const rows = (await run(listSensors(definitions, store, now))).map((l) => ({
+            name: l.definition.name,
+            intervalMillis: l.definition.spec.intervalMillis,
+            status: l.state.status,
+            cursor: l.state.cursor,
+            lastTick: l.lastTick?.tick
+          }))
           if (values.json) out(json(rows))
           else if (rows.length === 0)
             out("No sensors: export const sensors = [sensor(name, { interval, evaluate })] from the config.")
