@@ -13,13 +13,18 @@ import { makeProjectService } from "./ProjectService.ts"
 export const inProcessProject = async (
   project: AnyProject,
   root: string,
-  options: { readonly queryTimeoutMillis?: number | undefined } = {}
+  options: {
+    readonly queryTimeoutMillis?: number | undefined
+    /** The environment the daemon store is opened with (MATERIA_DATABASE_URL); default none. */
+    readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  } = {}
 ): Promise<ProjectApi> => {
   const listeners = new Set<(message: LiveMessage) => void>()
   const service = await makeProjectService({
     project,
     root,
     queryTimeoutMillis: options.queryTimeoutMillis,
+    env: options.env,
     emit: (event) => {
       for (const listener of listeners) listener({ type: "run-event", data: event })
     }

@@ -82,7 +82,13 @@ export const openApiDocument = (routes: ReadonlyArray<RouteDoc>, version: string
         "400": error("bad input: the message says what was wrong"),
         ...(route.auth ? { "401": error("no token or a wrong one") } : {}),
         "403": error("the Host header is not this server's name"),
-        ...(route.params === undefined ? {} : { "404": error("unknown asset or run") }),
+        ...(route.params === undefined
+          ? {}
+          : {
+              "404": error(
+                "unknown asset, run, backfill, schedule or sensor (the message names the known ones)"
+              )
+            }),
         ...(route.body === undefined ? {} : { "413": error("body too large") })
       },
       ...(route.auth ? { security: [{ bearer: [] }, { cookie: [] }] } : {}),

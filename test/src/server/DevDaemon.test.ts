@@ -2,11 +2,13 @@
  * `materia dev` runs `materia daemon` as a supervised child: over the HTTP API a schedule is
  * started, its tick and the run it launched appear (the run in the run list too), it is stopped;
  * a killed daemon is started again while the server keeps answering, and so is the daemon after a
- * reload; `--no-daemon` runs none, and a project that fails to load answers the listing with a 409.
+ * reload; while another daemon holds the lease it waits and names it; `--no-daemon` runs none, and a project that fails to load answers the listing with a 409.
  */
+
+import { setTimeout as sleep } from "node:timers/promises"
 import { describe, it } from "vitest"
-import { CLI_TEST_TIMEOUT } from "../cli/TempProject.ts"
-import { startDev } from "./DevProcess.ts"
+import { CLI_TEST_TIMEOUT, makeTempProject } from "../cli/TempProject.ts"
+import { attachDev, startDev } from "./DevProcess.ts"
 
 const FIXTURE = "../../server/fixtures/scheduled.ts"
 
@@ -88,6 +90,35 @@ describe("materia dev and its daemon", { timeout: CLI_TEST_TIMEOUT }, () => {
       "the daemon started again after the reload"
     )
     expect(reloaded.pid).not.toBe(again.pid)
+  })
+
+  it("waits while another daemon holds the lease, says which, and takes over when it stops", async ({
+    expect,
+    onTestFinished
+  }) => {
+    const project = await makeTempProject(FIXTURE, onTestFinished)
+    const other = project.start("daemon", "--tick-interval", "200")
+    let printed = ""
+    other.child.stdout?.on("data", (chunk: Buffer | string) => {
+      printed += chunk.toString()
+    })
+    const ownerLine = () => /daemon (\S+): .*ticking every/.exec(printed)
+    while (ownerLine() === null) {
+      if (other.child.exitCode !== null) throw new Error(`materia daemon exited:\n${printed}`)
+      await sleep(50)
+    }
+    const owner = ownerLine()![1]!
+    const dev = await attachDev(project, project.start("dev", "--port", "0", "--tick-interval", "200"))
+    const waiting = await dev.until<Daemon>(
+      "/api/v1/daemon",
+      (d) => d.state === "waiting",
+      "a waiting daemon"
+    )
+    expect(waiting.leaseHolder).toBe(owner)
+    expect(waiting.message).toContain(owner)
+    other.child.kill("SIGINT")
+    const running = await dev.until<Daemon>("/api/v1/daemon", (d) => d.state === "running", "the lease taken")
+    expect(running.leaseHolder).not.toBe(owner)
   })
 
   it("runs no daemon with --no-daemon", async ({ expect, onTestFinished }) => {
