@@ -6,6 +6,7 @@
  */
 import { RunRequestSchema } from "@materia/assets"
 import { describePostgresUrl, redactPostgresUrl, validatePostgresUrl } from "@materia/core/postgres"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -427,6 +428,7 @@ export const openPostgresDaemonStore = (
           })
       }).pipe(Effect.onError(() => end))
 
+    const now = yield* Clock.currentTimeMillis
     // Migrations: one transaction under an advisory lock, so daemons starting together migrate one
     // after the other; the second finds the work done.
     yield* transaction("migrate", async (client) => {
@@ -458,7 +460,7 @@ export const openPostgresDaemonStore = (
         await client.query(migration.sql)
         await client.query(
           "INSERT INTO daemon_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
-          [migration.version, migration.description, Date.now()]
+          [migration.version, migration.description, now]
         )
       }
     }).pipe(Effect.onError(() => end))
