@@ -1,21 +1,25 @@
 /**
  * A child process that runs step attempts: started as `node --import tsx AttemptChild.ts` with an
  * IPC channel by a process pool (ProcessRunner). It loads the project from its module once, builds
- * its resources once, then runs each attempt it is sent with the in-process executor, reading inputs
- * and writing outputs through the persistent IO managers; only handles and events cross the pipe.
+ * its resources once, then runs the attempts it is sent (several at once when the driver sends
+ * several) as the in-process executor would, reading inputs and writing outputs through the
+ * persistent IO managers; only handles and events cross the pipe.
  */
 import type { AnyProject } from "@materia/assets"
-import { encodeStepError, runAttemptHere, type StepAttempt } from "@materia/core"
+import { encodeStepError, runAttemptHere, type StepAttempt, type StepAttemptResult } from "@materia/core"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { loadProject } from "../cli/ProjectLoader.ts"
 import {
+  type AttemptMessage,
   type ChildInit,
   childIOManagers,
+  type FromAttempt,
   type FromChild,
   inProcessOnly,
   projectCodeVersion,
@@ -24,6 +28,17 @@ import {
 
 const send = (message: FromChild): void => {
   process.send?.(message)
+}
+
+/** Attempt messages of this tick, written together once it ends (in order). */
+let outbox: Array<FromAttempt> = []
+const flush = () => {
+  const messages = outbox
+  outbox = []
+  send({ type: "batch", messages })
+}
+const post = (message: FromAttempt): void => {
+  if (outbox.push(message) === 1) queueMicrotask(flush)
 }
 
 interface Loaded {
@@ -55,35 +70,39 @@ const load = async (init: ChildInit): Promise<Loaded> => {
 }
 
 let loaded: Loaded | undefined
-const running = new Map<number, AbortController>()
+/** The attempts running here, by the driver's id: several at once (the driver bounds how many). */
+const running = new Map<number, Fiber.Fiber<StepAttemptResult, unknown>>()
 
 const runOne = (id: number, attempt: StepAttempt) => {
   const current = loaded!
   const refused = inProcessOnly(current.project, attempt)
   if (refused !== undefined) {
-    send({
+    post({
       type: "failed",
       id,
       error: { _tag: "InProcessOnly", message: refused, assetKey: attempt.step.key, retryable: false }
     })
     return
   }
-  const controller = new AbortController()
-  running.set(id, controller)
-  const effect = Effect.provideContext(
-    runAttemptHere(current.host, attempt, (event) => send({ type: "event", id, event }), controller.signal),
-    current.context
+  const fiber = Effect.runForkWith(current.context)(
+    runAttemptHere(current.host, attempt, (event) => post({ type: "event", id, event }))
   )
-  void Effect.runPromiseExit(effect).then((exit) => {
+  running.set(id, fiber)
+  fiber.addObserver((exit) => {
     running.delete(id)
-    if (Exit.isSuccess(exit)) send({ type: "done", id, result: exit.value })
+    if (Exit.isSuccess(exit)) post({ type: "done", id, result: exit.value })
     else {
       const error = Cause.hasInterruptsOnly(exit.cause)
         ? { _tag: "Interrupted", message: "the attempt was canceled", retryable: false }
         : encodeStepError(Cause.squash(exit.cause))
-      send({ type: "failed", id, error })
+      post({ type: "failed", id, error })
     }
   })
+}
+
+const onAttempt = (message: AttemptMessage) => {
+  if (message.type === "run") runOne(message.id, message.attempt)
+  else running.get(message.id)?.interruptUnsafe()
 }
 
 process.on("message", (message: ToChild) => {
@@ -98,11 +117,8 @@ process.on("message", (message: ToChild) => {
           send({ type: "load-error", message: error instanceof Error ? error.message : String(error) })
       )
       break
-    case "run":
-      runOne(message.id, message.attempt)
-      break
-    case "cancel":
-      running.get(message.id)?.abort()
+    case "batch":
+      for (const m of message.messages) onAttempt(m)
       break
   }
 })

@@ -29,17 +29,24 @@ export interface ChildInit {
   readonly values: ValueStore
 }
 
-export type ToChild =
-  | ChildInit
+/** What a driver tells a child about one attempt: run it, or stop it. */
+export type AttemptMessage =
   | { readonly type: "run"; readonly id: number; readonly attempt: StepAttempt }
   | { readonly type: "cancel"; readonly id: number }
+
+/** What a child tells its driver about one attempt: a live event, its result or its error. */
+export type FromAttempt =
+  | { readonly type: "event"; readonly id: number; readonly event: RunEvent }
+  | { readonly type: "done"; readonly id: number; readonly result: StepAttemptResult }
+  | { readonly type: "failed"; readonly id: number; readonly error: StepErrorData }
+
+/** Attempt messages travel in batches: those of one tick in one write, in order. */
+export type ToChild = ChildInit | { readonly type: "batch"; readonly messages: ReadonlyArray<AttemptMessage> }
 
 export type FromChild =
   | { readonly type: "ready"; readonly project: string; readonly codeVersion: string }
   | { readonly type: "load-error"; readonly message: string }
-  | { readonly type: "event"; readonly id: number; readonly event: RunEvent }
-  | { readonly type: "done"; readonly id: number; readonly result: StepAttemptResult }
-  | { readonly type: "failed"; readonly id: number; readonly error: StepErrorData }
+  | { readonly type: "batch"; readonly messages: ReadonlyArray<FromAttempt> }
 
 /**
  * The project's code version: a hash of every asset's definition (each one's code version included),

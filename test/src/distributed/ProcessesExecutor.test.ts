@@ -1,6 +1,12 @@
 import { rm } from "node:fs/promises"
 import { join } from "node:path"
-import { type AnyProject, type MaterializeOptions, materialize, type RunResult } from "@materia/assets"
+import {
+  type AnyProject,
+  type MaterializeOptions,
+  materialize,
+  type RunEvent,
+  type RunResult
+} from "@materia/assets"
 import { describe, expect, it } from "vitest"
 import { makeProcessRunner } from "../../../server/src/worker/ProcessRunner.ts"
 import { executorSuite, fixtureProject, SUITE_TIMEOUT } from "./ExecutorSuite.ts"
@@ -87,6 +93,61 @@ describe("the processes executor", () => {
       } finally {
         await broken.close()
         await runner.close()
+        await rm(root, { recursive: true, force: true })
+      }
+    },
+    SUITE_TIMEOUT
+  )
+
+  it(
+    "runs up to attemptsPerChild attempts at once in a busy child, never more, and one per child while children are idle",
+    async () => {
+      const { root, file, project } = await fixtureProject(
+        join(import.meta.dirname, "fixtures/window.ts"),
+        "window"
+      )
+      /** Runs the selection; what each step recorded: its process and the most steps it saw at once there. */
+      const recorded = async (
+        runner: ReturnType<typeof makeProcessRunner>,
+        selection: ReadonlyArray<string>
+      ) => {
+        const seen: Array<{ pid: number; peak: number }> = []
+        const result = (await materialize(
+          project,
+          selection as never,
+          {
+            root,
+            raiseOnError: false,
+            output: "off",
+            force: true,
+            stepRunner: runner,
+            onEvent: (e: RunEvent) => {
+              if (e._tag === "Materialization") seen.push(e.metadata as { pid: number; peak: number })
+            }
+          } as MaterializeOptions<AnyProject>
+        )) as RunResult<AnyProject>
+        expect(result.status).toBe("succeeded")
+        return seen
+      }
+      // One child, three at once: the six steps meet in two groups of three (one at a time never would).
+      const one = makeProcessRunner({ projectFile: file, values: { root }, size: 1, attemptsPerChild: 3 })
+      // Two idle children: two steps go one to each.
+      const two = makeProcessRunner({
+        projectFile: file,
+        values: { root },
+        size: 2,
+        env: { MATERIA_TEST_TOGETHER: "1" }
+      })
+      try {
+        const grouped = await recorded(one, ["*"])
+        expect(grouped).toHaveLength(6)
+        expect(new Set(grouped.map((m) => m.pid)).size).toBe(1)
+        expect(Math.max(...grouped.map((m) => m.peak))).toBe(3)
+        const spread = await recorded(two, ["s1", "s2"])
+        expect(new Set(spread.map((m) => m.pid)).size).toBe(2)
+      } finally {
+        await one.close()
+        await two.close()
         await rm(root, { recursive: true, force: true })
       }
     },
