@@ -6,11 +6,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { BackfillRecord } from "../backfill/BackfillRecord.ts"
 import type { RunEvent } from "../events/RunEvent.ts"
+import { fenceAttempts, fencedEvent, runEndedError, type StepAttempts, staleAttemptError } from "./Fences.ts"
 import {
   checkRecordOf,
-  fencedEvent,
   type RunRecord,
-  runEndedError,
   Storage,
   type StorageApi,
   type StoredAssetState,
@@ -61,6 +60,9 @@ export const makeMemoryStorage = (): StorageApi => {
     }
     return m
   }
+
+  /** The attempt fence's records, by run and step. */
+  const stepAttempts = new Map<string, Map<string, StepAttempts>>()
 
   const apply = (project: string, event: RunEvent) => {
     let log = events.get(event.runId)
@@ -167,6 +169,7 @@ export const makeMemoryStorage = (): StorageApi => {
           if (run === undefined || run.project !== project || run.status === "running") continue
           runs.delete(runId)
           events.delete(runId)
+          stepAttempts.delete(runId)
           deleted++
         }
         return deleted
@@ -243,6 +246,17 @@ export const makeMemoryStorage = (): StorageApi => {
         if (fenced !== undefined) {
           const event = batch[fenced.index]!
           return Effect.fail(runEndedError("memory storage", event.runId, fenced.status, event._tag))
+        }
+        const attempts = fenceAttempts(batch, (runId, step) => stepAttempts.get(runId)?.get(step))
+        if (attempts.refused !== undefined)
+          return Effect.fail(staleAttemptError("memory storage", attempts.refused.reason))
+        for (const record of attempts.records) {
+          let steps = stepAttempts.get(record.runId)
+          if (steps === undefined) {
+            steps = new Map()
+            stepAttempts.set(record.runId, steps)
+          }
+          steps.set(record.step, record)
         }
         for (const event of batch) apply(project, event)
         return Effect.void

@@ -316,6 +316,65 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
         expect((await run(storage.events("r1"))).length).toBe(1)
       })
 
+      it("fences attempts: only the newest attempt started commits, once per step of a run", async () => {
+        const attempt = (key: string, n: number, partition?: string): RunEvent => ({
+          _tag: "StepStarted",
+          runId: "r1",
+          at: n,
+          key,
+          attempt: n,
+          ...(partition === undefined ? {} : { partition })
+        })
+        await run(storage.append("p", [started("r1", 0), attempt("a", 1), attempt("a", 2)]))
+        // Attempt 1 lost its lease and attempt 2 started: attempt 1's commit is refused, whole batch.
+        const stale = await run(
+          Effect.flip(
+            storage.append("p", [log("r1", "from attempt 1"), materialized("r1", "a", 3, { attempt: 1 })])
+          )
+        )
+        expect(stale).toBeInstanceOf(StorageError)
+        expect(stale.reason).toBe("Conflict")
+        expect(stale.retryable).toBe(false)
+        expect(stale.message).toContain('attempt 1 of step "a" of run "r1" can no longer commit: attempt 2')
+        expect((await run(storage.events("r1"))).length).toBe(3)
+        expect((await run(storage.snapshot("p"))).has("a")).toBe(false)
+        // The newest attempt commits, once.
+        await run(storage.append("p", [materialized("r1", "a", 4, { attempt: 2 })]))
+        const twice = await run(
+          Effect.flip(storage.append("p", [materialized("r1", "a", 5, { attempt: 2 })]))
+        )
+        expect(twice.message).toContain(
+          'step "a" of run "r1" already committed a materialization (attempt 2)'
+        )
+        expect((await run(storage.snapshot("p"))).get("a")?.latest?.at).toBe(4)
+        // Within one batch too; and partitions are steps of their own.
+        const inBatch = await run(
+          Effect.flip(
+            storage.append("p", [
+              attempt("b", 1),
+              attempt("b", 2),
+              materialized("r1", "b", 6, { attempt: 1 })
+            ])
+          )
+        )
+        expect(inBatch.message).toContain('attempt 1 of step "b"')
+        await run(
+          storage.append("p", [
+            attempt("c", 1, "eu"),
+            attempt("c", 1, "us"),
+            materialized("r1", "c", 7, { partition: "eu" }),
+            materialized("r1", "c", 7, { partition: "us" })
+          ])
+        )
+        const again = await run(
+          Effect.flip(storage.append("p", [materialized("r1", "c", 8, { partition: "eu" })]))
+        )
+        expect(again.message).toContain('step "c[eu]" of run "r1" already committed')
+        // Another run of the same step is another step.
+        await run(storage.append("p", [started("r2", 9), materialized("r2", "a", 9)]))
+        expect((await run(storage.snapshot("p"))).get("a")?.latest?.runId).toBe("r2")
+      })
+
       it("lists runs newest first, at most limit", async () => {
         await run(storage.append("p", [started("r1", 1)]))
         await run(storage.append("p", [started("r2", 2), finished("r2", 3, "succeeded")]))
@@ -417,7 +476,8 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
           materialized("r1", "a", 2),
           failedStep("r1", "b", 3, { tag: "E", message: "m" }),
           observed("r1", "s", 4, "sv"),
-          materialized("r1", "a", 5, { dataVersion: "later" }),
+          // A later run's (one step of a run commits once: the attempt fence).
+          materialized("r0", "a", 5, { dataVersion: "later" }),
           finished("r1", 6, "failed")
         ]
         await run(storage.append("one-by-one", []))
@@ -426,7 +486,7 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
         const runsByOne = await run(storage.runs("one-by-one"))
 
         // Same run id in another project would share its event log: use another id.
-        const renamed = events.map((e) => ({ ...e, runId: "r1-batch" }))
+        const renamed = events.map((e) => ({ ...e, runId: `${e.runId}-batch` }))
         await run(storage.append("batch", renamed))
         const byBatch = await run(storage.snapshot("batch"))
         const runsByBatch = await run(storage.runs("batch"))
@@ -620,7 +680,7 @@ export const storageSuite = (name: string, makeStorage: () => Promise<StorageFix
             started("r1", 1),
             inPartition(materialized("r1", "daily", 2, { dataVersion: "d1" }), "2026-01-01"),
             inPartition(materialized("r1", "daily", 3, { dataVersion: "d2" }), "2026-01-02"),
-            inPartition(materialized("r1", "daily", 4, { dataVersion: "d1b" }), "2026-01-01"),
+            inPartition(materialized("r2", "daily", 4, { dataVersion: "d1b" }), "2026-01-01"),
             materialized("r1", "plain", 5)
           ])
         )

@@ -13,14 +13,20 @@ import * as Schema from "effect/Schema"
 import type { PoolClient, QueryResult, QueryResultRow } from "pg"
 import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
-import { stateOfRow } from "../StateRow.ts"
 import {
   acceptedAfterEnd,
+  fenceAttempts,
+  fencedEvent,
+  runEndedError,
+  staleAttemptError,
+  staleAttemptReason,
+  stepIdOf
+} from "../Fences.ts"
+import { stateOfRow } from "../StateRow.ts"
+import {
   CheckRecord,
   checkRecordOf,
-  fencedEvent,
   type RunRecord,
-  runEndedError,
   Storage,
   type StorageApi,
   StorageError,
@@ -686,6 +692,18 @@ export const makePostgresStorage = (
         ${stateRows(34)}
         ON CONFLICT (project, asset_key, partition_key) DO UPDATE SET ${stateUpdate}
         RETURNING 1
+      ), attempts AS (
+        INSERT INTO ${s}.step_attempts AS t (run_id, asset_key, partition_key, started, committed)
+        SELECT * FROM unnest($48::text[], $49::text[], $50::text[], $51::int[], $52::int[])
+        ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET
+          started = GREATEST(t.started, EXCLUDED.started),
+          committed = CASE
+            WHEN EXCLUDED.committed IS NULL THEN t.committed
+            WHEN t.committed IS NOT NULL OR EXCLUDED.committed < t.started
+              THEN ${s}.refuse_stale_attempt(t.run_id, t.asset_key, t.partition_key, EXCLUDED.committed,
+                                             t.started, t.committed)
+            ELSE EXCLUDED.committed END
+        RETURNING 1
       )
       SELECT (SELECT COUNT(*) FROM ev)::int AS events`
 
@@ -711,6 +729,9 @@ export const makePostgresStorage = (
       const starts = [...folded.starts.keys()].sort(byBytes)
       const finishes = [...folded.finishes.keys()].filter((id) => !folded.starts.has(id)).sort(byBytes)
       const checks = sortedValues(folded.checks)
+      // Checked within the batch in append; against earlier batches by the upsert, under the row's lock.
+      const fenced = fenceAttempts(events, () => undefined)
+      const attempts = fenced.refused === undefined ? fenced.records : []
       let result: QueryResult<{ events: number }>
       try {
         // Named: each connection parses and plans it once.
@@ -743,7 +764,13 @@ export const makePostgresStorage = (
             ...stateArrays(sortedValues(folded.partitions), back),
             // The run fence: how each run ends in this batch, and whether the batch adds to it.
             runIds.map((id) => folded.finishes.get(id)?.status ?? null),
-            runIds.map((id) => events.some((e) => e.runId === id && !acceptedAfterEnd(e)))
+            runIds.map((id) => events.some((e) => e.runId === id && !acceptedAfterEnd(e))),
+            // The attempt fence: each step's newest attempt started and committed in this batch.
+            attempts.map((a) => a.runId),
+            attempts.map((a) => a.key),
+            attempts.map((a) => a.partition ?? ""),
+            attempts.map((a) => a.started),
+            attempts.map((a) => a.committed ?? null)
           ]
         })
       } catch (cause) {
@@ -751,6 +778,16 @@ export const makePostgresStorage = (
           const { hint, detail } = cause as { readonly hint?: string; readonly detail?: string }
           const refused = events.find((e) => e.runId === hint && !acceptedAfterEnd(e))
           throw runEndedError(where, hint ?? "?", detail ?? "?", refused?._tag ?? "?")
+        }
+        if (errorCode(cause) === "MF002") {
+          const [runId, key, partition, attempt, started, committed] = JSON.parse(
+            (cause as { readonly detail?: string }).detail ?? "[]"
+          ) as [string, string, string, number, number, number | null]
+          const step = stepIdOf({ key, partition: partition === "" ? undefined : partition })
+          throw staleAttemptError(
+            where,
+            staleAttemptReason(runId, step, attempt, started, committed ?? undefined)
+          )
         }
         // Committed by an earlier try whose reply was lost: nothing more to do.
         if (
@@ -815,6 +852,9 @@ export const makePostgresStorage = (
             const event = events[fenced.index]!
             return Effect.fail(runEndedError(where, event.runId, fenced.status, event._tag))
           }
+          const attempts = fenceAttempts(events, () => undefined)
+          if (attempts.refused !== undefined)
+            return Effect.fail(staleAttemptError(where, attempts.refused.reason))
           // One id per append, kept across retries: a retry of a batch that did commit is a no-op.
           const batchId = randomUUID()
           return attempt("append", () =>
@@ -955,6 +995,7 @@ export const makePostgresStorage = (
               if (gone.length > 0) {
                 await client.query(`DELETE FROM ${s}.events WHERE run_id = ANY($1::text[])`, [gone])
                 await client.query(`DELETE FROM ${s}.run_seqs WHERE run_id = ANY($1::text[])`, [gone])
+                await client.query(`DELETE FROM ${s}.step_attempts WHERE run_id = ANY($1::text[])`, [gone])
               }
               return gone.length
             }),

@@ -142,7 +142,8 @@ CREATE INDEX backfills_by_project ON backfills (project, created_at);
   },
   {
     version: 2,
-    description: "the run fence: run_seqs knows which runs have ended, and appends to them are refused",
+    description:
+      "the fences: run_seqs knows which runs have ended (no more appends to them); step_attempts keeps each step's newest attempt and committed one",
     sql: `
 -- How a run ended, once its RunFinished is recorded. An append bumps run_seqs under the row's lock,
 -- so it reads this from the latest committed version: a run ended by another process (the dead-run
@@ -156,6 +157,27 @@ CREATE FUNCTION refuse_ended_run(run TEXT, status TEXT) RETURNS INTEGER LANGUAGE
 BEGIN
   RAISE EXCEPTION 'run "%" has already ended (%)', run, status
     USING ERRCODE = 'MF001', DETAIL = status, HINT = run;
+END $$;
+
+-- The attempt fence: a materialization commits only from the newest attempt started of its step,
+-- and once. partition_key is '' for an unpartitioned step.
+CREATE TABLE step_attempts (
+  run_id TEXT NOT NULL,
+  asset_key TEXT NOT NULL,
+  partition_key TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  committed INTEGER,
+  PRIMARY KEY (run_id, asset_key, partition_key)
+);
+
+-- Called by an append whose materialization the attempt fence refuses: aborts the batch.
+CREATE FUNCTION refuse_stale_attempt(run TEXT, asset_key TEXT, partition_key TEXT, attempt INTEGER,
+                                     started INTEGER, committed INTEGER)
+RETURNS INTEGER LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'stale attempt % of a step of run "%"', attempt, run
+    USING ERRCODE = 'MF002',
+          DETAIL = json_build_array(run, asset_key, partition_key, attempt, started, committed)::text;
 END $$;
 `
   }

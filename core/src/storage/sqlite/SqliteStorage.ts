@@ -13,13 +13,12 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { BackfillRecord } from "../../backfill/BackfillRecord.ts"
 import { RunEvent, RunStatus } from "../../events/RunEvent.ts"
+import { fenceAttempts, fencedEvent, runEndedError, staleAttemptError } from "../Fences.ts"
 import { stateOfRow } from "../StateRow.ts"
 import {
   CheckRecord,
   checkRecordOf,
-  fencedEvent,
   type RunRecord,
-  runEndedError,
   Storage,
   type StorageApi,
   StorageError,
@@ -450,6 +449,15 @@ export const makeSqliteStorage = (
       `SELECT seq, payload FROM events
        WHERE project = ? AND asset_key = ? AND tag IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`
     )
+    const stepAttemptsOf = db.prepare<
+      [string, string],
+      { readonly started: number; readonly committed: number | null }
+    >("SELECT started, committed FROM step_attempts WHERE run_id = ? AND step = ?")
+    const setStepAttempts = db.prepare<[string, string, number, number | null]>(
+      `INSERT INTO step_attempts (run_id, step, started, committed) VALUES (?, ?, ?, ?)
+       ON CONFLICT (run_id, step) DO UPDATE SET started = excluded.started, committed = excluded.committed`
+    )
+    const deleteStepAttempts = db.prepare<[string]>("DELETE FROM step_attempts WHERE run_id = ?")
     const runStatus = db.prepare<[string], { readonly status: string }>(
       "SELECT status FROM runs WHERE run_id = ? AND status <> 'running'"
     )
@@ -578,6 +586,17 @@ export const makeSqliteStorage = (
         const { event } = batch[fenced.index]!
         throw runEndedError(path, event.runId, fenced.status, event._tag)
       }
+      const attempts = fenceAttempts(
+        batch.map((b) => b.event),
+        (runId, step) => {
+          const row = stepAttemptsOf.get(runId, step)
+          return row === undefined
+            ? undefined
+            : { started: row.started, committed: row.committed ?? undefined }
+        }
+      )
+      if (attempts.refused !== undefined) throw staleAttemptError(path, attempts.refused.reason)
+      for (const r of attempts.records) setStepAttempts.run(r.runId, r.step, r.started, r.committed ?? null)
       const nextSeq = new Map<string, number>()
       for (const { event, payload, key } of batch) {
         const seq = nextSeq.get(event.runId) ?? maxSeq.get(event.runId)!.seq + 1
@@ -610,6 +629,7 @@ export const makeSqliteStorage = (
       for (const runId of runIds) {
         if (endedRun.get(projectName, runId) === undefined) continue
         deleteRunEvents.run(runId)
+        deleteStepAttempts.run(runId)
         deleteRunRow.run(runId)
         deleted++
       }

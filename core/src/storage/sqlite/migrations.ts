@@ -136,6 +136,21 @@ CREATE TABLE backfills (
 );
 CREATE INDEX backfills_by_project ON backfills (project, created_at);
 `
+  },
+  {
+    version: 4,
+    description: "the attempt fence: the newest attempt started and the attempt committed, per step of a run",
+    sql: `
+-- Projection for the attempt fence: a materialization commits only from the newest attempt started
+-- of its step, and once. step is the asset key, then NUL and the partition for a partitioned step.
+CREATE TABLE step_attempts (
+  run_id TEXT NOT NULL,
+  step TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  committed INTEGER,
+  PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+`
   }
 ]
 
