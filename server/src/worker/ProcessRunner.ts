@@ -130,7 +130,8 @@ export const makeProcessRunner = (options: ProcessRunnerOptions): ProcessRunner 
     const messages = child.outbox
     child.outbox = []
     const batch: ToChild = { type: "batch", messages }
-    child.process.send(batch)
+    // A child that just died: its exit fails what it was running (no 'error' event to crash on).
+    child.process.send(batch, () => {})
   }
   /** Queues a message to the child; the tick's messages go out in one write. */
   const post = (child: Child, message: AttemptMessage) => {
