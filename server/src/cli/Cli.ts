@@ -5,40 +5,100 @@
  */
 import { ExitCode, UsageError } from "./CliError.ts"
 import type { Command, CommandContext } from "./Command.ts"
-import { assetsCommand } from "./commands/AssetsCommand.ts"
-import { backfillCommand } from "./commands/BackfillCommand.ts"
-import { checkCommand } from "./commands/CheckCommand.ts"
-import { daemonCommand } from "./commands/DaemonCommand.ts"
-import { devCommand } from "./commands/DevCommand.ts"
-import { gcCommand } from "./commands/GcCommand.ts"
-import { materializeCommand } from "./commands/MaterializeCommand.ts"
-import { partitionsCommand } from "./commands/PartitionsCommand.ts"
-import { planCommand } from "./commands/PlanCommand.ts"
-import { queryCommand } from "./commands/QueryCommand.ts"
-import { runsCommand } from "./commands/RunsCommand.ts"
-import { schedulesCommand } from "./commands/SchedulesCommand.ts"
-import { sensorsCommand } from "./commands/SensorsCommand.ts"
-import { wipeCommand } from "./commands/WipeCommand.ts"
-import { workerCommand } from "./commands/WorkerCommand.ts"
-import { workersCommand } from "./commands/WorkersCommand.ts"
 
-export const commands: ReadonlyArray<Command> = [
-  planCommand,
-  materializeCommand,
-  backfillCommand,
-  partitionsCommand,
-  assetsCommand,
-  checkCommand,
-  runsCommand,
-  wipeCommand,
-  gcCommand,
-  queryCommand,
-  devCommand,
-  daemonCommand,
-  schedulesCommand,
-  sensorsCommand,
-  workerCommand,
-  workersCommand
+/**
+ * The commands, each loaded only when it runs: `materia plan` never loads the HTTP server, BullMQ or
+ * DuckDB, and `materia --help` loads none of them.
+ */
+export interface CommandEntry {
+  readonly name: string
+  /** One line for `materia --help`. */
+  readonly summary: string
+  readonly load: () => Promise<Command>
+}
+
+export const commands: ReadonlyArray<CommandEntry> = [
+  {
+    name: "plan",
+    summary: "show what is stale and why, without running anything",
+    load: async () => (await import("./commands/PlanCommand.ts")).planCommand
+  },
+  {
+    name: "materialize",
+    summary: "run what is stale in a selection, with live progress",
+    load: async () => (await import("./commands/MaterializeCommand.ts")).materializeCommand
+  },
+  {
+    name: "backfill",
+    summary: "materialize partitions as a recorded, resumable backfill (CI: reports, exit codes)",
+    load: async () => (await import("./commands/BackfillCommand.ts")).backfillCommand
+  },
+  {
+    name: "partitions",
+    summary: "show an asset's partitions (paged), or list/add/delete dynamic partition keys",
+    load: async () => (await import("./commands/PartitionsCommand.ts")).partitionsCommand
+  },
+  {
+    name: "assets",
+    summary: "list assets with their status, last materialization and data version",
+    load: async () => (await import("./commands/AssetsCommand.ts")).assetsCommand
+  },
+  {
+    name: "check",
+    summary: "run the checks of selected assets on their current values",
+    load: async () => (await import("./commands/CheckCommand.ts")).checkCommand
+  },
+  {
+    name: "runs",
+    summary: "list runs, or show one run's steps, errors and logs (runs show <id>)",
+    load: async () => (await import("./commands/RunsCommand.ts")).runsCommand
+  },
+  {
+    name: "wipe",
+    summary: "forget the materializations of selected assets (they become missing)",
+    load: async () => (await import("./commands/WipeCommand.ts")).wipeCommand
+  },
+  {
+    name: "gc",
+    summary: "delete old runs and superseded values (retention), never a current value",
+    load: async () => (await import("./commands/GcCommand.ts")).gcCommand
+  },
+  {
+    name: "query",
+    summary: "run a read-only SQL query over the materialized table assets (DuckDB)",
+    load: async () => (await import("./commands/QueryCommand.ts")).queryCommand
+  },
+  {
+    name: "dev",
+    summary:
+      "serve the HTTP API and the web UI, and run the daemon; reloads the project's code when it changes",
+    load: async () => (await import("./commands/DevCommand.ts")).devCommand
+  },
+  {
+    name: "daemon",
+    summary: "run schedules and sensors: tick, queue and launch their runs (Ctrl-C stops)",
+    load: async () => (await import("./commands/DaemonCommand.ts")).daemonCommand
+  },
+  {
+    name: "schedules",
+    summary: "list, start, stop and preview schedules; their tick history",
+    load: async () => (await import("./commands/SchedulesCommand.ts")).schedulesCommand
+  },
+  {
+    name: "sensors",
+    summary: "list, start, stop and tick sensors; their tick history",
+    load: async () => (await import("./commands/SensorsCommand.ts")).sensorsCommand
+  },
+  {
+    name: "worker",
+    summary: "run steps of the queue executor for one or more pools",
+    load: async () => (await import("./commands/WorkerCommand.ts")).workerCommand
+  },
+  {
+    name: "workers",
+    summary: "list live queue workers, their pools and steps, and dead-letter jobs",
+    load: async () => (await import("./commands/WorkersCommand.ts")).workersCommand
+  }
 ]
 
 const help = (): string =>
@@ -93,10 +153,10 @@ export const runCli = async (argv: ReadonlyArray<string>, context: CommandContex
         message: `unknown command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`
       })
     if (args.includes("--help") || args.includes("-h")) {
-      context.output.out(command.usage)
+      context.output.out((await command.load()).usage)
       return ExitCode.Ok
     }
-    return await command.run(args, context)
+    return await (await command.load()).run(args, context)
   } catch (error) {
     const tag = tagOf(error)
     const message = error instanceof Error ? error.message : String(error)

@@ -16,7 +16,6 @@ export interface CommandContext {
 
 export interface Command {
   readonly name: string
-  readonly summary: string
   readonly usage: string
   readonly run: (args: ReadonlyArray<string>, context: CommandContext) => Promise<ExitCode>
 }

@@ -10,7 +10,6 @@ import { openProject, run } from "./Shared.ts"
 
 export const assetsCommand: Command = {
   name: "assets",
-  summary: "list assets with their status, last materialization and data version",
   usage: `materia assets [--json] [--project FILE]
 
   --json          print the list as JSON

@@ -141,7 +141,6 @@ const recordRow = (r: BackfillRecord, now: number) => [
 
 export const backfillCommand: Command = {
   name: "backfill",
-  summary: "materialize partitions as a recorded, resumable backfill (CI: reports, exit codes)",
   usage,
   run: async (args, context) => {
     const { values, positionals } = parseOptions(

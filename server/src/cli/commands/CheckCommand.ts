@@ -11,7 +11,6 @@ import { openProject, run } from "./Shared.ts"
 
 export const checkCommand: Command = {
   name: "check",
-  summary: "run the checks of selected assets on their current values",
   usage: `materia check [--select S] [--json] [--project FILE]
 
   --select S      the assets whose checks run (selection syntax; default *)

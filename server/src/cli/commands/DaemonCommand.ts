@@ -20,7 +20,6 @@ import { run } from "./Shared.ts"
 
 export const daemonCommand: Command = {
   name: "daemon",
-  summary: "run schedules and sensors: tick, queue and launch their runs (Ctrl-C stops)",
   usage: `materia daemon [options]
 
   --tick-interval MS        time between ticks (default 1000)

@@ -11,8 +11,6 @@ import { findConfig } from "../ProjectLoader.ts"
 
 export const devCommand: Command = {
   name: "dev",
-  summary:
-    "serve the HTTP API and the web UI, and run the daemon; reloads the project's code when it changes",
   usage: `materia dev [--host H] [--port P] [--project FILE] [--no-daemon]
 
   --host H             the address to listen on (default 127.0.0.1)

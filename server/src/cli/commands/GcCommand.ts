@@ -12,7 +12,6 @@ import { openProject, run } from "./Shared.ts"
 
 export const gcCommand: Command = {
   name: "gc",
-  summary: "delete old runs and superseded values (retention), never a current value",
   usage: `materia gc [--keep-runs DURATION] [--keep-values N] [--dry-run] [--json] [--project FILE]
 
   --keep-runs D    delete ended runs older than D ("30 days", "12 hours"), with their events and logs

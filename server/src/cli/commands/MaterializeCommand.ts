@@ -32,7 +32,6 @@ const parseConfig = (text: string | undefined): Readonly<Record<string, unknown>
 
 export const materializeCommand: Command = {
   name: "materialize",
-  summary: "run what is stale in a selection, with live progress",
   usage: `materia materialize --select S [options]
 
   --select S          the targets (selection syntax); stale upstream runs too

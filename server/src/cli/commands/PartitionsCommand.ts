@@ -16,7 +16,6 @@ import { openProject, run } from "./Shared.ts"
 
 export const partitionsCommand: Command = {
   name: "partitions",
-  summary: "show an asset's partitions (paged), or list/add/delete dynamic partition keys",
   usage: `materia partitions status <asset> [--after KEY] [--limit N] [--json]
 materia partitions keys <definition> [--json]
 materia partitions add <definition> <key...>

@@ -12,7 +12,6 @@ import { nothingChanged, openProject, run } from "./Shared.ts"
 
 export const planCommand: Command = {
   name: "plan",
-  summary: "show what is stale and why, without running anything",
   usage: `materia plan [--select S] [--partitions P] [--force] [--json] [--project FILE]
 
   --select S      the targets (selection syntax; default *): stale upstream is planned too

@@ -22,7 +22,6 @@ const csvCell = (cell: string): string => (/[",\n\r]/.test(cell) ? `"${cell.repl
 
 export const queryCommand: Command = {
   name: "query",
-  summary: "run a read-only SQL query over the materialized table assets (DuckDB)",
   usage: `materia query "<sql>" [--format table|csv|json] [--max-rows N] [--project FILE]
 
   Every materialized table asset is a view named after its key ("ml/model", also ml__model).

@@ -10,7 +10,6 @@ import { openProject, run } from "./Shared.ts"
 
 export const runsCommand: Command = {
   name: "runs",
-  summary: "list runs, or show one run's steps, errors and logs (runs show <id>)",
   usage: `materia runs [--limit N] [--json] [--project FILE]
 materia runs show <run-id> [--json] [--project FILE]
 

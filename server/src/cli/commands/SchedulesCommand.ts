@@ -42,7 +42,6 @@ const withProject = async <A>(
 
 export const schedulesCommand: Command = {
   name: "schedules",
-  summary: "list, start, stop and preview schedules; their tick history",
   usage: `materia schedules list [--json]
 materia schedules start <name>
 materia schedules stop <name>

@@ -16,7 +16,6 @@ import { run } from "./Shared.ts"
 
 export const sensorsCommand: Command = {
   name: "sensors",
-  summary: "list, start, stop and tick sensors; their tick history",
   usage: `materia sensors list [--json]
 materia sensors start <name>
 materia sensors stop <name>

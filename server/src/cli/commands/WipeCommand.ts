@@ -19,7 +19,6 @@ const confirm = async (question: string): Promise<boolean> => {
 
 export const wipeCommand: Command = {
   name: "wipe",
-  summary: "forget the materializations of selected assets (they become missing)",
   usage: `materia wipe --select S [--yes] [--project FILE]
 
   --select S      the assets to forget (selection syntax)

@@ -12,7 +12,6 @@ import { findConfig, loadProject } from "../ProjectLoader.ts"
 
 export const workerCommand: Command = {
   name: "worker",
-  summary: "run steps of the queue executor for one or more pools",
   usage: `materia worker --pool P [--pool Q ...] [--concurrency N] [--redis URL] [--project FILE]
 
   --pool P              a pool (compute class) this worker serves; repeat for several

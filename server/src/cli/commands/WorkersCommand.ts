@@ -9,7 +9,6 @@ import { type Command, parseOptions } from "../Command.ts"
 
 export const workersCommand: Command = {
   name: "workers",
-  summary: "list live queue workers, their pools and steps, and dead-letter jobs",
   usage: `materia workers [--redis URL] [--prefix P] [--json]
 
   --redis URL   Redis of the queues (default: ${REDIS_URL_ENV}, else ${DEFAULT_REDIS_URL})
