@@ -110,12 +110,18 @@ export interface DaemonStore {
     name: string
   ) => Effect.Effect<InstigatorState | undefined, DaemonStoreError>
   readonly states: () => Effect.Effect<ReadonlyArray<InstigatorState>, DaemonStoreError>
+  /** Writes the whole state: what start and stop use (the only writers of `status` and `startedAt`). */
   readonly setState: (state: InstigatorState) => Effect.Effect<void, DaemonStoreError>
   /**
-   * Records a tick, its queued runs and the new state in one transaction. A tick whose id is
-   * already recorded changes nothing (`committed: false`). Runs whose run key this schedule or
-   * sensor already used are dropped and listed in `droppedRunKeys`; the stored tick lists only
-   * the runs kept (and is `skipped` when none is left of a `requested` tick).
+   * Records a tick, its queued runs and what the tick owns of the state in one transaction. A tick
+   * whose id is already recorded changes nothing (`committed: false`). Runs whose run key this
+   * schedule or sensor already used are dropped and listed in `droppedRunKeys`; the stored tick
+   * lists only the runs kept (and is `skipped` when none is left of a `requested` tick).
+   *
+   * Of `state`, only `lastTickAt` and `cursor` are written over a stored state: `status` and
+   * `startedAt` belong to start and stop (`setState`), so a stop landing between the daemon's read
+   * of the state and this commit is kept. With no stored state, `state` is stored as it is (a
+   * definition running by default, ticked for the first time).
    */
   readonly commitTick: (input: {
     readonly tick: TickRecord
@@ -193,6 +199,20 @@ export const storedTick = (
   }
 }
 
+/** The state `commitTick` stores: the tick's `lastTickAt` and `cursor` with the stored status and start time. */
+export const tickedState = (
+  stored: InstigatorState | undefined,
+  ticked: InstigatorState
+): InstigatorState => {
+  if (stored === undefined) return ticked
+  const { lastTickAt: _lastTickAt, cursor: _cursor, ...kept } = stored
+  return {
+    ...kept,
+    ...(ticked.lastTickAt === undefined ? {} : { lastTickAt: ticked.lastTickAt }),
+    ...(ticked.cursor === undefined ? {} : { cursor: ticked.cursor })
+  }
+}
+
 /** A daemon store in memory: for tests and for `materia dev` sessions that keep nothing. */
 export const makeMemoryDaemonStore = (): DaemonStore => {
   const states = new Map<string, InstigatorState>()
@@ -226,7 +246,8 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
           if (run.request.runKey !== undefined)
             runKeys.set(runKeyOf(tick.kind, tick.name, run.request.runKey), tick.evaluatedAt)
         }
-        states.set(stateKey(state.kind, state.name), state)
+        const key = stateKey(state.kind, state.name)
+        states.set(key, tickedState(states.get(key), state))
         return { committed: true, tick: stored, droppedRunKeys: dropped }
       }),
     ticks: (filter) =>

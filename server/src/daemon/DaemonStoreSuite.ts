@@ -101,6 +101,59 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
         })
       ))
 
+    it("a tick commits only what it owns: a stop between the daemon's read and its commit stays", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const running = {
+            kind: "schedule",
+            name: "nightly",
+            status: "running",
+            startedAt: 100,
+            lastTickAt: 500
+          } as const
+          yield* store.setState(running)
+          // The daemon reads the state, a stop lands, then the daemon commits its tick.
+          const read = (yield* store.state("schedule", "nightly"))!
+          yield* store.setState({ ...read, status: "stopped" })
+          yield* store.commitTick({
+            tick: tick("s1", { kind: "schedule", name: "nightly", status: "skipped" }),
+            runs: [],
+            state: { ...read, lastTickAt: 1000, cursor: "c1" }
+          })
+          expect(yield* store.state("schedule", "nightly")).toEqual({
+            ...running,
+            status: "stopped",
+            lastTickAt: 1000,
+            cursor: "c1"
+          })
+          // Restarted meanwhile: the new start time stays too.
+          yield* store.setState({ ...running, startedAt: 2000 })
+          yield* store.commitTick({
+            tick: tick("s2", { kind: "schedule", name: "nightly", status: "skipped" }),
+            runs: [],
+            state: { ...read, lastTickAt: 3000 }
+          })
+          expect(yield* store.state("schedule", "nightly")).toEqual({
+            ...running,
+            startedAt: 2000,
+            lastTickAt: 3000
+          })
+          // Nothing stored yet (running by default): the tick's state is stored as it is.
+          yield* store.commitTick({
+            tick: tick("f1"),
+            runs: [],
+            state: { kind: "sensor", name: "files", status: "running", lastTickAt: 1000, cursor: "a" }
+          })
+          expect(yield* store.state("sensor", "files")).toEqual({
+            kind: "sensor",
+            name: "files",
+            status: "running",
+            lastTickAt: 1000,
+            cursor: "a"
+          })
+        })
+      ))
+
     it("launches a run key once per sensor, and tells which were dropped", () =>
       withStore((store) =>
         Effect.gen(function* () {

@@ -470,6 +470,11 @@ export const openPostgresDaemonStore = (
       VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (kind, name) DO UPDATE SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
         last_tick_at = EXCLUDED.last_tick_at, cursor = EXCLUDED.cursor`
+    // A tick writes only what it owns: status and started_at stay as start and stop left them.
+    const upsertTickedState = `
+      INSERT INTO ${s}.daemon_state (kind, name, status, started_at, last_tick_at, cursor)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (kind, name) DO UPDATE SET last_tick_at = EXCLUDED.last_tick_at, cursor = EXCLUDED.cursor`
     const stateValues = (st: InstigatorState) => [
       st.kind,
       st.name,
@@ -559,7 +564,7 @@ export const openPostgresDaemonStore = (
            SELECT $1, $2, k, $3, $4 FROM unnest($5::text[]) AS k`,
           [tick.kind, tick.name, tick.tickId, tick.evaluatedAt, keptKeys]
         )
-      await client.query(upsertState, stateValues(state))
+      await client.query(upsertTickedState, stateValues(state))
       return { committed: true, tick: t, droppedRunKeys: dropped }
     }
 

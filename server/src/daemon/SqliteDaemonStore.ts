@@ -268,6 +268,11 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
   )
   const writeState = (s: InstigatorState) =>
     putState.run(s.kind, s.name, s.status, s.startedAt ?? null, s.lastTickAt ?? null, s.cursor ?? null)
+  // A tick writes only what it owns: status and started_at stay as start and stop left them.
+  const putTickedState = db.prepare(
+    `INSERT INTO daemon_state (kind, name, status, started_at, last_tick_at, cursor) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (kind, name) DO UPDATE SET last_tick_at = excluded.last_tick_at, cursor = excluded.cursor`
+  )
   const commit = db.transaction(
     (tick: TickRecord, runs: ReadonlyArray<QueuedRun>, state: InstigatorState): CommitResult => {
       if (tickExists.get(tick.tickId) !== undefined) return { committed: false, tick, droppedRunKeys: [] }
@@ -304,7 +309,14 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
         if (r.request.runKey !== undefined)
           insertRunKey.run(tick.kind, tick.name, r.request.runKey, tick.tickId, tick.evaluatedAt)
       }
-      writeState(state)
+      putTickedState.run(
+        state.kind,
+        state.name,
+        state.status,
+        state.startedAt ?? null,
+        state.lastTickAt ?? null,
+        state.cursor ?? null
+      )
       return { committed: true, tick: t, droppedRunKeys: dropped }
     }
   )

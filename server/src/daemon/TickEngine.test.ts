@@ -140,6 +140,34 @@ describe("schedules", () => {
       })
     ))
 
+  it("a stop landing between a tick's read of the state and its commit stays: no tick after it", () =>
+    test((inner) =>
+      Effect.gen(function* () {
+        let stopDuringCommit = false
+        // The stop lands after runTick read the states, just before the tick's commit.
+        const store: DaemonStore = {
+          ...inner,
+          commitTick: (input) =>
+            Effect.andThen(
+              stopDuringCommit
+                ? setStatus(inner, "schedule", "hourly", "stopped", at("2026-02-10T11:00:00Z"))
+                : Effect.void,
+              inner.commitTick(input)
+            )
+        }
+        yield* tickAt(defs, store, "2026-02-10T10:30:00Z")
+        stopDuringCommit = true
+        expect((yield* tickAt(defs, store, "2026-02-10T11:00:00Z")).ticks).toHaveLength(1)
+        stopDuringCommit = false
+        expect(yield* store.state("schedule", "hourly")).toMatchObject({
+          status: "stopped",
+          lastTickAt: at("2026-02-10T11:00:00Z")
+        })
+        expect((yield* tickAt(defs, store, "2026-02-10T12:00:00Z")).ticks).toEqual([])
+        expect(yield* store.ticks()).toHaveLength(1)
+      })
+    ))
+
   it("a schedule on a daily-partitioned asset launches yesterday", () =>
     test((store) =>
       Effect.gen(function* () {
@@ -210,6 +238,28 @@ describe("sensors", () => {
           { cursor: "1", lastTickAt: at("2026-02-10T10:00:00Z") },
           { cursor: "2", lastTickAt: at("2026-02-10T10:00:30Z") }
         ])
+      })
+    ))
+
+  it("a sensor stopped while it evaluates is not evaluated again", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        let evaluations = 0
+        const s = sensor("files", {
+          interval: "30 seconds",
+          defaultStatus: "running",
+          evaluate: () => {
+            evaluations++
+            // `materia sensors stop files` lands while the evaluation runs.
+            Effect.runSync(setStatus(store, "sensor", "files", "stopped", at("2026-02-10T10:00:00Z")))
+            return { skipReason: "nothing new", cursor: "c1" }
+          }
+        })
+        const d: Definitions = { graph, schedules: [], sensors: [s] }
+        expect((yield* tickAt(d, store, "2026-02-10T10:00:00Z")).ticks).toHaveLength(1)
+        expect(yield* store.state("sensor", "files")).toMatchObject({ status: "stopped", cursor: "c1" })
+        expect((yield* tickAt(d, store, "2026-02-10T10:01:00Z")).ticks).toEqual([])
+        expect(evaluations).toBe(1)
       })
     ))
 
