@@ -1,20 +1,18 @@
 /**
  * What the daemon commands load: the project, its schedules, sensors and automation conditions,
- * validated against its graph, and the daemon store in the project's SQLite file. Until
- * `defineProject` takes them, they are read from the config module's named exports
- * (`export const schedules = [...]`, `sensors`, `automations`); a project that carries them wins.
+ * validated against its graph, and the daemon store beside the project's metadata (its SQLite file,
+ * or its PostgreSQL database; `OpenDaemonStore.ts` decides). Until `defineProject` takes them, they
+ * are read from the config module's named exports (`export const schedules = [...]`, `sensors`,
+ * `automations`); a project that carries them wins.
  */
-import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import {
   type AnyProject,
   type AutomationDefinition,
-  materiaDir,
   type ScheduleDefinition,
   type SensorDefinition,
   validateSchedules
 } from "@materia/assets"
-import * as Effect from "effect/Effect"
 import { UsageError } from "../cli/CliError.ts"
 import type { CommandContext } from "../cli/Command.ts"
 import { findConfig, loadProject } from "../cli/ProjectLoader.ts"

@@ -1,8 +1,9 @@
 /**
  * What the daemon keeps: the state of each schedule and sensor (running or stopped, cursor, last
  * tick), the tick history, the run queue with the run keys already launched, and the lease that lets
- * one daemon at a time work on a store. One small interface, an in-memory implementation here and
- * a SQLite one (`SqliteDaemonStore.ts`) in the project's own database file; both pass one suite.
+ * one daemon at a time work on a store. One small interface with three implementations held to one
+ * suite (`DaemonStoreSuite.ts`): in memory here, SQLite in the project's own database file
+ * (`SqliteDaemonStore.ts`) and PostgreSQL beside a production project's metadata (`PostgresDaemonStore.ts`).
  */
 import type { RunRequest } from "@materia/assets"
 import * as Data from "effect/Data"

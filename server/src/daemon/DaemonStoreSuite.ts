@@ -1,6 +1,6 @@
 /**
- * The conformance suite every DaemonStore implementation passes (memory, SQLite): state, ticks
- * recorded once by id with their runs in one step, run keys used at most once per schedule or
+ * The conformance suite every DaemonStore implementation passes (memory, SQLite, PostgreSQL): state,
+ * ticks recorded once by id with their runs in one step, run keys used at most once per schedule or
  * sensor, the run queue and the lease.
  */
 import * as Effect from "effect/Effect"
