@@ -420,26 +420,6 @@ export const makeApp = (options: AppOptions): Hono => {
       "schedules: cron, timezone, selection, status (and whether it is the default), next ticks, last tick",
     response: Api.ScheduleList
   })
-  app.get(
-    `${base}/schedules/:name/ticks`,
-    validate("param", Api.NameParam),
-    validate("query", Api.TicksQuery),
-    async (c) =>
-      c.json({
-        ticks: await backend.ticks(
-          { kind: "schedule", name: c.req.valid("param").name },
-          { limit: c.req.valid("query").limit ?? 20 }
-        )
-      })
-  )
-  doc({
-    method: "get",
-    path: `${base}/schedules/:name/ticks`,
-    summary: "a schedule's ticks, newest first, each with its status, runs and skip reason or error",
-    params: Api.NameParam,
-    query: Api.TicksQuery,
-    response: Api.TickList
-  })
   app.get(`${base}/sensors`, validate("query", Api.EmptyQuery), async (c) =>
     c.json({ sensors: await backend.sensors() })
   )
@@ -448,26 +428,6 @@ export const makeApp = (options: AppOptions): Hono => {
     path: `${base}/sensors`,
     summary: "sensors: interval, status (and whether it is the default), cursor, next and last tick",
     response: Api.SensorList
-  })
-  app.get(
-    `${base}/sensors/:name/ticks`,
-    validate("param", Api.NameParam),
-    validate("query", Api.TicksQuery),
-    async (c) =>
-      c.json({
-        ticks: await backend.ticks(
-          { kind: "sensor", name: c.req.valid("param").name },
-          { limit: c.req.valid("query").limit ?? 20 }
-        )
-      })
-  )
-  doc({
-    method: "get",
-    path: `${base}/sensors/:name/ticks`,
-    summary: "a sensor's ticks, newest first, each with its status, runs, cursor and skip reason or error",
-    params: Api.NameParam,
-    query: Api.TicksQuery,
-    response: Api.TickList
   })
   for (const [action, status] of [
     ["start", "running"],
@@ -505,26 +465,51 @@ export const makeApp = (options: AppOptions): Hono => {
     summary: "each asset's automation condition with its last evaluation (and its reason)",
     response: Api.AutomationList
   })
-  app.get(
-    `${base}/automation/:key/ticks`,
-    validate("param", Api.KeyParam),
-    validate("query", Api.TicksQuery),
-    async (c) =>
-      c.json({
-        ticks: await backend.ticks(
-          { kind: "automation", name: c.req.valid("param").key },
-          { limit: c.req.valid("query").limit ?? 20 }
-        )
-      })
-  )
-  doc({
-    method: "get",
-    path: `${base}/automation/:key/ticks`,
-    summary: "the evaluations of an asset's automation condition, newest first (key URL-encoded)",
-    params: Api.KeyParam,
-    query: Api.TicksQuery,
-    response: Api.TickList
-  })
+  // Tick histories, newest first: a schedule's, a sensor's (with cursors), an asset's automation evaluations.
+  const tickRoutes = [
+    [
+      "schedules/:name",
+      "schedule",
+      Api.NameParam,
+      "a schedule's ticks, newest first, each with its status, runs and skip reason or error"
+    ],
+    [
+      "sensors/:name",
+      "sensor",
+      Api.NameParam,
+      "a sensor's ticks, newest first, each with its status, runs, cursor and skip reason or error"
+    ],
+    [
+      "automation/:key",
+      "automation",
+      Api.KeyParam,
+      "the evaluations of an asset's automation condition, newest first (key URL-encoded)"
+    ]
+  ] as const
+  for (const [path, kind, param, summary] of tickRoutes) {
+    app.get(
+      `${base}/${path}/ticks`,
+      validate("param", param),
+      validate("query", Api.TicksQuery),
+      async (c) => {
+        const p: { readonly name?: string; readonly key?: string } = c.req.valid("param")
+        return c.json({
+          ticks: await backend.ticks(
+            { kind, name: p.name ?? p.key ?? "" },
+            { limit: c.req.valid("query").limit ?? 20 }
+          )
+        })
+      }
+    )
+    doc({
+      method: "get",
+      path: `${base}/${path}/ticks`,
+      summary,
+      params: param,
+      query: Api.TicksQuery,
+      response: Api.TickList
+    })
+  }
   app.get(`${base}/daemon`, validate("query", Api.EmptyQuery), async (c) => c.json(await backend.daemon()))
   doc({
     method: "get",
