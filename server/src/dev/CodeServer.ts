@@ -16,7 +16,7 @@ import { type ApiErrorData, isApiErrorData } from "../http/ApiError.ts"
 import type { CodeServerArgs, FromChild, Request, ToChild } from "./CodeServerProtocol.ts"
 import { loadErrorOf } from "./LoadError.ts"
 import { makeProjectService, type ProjectService } from "./ProjectService.ts"
-import { openStoreReader } from "./StoreReader.ts"
+import { openStoreReader, storeLocationOf } from "./StoreReader.ts"
 
 const send = (message: FromChild): void => {
   if (process.connected) process.send?.(message)
@@ -87,7 +87,9 @@ const main = async () => {
   let service: ProjectService
   try {
     const loaded = await loadProject(args.configFile)
-    const reader = openStoreReader(loaded.root)
+    // The reader and the service's store (openConfiguredStore) choose the same store from the same inputs.
+    const storage = storeLocationOf(loaded.project.storage, process.env)
+    const reader = openStoreReader(loaded.root, storage)
     service = await makeProjectService({
       project: loaded.project,
       root: loaded.root,
@@ -100,7 +102,13 @@ const main = async () => {
     })
     // Before taking over from the previous code server: the server then holds the catalog.
     await service.refresh()
-    send({ type: "ready", name: service.name, root: loaded.root, codeVersion: service.codeVersion })
+    send({
+      type: "ready",
+      name: service.name,
+      root: loaded.root,
+      codeVersion: service.codeVersion,
+      storage
+    })
   } catch (error) {
     // The loader wraps the import's failure; importing again gives the original error and its stack.
     const original = await import(pathToFileURL(args.configFile).href).then(
@@ -109,7 +117,11 @@ const main = async () => {
     )
     // Nothing else to do here: exit once the message is out, whatever the project's code left running.
     process.send?.(
-      { type: "load-error", error: loadErrorOf(args.configFile, root, original) } satisfies FromChild,
+      {
+        type: "load-error",
+        error: loadErrorOf(args.configFile, root, original),
+        storage: storeLocationOf(undefined, process.env)
+      } satisfies FromChild,
       undefined,
       {},
       () => process.exit(0)

@@ -7,6 +7,7 @@ import type { ApiErrorData } from "../http/ApiError.ts"
 import type { BackfillBody, LaunchBody, LoadError, QueryBody } from "../http/ApiSchemas.ts"
 import type { InstigatorRef, SeqEvent } from "../http/Backend.ts"
 import type { Catalog } from "./ProjectApi.ts"
+import type { StoreLocation } from "./StoreReader.ts"
 
 export type Request =
   | { readonly method: "catalog"; readonly watermark: number }
@@ -42,8 +43,16 @@ export type ToChild =
   | { readonly type: "retire" }
 
 export type FromChild =
-  | { readonly type: "ready"; readonly name: string; readonly root: string; readonly codeVersion: string }
-  | { readonly type: "load-error"; readonly error: LoadError }
+  | {
+      readonly type: "ready"
+      readonly name: string
+      readonly root: string
+      readonly codeVersion: string
+      /** Where the project's metadata is (its storage configuration, else the environment's). */
+      readonly storage: StoreLocation
+    }
+  /** `storage`: what the environment alone names (MATERIA_DATABASE_URL), the configuration unread. */
+  | { readonly type: "load-error"; readonly error: LoadError; readonly storage: StoreLocation }
   | { readonly type: "response"; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: "response"; readonly id: number; readonly ok: false; readonly error: ApiErrorData }
   | { readonly type: "event"; readonly event: SeqEvent }

@@ -1,7 +1,8 @@
 /**
  * The Backend of `materia dev`: the catalog, launches and SQL come from the project's code (a
- * ProjectApi: the code server, or the project itself in process), run history from the local store
- * read directly (StoreReader). The catalog is cached per code generation and store watermark, and
+ * ProjectApi: the code server, or the project itself in process), run history from the project's
+ * store read directly (StoreReader: its SQLite file or its PostgreSQL database, as its storage
+ * configuration says; the last one known while the code fails to load). The catalog is cached per code generation and store watermark, and
  * its JSON kept, so repeated reads of a large graph cost a string copy; steps running now overlay
  * the `running` status from the live events.
  */
@@ -12,7 +13,7 @@ import type { AssetDetail, DaemonInfo, PartitionPage, ProjectInfo } from "../htt
 import type { Backend, LiveMessage, SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
 import type { CatalogAsset, ProjectApi } from "./ProjectApi.ts"
-import { openStoreReader, type StoreReader } from "./StoreReader.ts"
+import { openStoreReader, type StoreLocation, type StoreReader } from "./StoreReader.ts"
 
 export interface DevBackend extends Backend {
   readonly close: () => Promise<void>
@@ -58,14 +59,20 @@ const lazy = <A>(make: () => A): (() => A) => {
 
 /** Makes the backend over `project` (its code) and the store under the root its code reports. */
 export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions = {}): DevBackend => {
-  /** The store's reader, for the project's root (a project may set its own `root`). */
+  /**
+   * The store's reader, for the project's root (a project may set its own `root`) and storage; one
+   * per store the project has named, so a reload that changes neither keeps its connections.
+   */
   const readers = new Map<string, StoreReader>()
   const readerOf = async (): Promise<StoreReader> => {
-    const root = resolve((await project.state()).root)
-    let reader = readers.get(root)
+    const state = await project.state()
+    const root = resolve(state.root)
+    const location: StoreLocation = state.storage ?? { kind: "sqlite" }
+    const key = location.kind === "sqlite" ? `sqlite:${root}` : JSON.stringify(location)
+    let reader = readers.get(key)
     if (reader === undefined) {
-      reader = openStoreReader(root)
-      readers.set(root, reader)
+      reader = openStoreReader(root, location)
+      readers.set(key, reader)
     }
     return reader
   }
@@ -114,7 +121,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
   let loading: { key: string; promise: Promise<CatalogView> } | undefined
   const view = async (): Promise<CatalogView> => {
     const state = await project.state()
-    const watermark = (await readerOf()).watermark()
+    const watermark = await (await readerOf()).watermark()
     const key = `${state.generation}:${watermark}`
     if (cached?.key === key) return cached
     if (loading?.key === key) return loading.promise
@@ -180,7 +187,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
   /** The project's name; before any code loaded, the store's only project (if it has one). */
   const projectName = async (): Promise<string> => {
     const state = await project.state()
-    return state.nameKnown ? state.name : ((await readerOf()).soleProject() ?? state.name)
+    return state.nameKnown ? state.name : ((await (await readerOf()).soleProject()) ?? state.name)
   }
 
   return {
@@ -226,7 +233,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
     cancel: async (runId) => {
       const answer = await project.cancel(runId)
       if (answer !== null) return answer
-      const { run } = (await readerOf()).run(runId) // 404 for an unknown run
+      const { run } = await (await readerOf()).run(runId) // 404 for an unknown run
       if (run.status !== "running")
         throw new ApiError({
           status: 409,
@@ -240,7 +247,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
       })
     },
     reexecute: async (runId) => {
-      const { run } = (await readerOf()).run(runId) // 404 for an unknown run
+      const { run } = await (await readerOf()).run(runId) // 404 for an unknown run
       if (run.status === "running")
         throw new ApiError({
           status: 409,
@@ -273,7 +280,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
     recent: (runId) => recent.get(runId) ?? [],
     close: async () => {
       unsubscribe()
-      for (const reader of readers.values()) reader.close()
+      await Promise.all([...readers.values()].map((reader) => reader.close()))
       await project.close()
     }
   }

@@ -8,6 +8,7 @@ import type { ScheduleInfo, SensorInfo } from "../http/ApiSchemas.ts"
 import type { LiveMessage } from "../http/Backend.ts"
 import type { ProjectApi } from "./ProjectApi.ts"
 import { makeProjectService } from "./ProjectService.ts"
+import { storeLocationOf } from "./StoreReader.ts"
 
 /** Serves `project` (rooted at `root`, where `.materia/` lives) in process. */
 export const inProcessProject = async (
@@ -15,7 +16,7 @@ export const inProcessProject = async (
   root: string,
   options: {
     readonly queryTimeoutMillis?: number | undefined
-    /** The environment the daemon store is opened with (MATERIA_DATABASE_URL); default none. */
+    /** The environment the metadata and daemon stores are chosen with (MATERIA_DATABASE_URL); default none. */
     readonly env?: Readonly<Record<string, string | undefined>> | undefined
   } = {}
 ): Promise<ProjectApi> => {
@@ -35,7 +36,8 @@ export const inProcessProject = async (
     nameKnown: true,
     root,
     codeVersion: service.codeVersion,
-    loadError: null
+    loadError: null,
+    storage: storeLocationOf(project.storage, options.env ?? {})
   }
   return {
     state: async () => state,

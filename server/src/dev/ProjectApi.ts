@@ -19,6 +19,7 @@ import type {
   Tick
 } from "../http/ApiSchemas.ts"
 import type { InstigatorRef, LiveMessage } from "../http/Backend.ts"
+import type { StoreLocation } from "./StoreReader.ts"
 
 /** An asset in the catalog: its summary (without the live `running` status) and its neighbours. */
 export interface CatalogAsset extends AssetSummary {
@@ -51,6 +52,11 @@ export interface ProjectState {
   readonly root: string
   readonly codeVersion: string
   readonly loadError: LoadError | null
+  /**
+   * Where the project's metadata is, as its code (or, before it ever loaded, MATERIA_DATABASE_URL)
+   * chose it; unset: the embedded SQLite store.
+   */
+  readonly storage?: StoreLocation | undefined
 }
 
 export interface Accepted {

@@ -1,7 +1,8 @@
 /**
  * The project side of `materia dev`, in the process that loaded the project's code (the code
  * server): the catalog (specs and statuses; an asset's checks, metadata and partitions on demand),
- * launches, re-executions and backfills in the project's local store, cancellation through each
+ * launches, re-executions and backfills in the project's store (the one `openConfiguredStore`
+ * picks: SQLite under `.materia/`, or PostgreSQL), cancellation through each
  * run's AbortSignal, and SQL through the confined DuckDB exploration. Runs execute here, so a run
  * keeps the code it started with.
  */
@@ -18,7 +19,7 @@ import {
   type MaterializeStore,
   materiaDir,
   materializeEffect,
-  openLocalStore,
+  openConfiguredStore,
   partitionStatusPage,
   reexecuteEffect,
   resolveSelectionWithGit
@@ -60,7 +61,7 @@ export interface ProjectServiceOptions {
   /** Every run event of the runs launched here, with its seq in the run's log. */
   readonly emit: (event: SeqEvent) => void
   /** The store's watermark (StoreReader): lets the service compute the catalog before it is asked. */
-  readonly watermark?: (() => number) | undefined
+  readonly watermark?: (() => Promise<number>) | undefined
   /** Called with each catalog computed ahead of a request (by `refresh`). */
   readonly onCatalog?: ((catalog: Catalog) => void) | undefined
   /** A query running longer is interrupted (504); default 30 s. */
@@ -70,7 +71,7 @@ export interface ProjectServiceOptions {
    * reads the config module's named exports), or why they are invalid. Default: the project's own.
    */
   readonly definitions?: Definitions | { readonly error: string } | undefined
-  /** The environment the daemon store is opened with (MATERIA_DATABASE_URL); default none. */
+  /** The environment the metadata and daemon stores are chosen with (MATERIA_DATABASE_URL); default none. */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
@@ -188,8 +189,9 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 /** Makes the service of a loaded project. */
 export const makeProjectService = async (options: ProjectServiceOptions): Promise<ProjectService> => {
   const { project, root, emit } = options
-  // The embedded store, always: the server reads run history from the same SQLite file (StoreReader).
-  const store: MaterializeStore = await openLocalStore(root)
+  // The project's configured store (else MATERIA_DATABASE_URL, else SQLite): the server reads run
+  // history from the same one (StoreReader's storeLocationOf makes the same choice).
+  const store: MaterializeStore = await openConfiguredStore(root, project.storage, options.env ?? {})
   const graph = project.graph
   const active = new Map<string, ActiveRun>()
   const keys = graph.keys
@@ -236,7 +238,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   }
   /** Computes the catalog ahead of the next request, when the store has changed; resolves when done. */
   const refresh = async (): Promise<void> => {
-    const watermark = options.watermark?.()
+    const watermark = await options.watermark?.().catch(() => undefined)
     if (watermark === undefined || cached?.watermark === watermark) return
     const computed = await catalog(watermark).catch(() => undefined)
     if (computed !== undefined) options.onCatalog?.(computed)

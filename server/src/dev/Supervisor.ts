@@ -108,7 +108,8 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
             nameKnown: true,
             root: message.root,
             codeVersion: message.codeVersion,
-            loadError: null
+            loadError: null,
+            storage: message.storage
           }
           settle()
           break
@@ -119,7 +120,9 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
             nameKnown: current?.state?.nameKnown ?? false,
             root: current?.state?.root ?? root,
             codeVersion: "",
-            loadError: message.error
+            loadError: message.error,
+            // The last configuration that loaded knows better than the environment alone.
+            storage: current?.state?.storage ?? message.storage
           }
           settle()
           break
@@ -162,7 +165,8 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
             file: options.configFile,
             line: null,
             message: `the code server exited (${signal ?? `code ${code}`}) while loading the project`
-          }
+          },
+          storage: current?.state?.storage
         }
         settle()
       } else if (generation === current && generation.state.loadError === null && !closed) {
