@@ -3,42 +3,20 @@
  * automation condition are listed with the daemon's state; Start makes the schedule tick, its tick
  * history shows the run it launched (linked to the run's page), and Stop stops it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  BROWSER_TEST_TIMEOUT,
-  type DevServer,
-  ensureUiBuilt,
-  launchChromium,
-  makeProject,
-  startDev
-} from "./BrowserHarness.ts"
+import { describe, expect, it } from "vitest"
+import { BROWSER_TEST_TIMEOUT, devSession } from "./BrowserHarness.ts"
 
 const TOKEN = "automation-token"
 
-let dev: DevServer
-let project: { root: string; remove: () => Promise<void> }
-let browser: Awaited<ReturnType<typeof launchChromium>>
+/** materia dev on the fixture, and Chromium, for every test of this file. */
+const session = devSession("scheduled.ts", TOKEN, ["--tick-interval", "250"])
 
 describe("the automation page", { timeout: BROWSER_TEST_TIMEOUT }, () => {
-  beforeAll(async () => {
-    await ensureUiBuilt()
-    project = await makeProject("scheduled.ts")
-    dev = await startDev(project.root, TOKEN, ["--tick-interval", "250"])
-    browser = await launchChromium()
-    browser.context.setDefaultTimeout(120_000)
-  }, BROWSER_TEST_TIMEOUT)
-
-  afterAll(async () => {
-    await browser?.close()
-    await dev?.stop()
-    await project?.remove()
-  })
-
   it("starts a schedule, shows its tick and run, and stops it with the button", async () => {
-    const page = await browser.context.newPage()
+    const page = await session.browser.context.newPage()
     const errors: Array<string> = []
     page.on("pageerror", (e) => errors.push(e.message))
-    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    await page.goto(`${session.dev.url}/auth?token=${TOKEN}`)
     await page.click('nav >> text="Automation"')
     await page.waitForSelector('.daemon[data-daemon-state="running"]')
     const row = 'tr[data-schedule="every_three"]'
@@ -64,7 +42,7 @@ describe("the automation page", { timeout: BROWSER_TEST_TIMEOUT }, () => {
     await page.click('.ticks-page .page-header button[data-action="stop"]')
     await page.waitForSelector('.ticks-page[data-status="stopped"]')
     const stored = (await (
-      await fetch(`${dev.url}/api/v1/schedules`, { headers: { Authorization: `Bearer ${TOKEN}` } })
+      await fetch(`${session.dev.url}/api/v1/schedules`, { headers: { Authorization: `Bearer ${TOKEN}` } })
     ).json()) as { schedules: Array<{ name: string; status: string }> }
     expect(stored.schedules).toMatchObject([{ name: "every_three", status: "stopped" }])
 

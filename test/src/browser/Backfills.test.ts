@@ -5,21 +5,13 @@
  * a bad partition range refused with the server's message.
  */
 import type { Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  BROWSER_TEST_TIMEOUT,
-  type DevServer,
-  ensureUiBuilt,
-  launchChromium,
-  makeProject,
-  startDev
-} from "./BrowserHarness.ts"
+import { describe, expect, it } from "vitest"
+import { BROWSER_TEST_TIMEOUT, devSession } from "./BrowserHarness.ts"
 
 const TOKEN = "backfill-token"
 
-let dev: DevServer
-let project: { root: string; remove: () => Promise<void> }
-let browser: Awaited<ReturnType<typeof launchChromium>>
+/** materia dev on the fixture, and Chromium, for every test of this file. */
+const session = devSession("daily.ts", TOKEN)
 
 const partitionStatuses = (page: Page): Promise<Record<string, string>> =>
   page.$$eval(".partition-bar rect", (rects) =>
@@ -29,25 +21,11 @@ const partitionStatuses = (page: Page): Promise<Record<string, string>> =>
   )
 
 describe("backfills and partitions in the web UI", { timeout: BROWSER_TEST_TIMEOUT }, () => {
-  beforeAll(async () => {
-    await ensureUiBuilt()
-    project = await makeProject("daily.ts")
-    dev = await startDev(project.root, TOKEN)
-    browser = await launchChromium()
-    browser.context.setDefaultTimeout(120_000)
-  }, BROWSER_TEST_TIMEOUT)
-
-  afterAll(async () => {
-    await browser?.close()
-    await dev?.stop()
-    await project?.remove()
-  })
-
   it("launches a backfill, shows its progress, and materializes a picked partition", async () => {
-    const page = await browser.context.newPage()
+    const page = await session.browser.context.newPage()
     const errors: Array<string> = []
     page.on("pageerror", (e) => errors.push(e.message))
-    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    await page.goto(`${session.dev.url}/auth?token=${TOKEN}`)
     await page.click('nav >> text="Backfills"')
     await page.waitForSelector("text=No backfills yet.")
 
@@ -68,7 +46,7 @@ describe("backfills and partitions in the web UI", { timeout: BROWSER_TEST_TIMEO
     await page.waitForSelector('.run-page[data-run-status="succeeded"]')
 
     // The asset's partition bar: the four backfilled days.
-    await page.goto(`${dev.url}/asset/visits`)
+    await page.goto(`${session.dev.url}/asset/visits`)
     await page.waitForSelector('.partition-bar rect[data-status="materialized"]')
     expect(await partitionStatuses(page)).toEqual({
       "2026-01-01": "missing",
@@ -84,7 +62,7 @@ describe("backfills and partitions in the web UI", { timeout: BROWSER_TEST_TIMEO
     expect(await page.inputValue('.asset-page input[name="partitions"]')).toBe("2026-01-01")
     await page.click('.asset-page .launch-form button[type="submit"]')
     await page.waitForSelector('.run-page[data-run-status="succeeded"]')
-    await page.goto(`${dev.url}/asset/visits`)
+    await page.goto(`${session.dev.url}/asset/visits`)
     await page.waitForSelector('.partition-bar rect[data-partition="2026-01-01"][data-status="materialized"]')
     expect(errors).toEqual([])
     await page.close()

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { type BrowserContext, chromium } from "playwright-core"
+import { afterAll, beforeAll } from "vitest"
 
 const REPO = resolve(import.meta.dirname, "../../..")
 const BIN = join(REPO, "server/bin/materia.mjs")
@@ -189,6 +190,55 @@ export const launchChromium = async (): Promise<{
     close: async () => {
       await context.close()
       rmSync(profile, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A project served by `materia dev` and a Chromium, shared by the tests of one describe block. */
+export interface DevSession {
+  readonly dev: DevServer
+  readonly project: { readonly root: string; readonly remove: () => Promise<void> }
+  readonly browser: Awaited<ReturnType<typeof launchChromium>>
+}
+
+/**
+ * Registers, in the calling describe block, the setup of a DevSession (the UI built, a project from
+ * `fixtures/<fixture>`, `materia dev` on it with `token`, Chromium) before its tests and the
+ * teardown after them. Read the returned session's fields inside tests only.
+ */
+export const devSession = (
+  fixture: string,
+  token: string,
+  devArgs: ReadonlyArray<string> = []
+): DevSession => {
+  let current: Partial<{ -readonly [K in keyof DevSession]: DevSession[K] }> = {}
+  beforeAll(async () => {
+    await ensureUiBuilt()
+    current.project = await makeProject(fixture)
+    current.dev = await startDev(current.project.root, token, devArgs)
+    current.browser = await launchChromium()
+    current.browser.context.setDefaultTimeout(120_000)
+  }, BROWSER_TEST_TIMEOUT)
+  afterAll(async () => {
+    await current.browser?.close()
+    await current.dev?.stop()
+    await current.project?.remove()
+    current = {}
+  })
+  const field = <K extends keyof DevSession>(name: K): DevSession[K] => {
+    const value = current[name]
+    if (value === undefined) throw new Error(`the dev session's ${name} is read before its setup ran`)
+    return value as DevSession[K]
+  }
+  return {
+    get dev() {
+      return field("dev")
+    },
+    get project() {
+      return field("project")
+    },
+    get browser() {
+      return field("browser")
     }
   }
 }

@@ -4,22 +4,14 @@
  * takes the layout from the cache (no layout worker is started).
  */
 import type { Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  BROWSER_TEST_TIMEOUT,
-  type DevServer,
-  ensureUiBuilt,
-  launchChromium,
-  makeProject,
-  startDev
-} from "./BrowserHarness.ts"
+import { describe, expect, it } from "vitest"
+import { BROWSER_TEST_TIMEOUT, devSession } from "./BrowserHarness.ts"
 
 const ASSETS = 300
 const TOKEN = "large-graph-token"
 
-let dev: DevServer
-let project: { root: string; remove: () => Promise<void> }
-let browser: Awaited<ReturnType<typeof launchChromium>>
+/** materia dev on the fixture, and Chromium, for every test of this file. */
+const session = devSession("wide.ts", TOKEN)
 
 const drawnKeys = (page: Page): Promise<Array<string>> =>
   page
@@ -27,25 +19,11 @@ const drawnKeys = (page: Page): Promise<Array<string>> =>
     .then((keys) => keys.sort())
 
 describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
-  beforeAll(async () => {
-    await ensureUiBuilt()
-    project = await makeProject("wide.ts")
-    dev = await startDev(project.root, TOKEN)
-    browser = await launchChromium()
-    browser.context.setDefaultTimeout(120_000)
-  }, BROWSER_TEST_TIMEOUT)
-
-  afterAll(async () => {
-    await browser?.close()
-    await dev?.stop()
-    await project?.remove()
-  })
-
   it("draws only what is in view, finds a far asset, and reuses its cached layout", async () => {
-    const page = await browser.context.newPage()
+    const page = await session.browser.context.newPage()
     const workers: Array<string> = []
     page.on("worker", (w) => workers.push(w.url()))
-    await page.goto(`${dev.url}/`)
+    await page.goto(`${session.dev.url}/`)
     await page.waitForSelector('.graph[data-state="ready"] .graph-node[data-key="w0_a0"]')
     expect(await page.getAttribute(".graph", "data-nodes")).toBe(String(ASSETS))
     const first = await drawnKeys(page)
@@ -60,7 +38,7 @@ describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
     expect(await drawnKeys(page)).not.toContain("w0_a0")
 
     // A run elsewhere changes a status: the graph refreshes from the live events and keeps the view.
-    const launched = await fetch(`${dev.url}/api/v1/runs`, {
+    const launched = await fetch(`${session.dev.url}/api/v1/runs`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify({ select: "w0_a0" })
@@ -72,10 +50,10 @@ describe("a large asset graph", { timeout: BROWSER_TEST_TIMEOUT }, () => {
     expect(workers).toHaveLength(1) // no new layout for the same shape
 
     // The same graph again: its layout comes from the cache, no worker starts.
-    const reloaded = await browser.context.newPage()
+    const reloaded = await session.browser.context.newPage()
     const laterWorkers: Array<string> = []
     reloaded.on("worker", (w) => laterWorkers.push(w.url()))
-    await reloaded.goto(`${dev.url}/`)
+    await reloaded.goto(`${session.dev.url}/`)
     await reloaded.waitForSelector('.graph[data-state="ready"] .graph-node[data-key="w0_a0"]')
     expect(laterWorkers).toEqual([])
     expect(await drawnKeys(reloaded)).toEqual(first)

@@ -7,27 +7,20 @@
  */
 import { rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { BrowserContext, Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  BROWSER_TEST_TIMEOUT,
-  type DevServer,
-  ensureUiBuilt,
-  launchChromium,
-  makeProject,
-  startDev
-} from "./BrowserHarness.ts"
+import type { Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { BROWSER_TEST_TIMEOUT, devSession } from "./BrowserHarness.ts"
 
 const TOKEN = "browser-test-token"
 
-let dev: DevServer
-let project: { root: string; remove: () => Promise<void> }
-let browser: { context: BrowserContext; close: () => Promise<void> }
+/** materia dev on the fixture, and Chromium, for every test of this file. */
+const session = devSession("shop.ts", TOKEN)
+
 /** What the page printed to its console and any uncaught error, for failure messages. */
 const pageLog: Array<string> = []
 
 const openPage = async (): Promise<Page> => {
-  const page = await browser.context.newPage()
+  const page = await session.browser.context.newPage()
   page.on("console", (m) => pageLog.push(`console.${m.type()}: ${m.text()}`))
   page.on("pageerror", (e) => pageLog.push(`pageerror: ${e.message}`))
   return page
@@ -40,7 +33,7 @@ const waitFor = async (page: Page, selector: string) => {
   } catch (error) {
     const body = await page.textContent("body").catch(() => "")
     throw new Error(
-      `${String(error)}\npage text: ${body}\nserver output:\n${dev.output()}\npage log:\n${pageLog.join("\n")}`
+      `${String(error)}\npage text: ${body}\nserver output:\n${session.dev.output()}\npage log:\n${pageLog.join("\n")}`
     )
   }
 }
@@ -64,24 +57,10 @@ const stepStatuses = (page: Page): Promise<Record<string, string>> =>
   )
 
 describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEOUT }, () => {
-  beforeAll(async () => {
-    await ensureUiBuilt()
-    project = await makeProject("shop.ts")
-    dev = await startDev(project.root, TOKEN)
-    browser = await launchChromium()
-    browser.context.setDefaultTimeout(120_000)
-  }, BROWSER_TEST_TIMEOUT)
-
-  afterAll(async () => {
-    await browser?.close()
-    await dev?.stop()
-    await project?.remove()
-  })
-
   it("shows the graph, launches a run, follows it live and shows an asset's rows", async () => {
     const page = await openPage()
-    const context = () => `\nserver output:\n${dev.output()}\npage:\n${pageLog.join("\n")}`
-    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    const context = () => `\nserver output:\n${session.dev.output()}\npage:\n${pageLog.join("\n")}`
+    await page.goto(`${session.dev.url}/auth?token=${TOKEN}`)
     expect(new URL(page.url()).pathname, context()).toBe("/")
 
     // The graph: every asset drawn, missing before any run.
@@ -101,8 +80,8 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await waitForCount(page, ".graph-node", 3)
 
     // Launch everything while `sales/orders` and `report` are held, to watch the run step by step.
-    const holdOrders = join(project.root, ".hold-orders")
-    const holdReport = join(project.root, ".hold-report")
+    const holdOrders = join(session.project.root, ".hold-orders")
+    const holdReport = join(session.project.root, ".hold-report")
     await writeFile(holdOrders, "")
     await writeFile(holdReport, "")
     const runRequests: Array<string> = []
@@ -195,10 +174,10 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
 
   it("shows a failed step's error, re-executes from the failure, and cancels a run", async () => {
     const page = await openPage()
-    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
-    const failReport = join(project.root, ".fail-report")
+    await page.goto(`${session.dev.url}/auth?token=${TOKEN}`)
+    const failReport = join(session.project.root, ".fail-report")
     await writeFile(failReport, "")
-    await page.goto(`${dev.url}/launch?select=report`)
+    await page.goto(`${session.dev.url}/launch?select=report`)
     await page.check('.launch-form input[type="checkbox"]')
     await page.click('.launch-form button[type="submit"]')
     await waitFor(page, '.run-page[data-run-status="failed"]')
@@ -214,10 +193,10 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     expect(await stepStatuses(page)).toEqual({ report: "succeeded" })
 
     // A held step keeps the run going until it is canceled from its page.
-    const holdReport = join(project.root, ".hold-report")
+    const holdReport = join(session.project.root, ".hold-report")
     await writeFile(holdReport, "")
     try {
-      await page.goto(`${dev.url}/launch?select=report`)
+      await page.goto(`${session.dev.url}/launch?select=report`)
       await page.check('.launch-form input[type="checkbox"]')
       await page.click('.launch-form button[type="submit"]')
       await waitFor(page, '.timeline-row[data-step="report"][data-status="running"]')
@@ -233,10 +212,10 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
 
   it("shows the API's errors on the page", async () => {
     const page = await openPage()
-    await page.goto(`${dev.url}/auth?token=${TOKEN}`)
+    await page.goto(`${session.dev.url}/auth?token=${TOKEN}`)
 
     // A selection that matches nothing: the 400 names the nearest keys.
-    await page.goto(`${dev.url}/launch?select=${encodeURIComponent("sales/ordrs")}`)
+    await page.goto(`${session.dev.url}/launch?select=${encodeURIComponent("sales/ordrs")}`)
     await page.click('.launch-form button[type="submit"]')
     const selectionError = await waitFor(page, ".launch-form .error")
     expect(await selectionError.textContent()).toContain('did you mean "sales/orders"')
@@ -249,14 +228,14 @@ describe("web UI in Chromium against materia dev", { timeout: BROWSER_TEST_TIMEO
     await waitFor(page, '.launch-form .error:has-text("run config must be a JSON object")')
 
     // An unknown asset: the 404 names it.
-    await page.goto(`${dev.url}/asset/${encodeURIComponent("no/such")}`)
+    await page.goto(`${session.dev.url}/asset/${encodeURIComponent("no/such")}`)
     const notFound = await waitFor(page, ".error")
     expect(await notFound.textContent()).toContain("404")
     expect(await notFound.textContent()).toContain('"no/such"')
 
     // Without the token cookie a launch is refused, and the page says how to sign in.
-    await browser.context.clearCookies()
-    await page.goto(`${dev.url}/launch?select=report`)
+    await session.browser.context.clearCookies()
+    await page.goto(`${session.dev.url}/launch?select=report`)
     await page.click('.launch-form button[type="submit"]')
     const unauthorized = await waitFor(page, ".launch-form .error")
     expect(await unauthorized.textContent()).toContain("401")
