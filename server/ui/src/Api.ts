@@ -94,6 +94,8 @@ export interface Step {
   readonly endedAt: number | null
   readonly attempts: number
   readonly error: string | null
+  /** Why a running step cannot run yet (`waiting for a worker of pool gpu`), from its StepWaiting event. */
+  readonly waiting?: string | null
 }
 
 /**

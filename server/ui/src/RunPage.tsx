@@ -81,7 +81,9 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
   const update = (patch: (step: Step) => Step): State => {
     if (id === null || event.key === undefined) return next
     const steps = new Map(state.steps)
-    steps.set(id, patch(steps.get(id) ?? blankStep(event.key, event.partition ?? null)))
+    const step = steps.get(id) ?? blankStep(event.key, event.partition ?? null)
+    // Any later event of a waiting step ends its wait.
+    steps.set(id, patch(step.waiting == null ? step : { ...step, waiting: null }))
     return { ...next, steps }
   }
   switch (event._tag) {
@@ -100,6 +102,8 @@ const foldEvent = (state: State, { seq, event }: StoredEvent): State => {
         endedAt: null,
         attempts: Math.max(s.attempts, event.attempt ?? s.attempts + 1)
       }))
+    case "StepWaiting":
+      return update((s) => ({ ...s, waiting: event.reason ?? "waiting" }))
     case "StepRetrying":
       return {
         ...update((s) => ({ ...s, error: event.error?.message ?? s.error })),
@@ -247,6 +251,7 @@ const Timeline = (props: {
             className={`timeline-row${props.picked === id ? " picked" : ""}`}
             data-step={id}
             data-status={step.status}
+            data-waiting={step.waiting == null ? undefined : "true"}
           >
             <button
               type="button"
@@ -273,6 +278,7 @@ const Timeline = (props: {
               {step.startedAt === null ? "" : formatDuration((step.endedAt ?? props.end) - step.startedAt)}
               {step.attempts > 1 ? ` · ${step.attempts} attempts` : ""}
             </span>
+            {step.waiting == null ? null : <span className="timeline-waiting">{step.waiting}</span>}
             {step.error === null ? null : <span className="timeline-error">{step.error}</span>}
           </div>
         )
