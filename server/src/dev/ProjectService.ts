@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import {
   type AnyProject,
   assetStatuses,
@@ -315,12 +316,25 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     new Promise<Accepted>((resolve, reject) => {
       const controller = new AbortController()
       let accepted = false
+      let finished = false
+      /**
+       * Listeners hear RunStarted before the executor's buffer reaches storage (a PostgreSQL commit
+       * takes a while): answer once it is stored, so that the run can be read as soon as it is
+       * accepted. A store that fails to answer does not hold the launch back.
+       */
+      const recorded = async (): Promise<void> => {
+        while (!finished) {
+          const found = await Effect.runPromise(Effect.result(store.storage.events(runId, { limit: 1 })))
+          if (found._tag === "Failure" || found.success.length > 0) return
+          await sleep(5)
+        }
+      }
       const onEvent = (event: RunEvent) => {
         // The executor sends every event to listeners and to storage in the same order: seq matches.
         forward(event)
         if (!accepted && event._tag === "RunStarted" && event.runId === runId) {
           accepted = true
-          resolve({ runId })
+          void recorded().then(() => resolve({ runId }))
         }
       }
       const done = Effect.runPromiseExit(
@@ -334,6 +348,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
           onEvent
         })
       ).then((exit) => {
+        finished = true
         ended(runId)
         if (!accepted) {
           accepted = true

@@ -177,6 +177,16 @@ describe("materia dev on PostgreSQL storage", { timeout: CLI_TEST_TIMEOUT }, () 
     expect(listed.runs[0]).toMatchObject({ status: "succeeded", targets: ["raw"] })
     expect([runId, sleeping.body.runId, ...done.backfill.runIds]).not.toContain(externalId)
     expect((await dev.api<AssetBody>("GET", "/api/v1/assets/raw")).body.asset.latest?.runId).toBe(externalId)
+    // A partitioned asset keeps its state in partition rows only: wiping it shows too.
+    expect((await dev.api<AssetBody>("GET", "/api/v1/assets/regional")).body.asset.status).not.toBe("missing")
+    const wipedPartitions = await project.materia("wipe", "--select", "regional", "--yes")
+    expect(wipedPartitions.code, transcript(wipedPartitions)).toBe(0)
+    const parts = await dev.api<{ items: Array<{ status: string }> }>(
+      "GET",
+      "/api/v1/assets/regional/partitions"
+    )
+    expect(parts.body.items.map((p) => p.status)).toEqual(["missing", "missing", "missing"])
+    expect((await dev.api<AssetBody>("GET", "/api/v1/assets/regional")).body.asset.status).toBe("missing")
     const wiped = await project.materia("wipe", "--select", "clean", "--yes")
     expect(wiped.code, transcript(wiped)).toBe(0)
     expect((await dev.api<AssetBody>("GET", "/api/v1/assets/clean")).body.asset).toMatchObject({
