@@ -5,14 +5,18 @@
  */
 import { rmSync } from "node:fs"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { makeTempDir, runTsJson } from "./Child.ts"
-import { count, type Goal, median, mib, ms, type Section } from "./Measure.ts"
+import { count, type Goal, median, mib, ms, renderSection, type Section } from "./Measure.ts"
 
 export const MODES = ["raw", "write", "load", "stream"] as const
 export type Mode = (typeof MODES)[number]
 
-/** Bytes of the raw file, and the least size of the table's columns. */
-export const GIB = 2 ** 30
+/**
+ * Bytes of the raw file, and the least size of the table's columns: 1 GiB, or
+ * `MATERIA_BENCH_IO_MIB` MiB when set (smaller runs while profiling; the results use 1 GiB).
+ */
+export const GIB = (Number(process.env.MATERIA_BENCH_IO_MIB) || 1024) * 2 ** 20
 /** Raw IO goes this many bytes per call. */
 export const RAW_CHUNK = 16 * 2 ** 20
 /** Rows per record batch of the table: about 1M. */
@@ -50,7 +54,7 @@ export interface IOWorkerReport {
 }
 
 /** Rounds of the whole sequence: each moves about 5 GiB. */
-const IO_ROUNDS = 3
+const IO_ROUNDS = Number(process.env.MATERIA_BENCH_IO_ROUNDS) || 3
 /** The IO manager must reach at least this share of the raw bandwidth. */
 const SHARE_GOAL = 0.5
 
@@ -194,4 +198,10 @@ export const ioBench = async (): Promise<Section> => {
       "Page-cache writes on this VM cost kernel CPU time that varies from run to run (first touch of guest memory after the cache is dropped), so write rates vary by up to 2× between rounds; compare the per-round shares."
     ]
   }
+}
+
+/** Run alone (`node --import tsx bench/src/IOBench.ts`): prints this section only. */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const section = await ioBench()
+  process.stdout.write(`${renderSection(section)}\n`)
 }

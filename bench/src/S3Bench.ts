@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process"
 import { rmSync } from "node:fs"
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { makeS3IOManager } from "@materia/io-managers/s3"
@@ -13,12 +14,15 @@ import { Field, Float64, Int32, makeData, RecordBatch, Schema, Struct, Table } f
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { makeTempDir } from "./Child.ts"
-import { count, type Goal, median, mib, ms, type Section } from "./Measure.ts"
+import { count, type Goal, median, mib, ms, renderSection, type Section } from "./Measure.ts"
 
-/** Rows of the table: a Float64 and an Int32 column (12 bytes a row), ~256 MiB. */
-const ROWS = (256 * 2 ** 20) / 12
+/**
+ * Rows of the table: a Float64 and an Int32 column (12 bytes a row), ~256 MiB, or
+ * `MATERIA_BENCH_S3_MIB` MiB when set (smaller runs while profiling; the results use 256 MiB).
+ */
+const ROWS = Math.floor(((Number(process.env.MATERIA_BENCH_S3_MIB) || 256) * 2 ** 20) / 12)
 const BATCH_ROWS = 2 ** 20
-const ROUNDS = 5
+const ROUNDS = Number(process.env.MATERIA_BENCH_S3_ROUNDS) || 5
 const SHARE_GOAL = 0.7
 const BUCKET = "bench"
 
@@ -207,4 +211,10 @@ export const s3Bench = async (): Promise<Section> => {
         `Against that bare \`Upload\` of the same bytes, the IO manager's write reaches ${percent(median(rounds.map((r) => r.get("bare Upload")! / r.get("write")!)))} (median of per-round shares).`
     ]
   }
+}
+
+/** Run alone (`node --import tsx bench/src/S3Bench.ts`): prints this section only. */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const section = await s3Bench()
+  process.stdout.write(`${renderSection(section)}\n`)
 }

@@ -30,7 +30,8 @@ import {
   sizeMismatch,
   wipeAdvice
 } from "../ValueLocation.ts"
-import { verifiedArrowBatches } from "../VerifiedBatches.ts"
+import { fileSource } from "./FileSource.ts"
+import { verifiedIpcBatches } from "./IpcStreamReader.ts"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "./Manifest.ts"
 import { parquetBatches, readParquetTable } from "./Parquet.ts"
 import {
@@ -60,9 +61,6 @@ type Operation = IOManagerError["operation"]
 
 /** Reads of whole values go this many bytes at a time, hashing one chunk while reading the next. */
 const READ_CHUNK = 8 * 1024 * 1024
-/** Smallest read when streaming record batches (the Arrow reader often asks for a few bytes). */
-const MIN_STREAM_READ = 64 * 1024
-
 /** An OS error as `ENOENT: no such file…`, so the code always shows in a reason. */
 const describeCause = (cause: unknown): string => {
   const message = cause instanceof Error ? cause.message : String(cause)
@@ -75,49 +73,25 @@ const isInside = (root: string, path: string): boolean => {
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)
 }
 
-/** Hashes a file as it is read sequentially; feeds the Arrow stream reader with the sizes it asks for. */
-class HashingReader implements AsyncIterable<Uint8Array> {
-  private readonly hash = createHash("sha256")
-  private position = 0
-
-  constructor(private readonly file: FileHandle) {}
-
-  get bytesRead(): number {
-    return this.position
+/**
+ * Hashes a whole file, reading the next chunk while hashing the current one (two buffers, reused).
+ * Reads to the end of the file, however long it has grown.
+ */
+const hashFile = async (file: FileHandle): Promise<{ readonly bytes: number; readonly sha256: string }> => {
+  const hash = createHash("sha256")
+  const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)] as const
+  let bytes = 0
+  let turn = 0
+  let pending = file.read(buffers[0], 0, READ_CHUNK, 0)
+  for (;;) {
+    const { bytesRead, buffer } = await pending
+    if (bytesRead === 0) break
+    bytes += bytesRead
+    turn = 1 - turn
+    pending = file.read(buffers[turn]!, 0, READ_CHUNK, bytes)
+    hash.update(buffer.subarray(0, bytesRead))
   }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: async (wanted?: unknown) => {
-        const size = Math.max(typeof wanted === "number" && wanted > 0 ? wanted : 0, MIN_STREAM_READ)
-        // A fresh buffer per read: the reader keeps views of it in the batches it returns.
-        const buffer = Buffer.allocUnsafeSlow(size)
-        const { bytesRead } = await this.file.read(buffer, 0, size, this.position)
-        if (bytesRead === 0) return { done: true, value: undefined }
-        const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead)
-        this.hash.update(chunk)
-        this.position += bytesRead
-        return { done: false, value: chunk }
-      },
-      // The file handle is closed by its owner, not by the reader finishing.
-      return: async () => ({ done: true, value: undefined })
-    }
-  }
-
-  /** Hashes whatever the reader did not consume, up to the end of the file. */
-  async drain(): Promise<void> {
-    const buffer = new Uint8Array(READ_CHUNK)
-    for (;;) {
-      const { bytesRead } = await this.file.read(buffer, 0, buffer.byteLength, this.position)
-      if (bytesRead === 0) return
-      this.hash.update(buffer.subarray(0, bytesRead))
-      this.position += bytesRead
-    }
-  }
-
-  digest(): string {
-    return this.hash.digest("hex")
-  }
+  return { bytes, sha256: hash.digest("hex") }
 }
 
 /** Steps through a value's chunk groups, made synchronously (Arrow IPC) or asynchronously (Parquet, in wasm). */
@@ -451,11 +425,9 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     Effect.gen(function* () {
       const fs = attempt("load", assetKey, location)
       const blob = yield* fs("open", path, () => openAsBlob(path))
-      const source = new HashingReader(file)
-      yield* fs("read", path, () => source.drain())
-      if (source.bytesRead !== manifest.bytes)
-        return yield* Effect.fail(resized(assetKey, location, path, manifest, source.bytesRead))
-      const found = source.digest()
+      const { bytes, sha256: found } = yield* fs("read", path, () => hashFile(file))
+      if (bytes !== manifest.bytes)
+        return yield* Effect.fail(resized(assetKey, location, path, manifest, bytes))
       if (found !== manifest.sha256)
         return yield* Effect.fail(corrupt(assetKey, location, path, manifest, found))
       return blob
@@ -520,7 +492,7 @@ export const makeFsIOManager = (options: FsIOManagerOptions): IOManager => {
     assetKey: string,
     location: string
   ): AsyncGenerator<RecordBatch> =>
-    verifiedArrowBatches(new HashingReader(file), manifest, {
+    verifiedIpcBatches(fileSource(file), manifest, {
       resized: (found) => resized(assetKey, location, path, manifest, found),
       corrupt: (found) => corrupt(assetKey, location, path, manifest, found),
       undecodable: (cause) =>
