@@ -33,6 +33,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
+import { verifiedIpcBatches } from "../fs/IpcStreamReader.ts"
 import { decodeManifest, extensionOf, type Manifest, ValueFormat } from "../fs/Manifest.ts"
 import { parquetBatches, readParquetTable } from "../fs/Parquet.ts"
 import {
@@ -53,7 +54,7 @@ import {
   sizeMismatch,
   wipeAdvice
 } from "../ValueLocation.ts"
-import { verifiedArrowBatches } from "../VerifiedBatches.ts"
+import { bodySource } from "./BodySource.ts"
 
 /**
  * Options of `makeS3IOManager`. Without `client`, the manager makes its own S3 client; `region` and
@@ -248,75 +249,6 @@ const nodeBody = (output: GetObjectCommandOutput): Readable => {
   const body: unknown = output.Body
   if (body instanceof Readable) return body
   throw new TypeError(`expected the response body as a Node.js Readable, found ${typeof body}`)
-}
-
-/** Smallest chunk handed to the Arrow reader: a body arrives in ~64 KiB pieces, which it would join again and again. */
-const MIN_READ = 1024 * 1024
-
-/**
- * Hashes a response body as it is read; feeds the Arrow stream reader chunks of at least the size
- * it asks for (one copy of the pieces, not one per piece) and can drain what it left.
- */
-class HashingSource implements AsyncIterable<Uint8Array> {
-  private readonly hash = createHash("sha256")
-  private readonly chunks: AsyncIterator<Uint8Array>
-  private ended = false
-  bytesRead = 0
-
-  constructor(body: Readable) {
-    this.chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
-  }
-
-  private async pull(): Promise<IteratorResult<Uint8Array>> {
-    if (this.ended) return { done: true, value: undefined }
-    const next = await this.chunks.next()
-    if (next.done === true) this.ended = true
-    else {
-      this.hash.update(next.value)
-      this.bytesRead += next.value.byteLength
-    }
-    return next
-  }
-
-  /** Pieces of the body up to `wanted` bytes (at least MIN_READ), joined into one chunk. */
-  private async read(wanted: number): Promise<IteratorResult<Uint8Array>> {
-    const size = Math.max(wanted, MIN_READ)
-    const pieces: Array<Uint8Array> = []
-    let total = 0
-    while (total < size) {
-      const next = await this.pull()
-      if (next.done === true) break
-      pieces.push(next.value)
-      total += next.value.byteLength
-    }
-    if (pieces.length === 0) return { done: true, value: undefined }
-    if (pieces.length === 1) return { done: false, value: pieces[0]! }
-    // A fresh buffer per read: the reader keeps views of it in the batches it returns.
-    const joined = new Uint8Array(total)
-    let offset = 0
-    for (const piece of pieces) {
-      joined.set(piece, offset)
-      offset += piece.byteLength
-    }
-    return { done: false, value: joined }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: (wanted?: unknown) => this.read(typeof wanted === "number" && wanted > 0 ? wanted : 0),
-      // The body is destroyed by its owner, not by the reader finishing: `drain` still reads it.
-      return: async () => ({ done: true, value: undefined })
-    }
-  }
-
-  /** Hashes whatever the reader did not consume, up to the end of the body. */
-  async drain(): Promise<void> {
-    for (;;) if ((await this.pull()).done === true) return
-  }
-
-  digest(): string {
-    return this.hash.digest("hex")
-  }
 }
 
 /** Reads a whole body, expected to be `expected` bytes, while hashing it; also counts bytes beyond. */
@@ -815,7 +747,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
     assetKey: string
   ): AsyncGenerator<RecordBatch> {
     try {
-      yield* verifiedArrowBatches(new HashingSource(body), manifest, {
+      yield* verifiedIpcBatches(bodySource(body), manifest, {
         resized: (found) => resized(assetKey, key, manifest, found),
         corrupt: (found) => corrupt(assetKey, key, manifest, found),
         undecodable: (cause) =>
