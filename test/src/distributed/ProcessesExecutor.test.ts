@@ -153,4 +153,46 @@ describe("the processes executor", () => {
     },
     SUITE_TIMEOUT
   )
+
+  it(
+    "fails the other attempts of a child killed for an attempt that would not stop as WorkerCrashed, retried by their policy",
+    async () => {
+      const { root, file, project } = await fixtureProject(
+        join(import.meta.dirname, "fixtures/shared.ts"),
+        "shared"
+      )
+      const runner = makeProcessRunner({
+        projectFile: file,
+        values: { root },
+        size: 1,
+        attemptsPerChild: 2,
+        cancelGraceMillis: 500
+      })
+      const events: Array<RunEvent> = []
+      try {
+        // Loaded before the run: both attempts reach the child (a timeout while it loads would
+        // only take spin out of its queue).
+        await runner.start("default")
+        const result = (await materialize(
+          project,
+          ["spin", "neighbour"] as never,
+          {
+            root,
+            raiseOnError: false,
+            output: "off",
+            stepRunner: runner,
+            onEvent: (e: RunEvent) => events.push(e)
+          } as MaterializeOptions<AnyProject>
+        )) as RunResult<AnyProject>
+        expect((result.step("spin")!.error as { _tag: string })._tag).toBe("StepTimeout")
+        expect(result.step("neighbour")).toMatchObject({ status: "succeeded", attempts: 2 })
+        const retried = events.find((e) => e._tag === "StepRetrying" && e.key === "neighbour")
+        expect(retried).toMatchObject({ error: { tag: "WorkerCrashed" } })
+      } finally {
+        await runner.close()
+        await rm(root, { recursive: true, force: true })
+      }
+    },
+    SUITE_TIMEOUT
+  )
 })
