@@ -18,7 +18,6 @@ import { CheckFailed, type CheckInput, type ExecutableCheck } from "../check/Che
 import { blockingFailure, runChecks } from "../check/RunChecks.ts"
 import type { AlertSentEvent, EventListener } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
-import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { AssetSpec, JsonValue } from "../graph/AssetSpec.ts"
 import { isArrowTable, logicalVersion } from "../io/DataVersion.ts"
 import { type IOManager, IOManagerError, type RecordBatchLike, type ValueHandle } from "../io/IOManager.ts"
@@ -43,7 +42,8 @@ import { makePartitionedInput } from "./PartitionedInput.ts"
 import { makeRetryDecider } from "./RetryPolicy.ts"
 import { isSkip } from "./Skip.ts"
 import type { PartitionInfo, PartitionRangeInfo, StepContext } from "./StepContext.ts"
-import { type OutputValidationError, StepTimeout, toErrorInfo, UserCodeError } from "./StepErrors.ts"
+import { type OutputValidationError, StepTimeout, toErrorInfo, type UserCodeError } from "./StepErrors.ts"
+import { assetPathOf, userBoundary } from "./StepParts.ts"
 import type { StepAttempt, StepRunner } from "./StepRunner.ts"
 
 export * from "./RemoteAttempt.ts"
@@ -189,9 +189,6 @@ const receivesAll = (
   step.singleRange === true ||
   readsManyPartitions(graph.specs[step.node]!.partitions, graph.specs[parent]!.partitions, mapping)
 
-/** Key path segments by node of a graph, validated once per graph rather than on every write. */
-const pathsByGraph = new WeakMap<AssetGraph, Array<ReadonlyArray<string> | undefined>>()
-
 /** The step of each unpartitioned node in the plan (-1 for none): an array, or a map for a small plan of a big graph. */
 const stepIndex = (graphSize: number, steps: ReadonlyArray<PlanStep>): ((node: number) => number) => {
   const n = steps.length
@@ -283,15 +280,7 @@ const runWithClock = <R>(
         : partitionStates?.get(graph.keys[node]!)?.get(partition)?.latest?.handle
     }
 
-    const pathOf = (node: number, key: string): ReadonlyArray<string> => {
-      let paths = pathsByGraph.get(graph)
-      if (paths === undefined) {
-        paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
-        pathsByGraph.set(graph, paths)
-      }
-      paths[node] ??= assetKeySegments(key)
-      return paths[node]
-    }
+    const pathOf = (node: number, key: string): ReadonlyArray<string> => assetPathOf(graph, node, key)
 
     const inputVersionsOf = (i: number): Record<string, string> => {
       const step = steps[i]!
@@ -384,13 +373,6 @@ const runWithClock = <R>(
             })
           )
     }
-
-    const userBoundary = (key: string, effect: Effect.Effect<unknown, unknown, R>) =>
-      Effect.catchCause(effect, (cause) =>
-        Cause.hasInterruptsOnly(cause)
-          ? Effect.interrupt
-          : Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(cause) }))
-      )
 
     const emitLog = (
       key: string,

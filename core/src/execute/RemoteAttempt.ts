@@ -11,7 +11,6 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type { MaterializationEvent, RunEvent } from "../events/RunEvent.ts"
 import type { AssetGraph } from "../graph/AssetGraph.ts"
-import { assetKeySegments } from "../graph/AssetKey.ts"
 import type { JsonValue } from "../graph/AssetSpec.ts"
 import { logicalVersion } from "../io/DataVersion.ts"
 import { type IOManager, IOManagerError } from "../io/IOManager.ts"
@@ -23,7 +22,8 @@ import { type ExecutableAsset, execute } from "./Executor.ts"
 import { LiveContext } from "./LiveContext.ts"
 import { drainStepOutput, enterStepOutput, installOutputCapture, leaveStepOutput } from "./OutputCapture.ts"
 import { isSkip } from "./Skip.ts"
-import { UserCodeError } from "./StepErrors.ts"
+import type { UserCodeError } from "./StepErrors.ts"
+import { assetPathOf, userBoundary } from "./StepParts.ts"
 import type { StepAttempt, StepAttemptResult } from "./StepRunner.ts"
 
 /** What a process needs of the project to run attempts: its graph, executables and IO managers. */
@@ -171,25 +171,6 @@ export const runsDirectly = <R>(asset: ExecutableAsset<R>, attempt: StepAttempt)
   )
 }
 
-/** Key path segments by node of a graph, validated once per graph rather than on every write. */
-const pathsByGraph = new WeakMap<AssetGraph, Array<ReadonlyArray<string> | undefined>>()
-const pathOf = (graph: AssetGraph, node: number, key: string): ReadonlyArray<string> => {
-  let paths = pathsByGraph.get(graph)
-  if (paths === undefined) {
-    paths = new Array<ReadonlyArray<string> | undefined>(graph.size)
-    pathsByGraph.set(graph, paths)
-  }
-  paths[node] ??= assetKeySegments(key)
-  return paths[node]
-}
-
-const userBoundary = <R>(key: string, effect: Effect.Effect<unknown, unknown, R>) =>
-  Effect.catchCause(effect, (cause) =>
-    Cause.hasInterruptsOnly(cause)
-      ? Effect.interrupt
-      : Effect.fail(new UserCodeError({ assetKey: key, cause: Cause.squash(cause) }))
-  )
-
 /**
  * One simple attempt, as the in-process executor's step does it (same inputs, context, logs and
  * captured output, validation, store, errors and data versions); see `runsDirectly`.
@@ -304,7 +285,7 @@ const runDirect = <R>(
       return Effect.map(
         io.write(value, {
           assetKey: key,
-          assetPath: pathOf(graph, step.node, key),
+          assetPath: assetPathOf(graph, step.node, key),
           runId,
           attemptId: `${runId}-${attempt.attempt}`,
           codeVersion: spec.codeVersion,
