@@ -30,7 +30,8 @@ type Name = "bare put" | "bare Upload" | "write" | "bare get" | "load" | "loadBa
 const NAMES: ReadonlyArray<Name> = ["bare put", "bare Upload", "write", "bare get", "load", "loadBatches"]
 const LABELS: Record<Name, string> = {
   "bare put": "bare SDK `PutObject` of the stored bytes (one request)",
-  "bare Upload": "bare lib-storage `Upload` of the stored bytes (8 MiB parts, 4 at once)",
+  "bare Upload":
+    "bare lib-storage `Upload` of the stored bytes (16 MiB parts, 4 at once: the IO manager's defaults)",
   write: "IO manager `write(table)`: IPC encode + sha256 + multipart `Upload` + manifest",
   "bare get": "bare SDK `GetObject`, body read whole",
   load: "IO manager `load` (whole): manifest + GetObject + sha256 + `tableFromIPC`",
@@ -142,8 +143,9 @@ export const s3Bench = async (): Promise<Section> => {
         new Upload({
           client,
           params: { Bucket: BUCKET, Key: `bare/${round}/upload`, Body: stored },
-          partSize: 8 * 2 ** 20,
-          queueSize: 4
+          partSize: 16 * 2 ** 20,
+          queueSize: 4,
+          leavePartsOnError: true
         }).done()
       )
       millis.set("bare Upload", upload.millis)

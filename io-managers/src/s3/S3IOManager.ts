@@ -86,7 +86,7 @@ export interface S3IOManagerOptions {
    * is wrapped so that an interrupted write aborts its own in-flight requests.
    */
   readonly client?: S3Client
-  /** Bytes per multipart part (default 8 MiB, at least 5 MiB); S3 allows 10,000 parts per object. */
+  /** Bytes per multipart part (default 16 MiB, at least 5 MiB); S3 allows 10,000 parts per object. */
   readonly partSize?: number
   /** Parts uploaded at once (default 4); memory use is about `partSize × queueSize`. */
   readonly queueSize?: number
@@ -111,6 +111,8 @@ export class InvalidS3Options extends Data.TaggedError("InvalidS3Options")<{
 type Operation = IOManagerError["operation"]
 
 const MIN_PART_SIZE = 5 * 1024 * 1024
+/** Fewer, larger parts: on s3rver 16 MiB parts upload ~5–10% faster than 8 MiB ones (bench/S3Bench.ts). */
+const DEFAULT_PART_SIZE = 16 * 1024 * 1024
 const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 /** The best-effort abort of an incomplete upload and the cleanup of a failed write give up after this. */
 const CLEANUP_TIMEOUT_MS = 10_000
@@ -341,7 +343,7 @@ export const makeS3IOManager = (options: S3IOManagerOptions): IOManager => {
   const bucket = options.bucket
   const normalized = normalizePrefix(options.prefix ?? "")
   const prefix = "prefix" in normalized ? normalized.prefix : ""
-  const partSize = options.partSize ?? 8 * 1024 * 1024
+  const partSize = options.partSize ?? DEFAULT_PART_SIZE
   const queueSize = options.queueSize ?? 4
   const defaultFormat = options.format ?? "arrow"
   const tempRoot = options.tempDir ?? tmpdir()
