@@ -98,6 +98,12 @@ export type LeaseResult =
   | { readonly acquired: true }
   | { readonly acquired: false; readonly holder: string; readonly expiresAt: number }
 
+/** Who holds the lease, until when (a lease past `expiresAt` is free to take). */
+export interface LeaseHolder {
+  readonly holder: string
+  readonly expiresAt: number
+}
+
 /** Why a daemon store operation failed: names the store and the operation. */
 export class DaemonStoreError extends Data.TaggedError("DaemonStoreError")<{
   readonly operation: string
@@ -156,6 +162,8 @@ export interface DaemonStore {
    * first used before it (a sensor may launch such a key again). Queued and launched runs stay.
    */
   readonly prune: (before: number) => Effect.Effect<PruneResult, DaemonStoreError>
+  /** The lease as stored, expired or not; undefined when no daemon holds it or it was released. */
+  readonly lease: () => Effect.Effect<LeaseHolder | undefined, DaemonStoreError>
   /** Gives the lease up if `owner` holds it. */
   readonly releaseLease: (owner: string) => Effect.Effect<void, DaemonStoreError>
   readonly close: () => Effect.Effect<void>
@@ -297,6 +305,10 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
         }
         return { acquired: false, holder: lease.owner, expiresAt: lease.expiresAt }
       }),
+    lease: () =>
+      Effect.sync(() =>
+        lease === undefined ? undefined : { holder: lease.owner, expiresAt: lease.expiresAt }
+      ),
     releaseLease: (owner) =>
       Effect.sync(() => {
         if (lease?.owner === owner) lease = undefined

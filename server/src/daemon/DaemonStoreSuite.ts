@@ -277,7 +277,9 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
     it("gives the lease to one owner until it expires or is released", () =>
       withStore((store) =>
         Effect.gen(function* () {
+          expect(yield* store.lease()).toBeUndefined()
           expect(yield* store.acquireLease("a", 1000, 10_000)).toEqual({ acquired: true })
+          expect(yield* store.lease()).toEqual({ holder: "a", expiresAt: 11_000 })
           expect(yield* store.acquireLease("b", 2000, 10_000)).toEqual({
             acquired: false,
             holder: "a",
@@ -289,8 +291,10 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             acquired: false,
             expiresAt: 19_000
           })
+          expect(yield* store.lease()).toEqual({ holder: "a", expiresAt: 19_000 })
           // Expired: the next one takes it.
           expect(yield* store.acquireLease("b", 19_000, 10_000)).toEqual({ acquired: true })
+          expect(yield* store.lease()).toEqual({ holder: "b", expiresAt: 29_000 })
           expect(yield* store.acquireLease("a", 20_000, 10_000)).toMatchObject({
             acquired: false,
             holder: "b"
@@ -298,6 +302,7 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
           yield* store.releaseLease("a")
           expect(yield* store.acquireLease("a", 20_000, 10_000)).toMatchObject({ acquired: false })
           yield* store.releaseLease("b")
+          expect(yield* store.lease()).toBeUndefined()
           expect(yield* store.acquireLease("a", 20_000, 10_000)).toEqual({ acquired: true })
           // A holder known to be dead is replaced before its lease expires; a live one is not.
           expect(yield* store.acquireLease("c", 21_000, 10_000, "b")).toMatchObject({

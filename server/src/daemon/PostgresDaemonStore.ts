@@ -693,6 +693,16 @@ export const openPostgresDaemonStore = (
         attempt("acquireLease", () =>
           withClient((client) => lease(client, owner, now, ttlMillis, replacing))
         ),
+      lease: () =>
+        Effect.map(
+          query<{ owner: string; expires_at: number }>(
+            "lease",
+            `SELECT owner, expires_at FROM ${s}.daemon_lease WHERE id = 1`,
+            []
+          ),
+          (r) =>
+            r.rows[0] === undefined ? undefined : { holder: r.rows[0].owner, expiresAt: r.rows[0].expires_at }
+        ),
       releaseLease: (owner) =>
         Effect.asVoid(
           query("releaseLease", `DELETE FROM ${s}.daemon_lease WHERE id = 1 AND owner = $1`, [owner])

@@ -430,6 +430,11 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
           })
           .immediate()
       ),
+    lease: () =>
+      attempt("lease", () => {
+        const row = getLease.get()
+        return row === undefined ? undefined : { holder: row.owner, expiresAt: row.expires_at }
+      }),
     releaseLease: (owner) =>
       attempt("releaseLease", () => {
         db.prepare("DELETE FROM daemon_lease WHERE id = 1 AND owner = ?").run(owner)

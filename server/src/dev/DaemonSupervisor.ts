@@ -1,6 +1,7 @@
 /**
- * Supervises the daemon child of `materia dev` (DaemonChild.ts): starts it, follows what it prints
- * to know its state and who holds the store's lease (`GET /daemon`), starts it again after a crash
+ * Supervises the daemon child of `materia dev` (DaemonChild.ts): starts it, knows its state and who
+ * holds the store's lease from the lease the child reads in the daemon store (`GET /daemon`; the
+ * daemon's log lines are only relayed), starts it again after a crash
  * (backing off) and, on `restart`, after the project's code changed — the daemon reads the
  * schedules and sensors once, when it starts. A daemon that cannot load the project waits for the
  * next change instead of crash-looping.
@@ -39,10 +40,6 @@ const HEALTHY_MILLIS = 60_000
 const MAX_BACKOFF_MILLIS = 30_000
 /** A daemon asked to stop that has not exited after this long is killed. */
 const STOP_GRACE_MILLIS = 15_000
-
-const RUNNING = /\bdaemon (\S+): .*ticking every/
-const WAITING = /another daemon \((\S+)\) holds the lease of this store until (\S+);/
-const LOST = /lost the lease to (\S+); waiting/
 
 /** Makes the supervisor; the daemon starts at the first `restart` (once the project has loaded). */
 export const makeDaemonSupervisor = (options: DaemonSupervisorOptions): DaemonSupervisor => {
@@ -83,6 +80,30 @@ export const makeDaemonSupervisor = (options: DaemonSupervisorOptions): DaemonSu
       message: "the daemon is loading the project's schedules, sensors and automation conditions"
     })
     started.on("message", (message: FromDaemon) => {
+      if (message.type === "lease") {
+        if (child !== started) return
+        const { holder, expiresAt, mine, at } = message
+        if (holder !== null && mine)
+          set({
+            state: "running",
+            leaseHolder: holder,
+            message: `this server's daemon (pid ${started.pid}) holds the lease and ticks`
+          })
+        else if (holder !== null && expiresAt !== null && expiresAt > at)
+          set({
+            state: "waiting",
+            leaseHolder: holder,
+            message: `another daemon (${holder}) holds the lease of this store until ${new Date(expiresAt).toISOString()}; this server's daemon waits for it to stop`
+          })
+        else if (info.state === "running" || info.state === "waiting")
+          // Released or expired: this server's daemon takes it at its next turn.
+          set({
+            state: "starting",
+            leaseHolder: null,
+            message: "the lease of this store is free; this server's daemon is taking it"
+          })
+        return
+      }
       if (message.type !== "line" || message.text === "") return
       const text = message.text
       log(`materia daemon: ${text}`)
@@ -90,21 +111,6 @@ export const makeDaemonSupervisor = (options: DaemonSupervisorOptions): DaemonSu
         errors.push(text)
         if (errors.length > 5) errors.shift()
       }
-      if (child !== started) return
-      const running = RUNNING.exec(text)
-      const waiting = WAITING.exec(text) ?? LOST.exec(text)
-      if (running !== null)
-        set({
-          state: "running",
-          leaseHolder: running[1]!,
-          message: `this server's daemon (pid ${started.pid}) holds the lease and ticks`
-        })
-      else if (waiting !== null)
-        set({
-          state: "waiting",
-          leaseHolder: waiting[1]!,
-          message: `another daemon (${waiting[1]}) holds the lease of this store${waiting[2] === undefined ? "" : ` until ${waiting[2]}`}; this server's daemon waits for it to stop`
-        })
     })
     exited = new Promise<void>((resolve) => {
       started.once("exit", (code, signal) => {
