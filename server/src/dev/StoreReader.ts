@@ -145,7 +145,8 @@ const runResponseOf = (row: RunRow, events: ReadonlyArray<EventRow>): RunRespons
       startedAt: s.startedAt ?? null,
       endedAt: s.endedAt ?? null,
       attempts: s.attempts,
-      error: s.error === undefined ? null : s.error.message
+      error: s.error === undefined ? null : s.error.message,
+      waiting: s.waiting ?? null
     }))
   }
 }

@@ -140,7 +140,9 @@ export const StepSummary = Schema.Struct({
   startedAt: Schema.NullOr(Schema.Finite),
   endedAt: Schema.NullOr(Schema.Finite),
   attempts: Schema.Finite,
-  error: Schema.NullOr(Schema.String)
+  error: Schema.NullOr(Schema.String),
+  /** Why a running step cannot run yet (`waiting for a worker of pool gpu`); null when it is not waiting. */
+  waiting: Schema.NullOr(Schema.String)
 })
 export type StepSummary = typeof StepSummary.Type
 export const RunResponse = Schema.Struct({ run: RunSummary, steps: Schema.Array(StepSummary) })
