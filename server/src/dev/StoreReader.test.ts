@@ -63,3 +63,43 @@ describe("StoreReader (SQLite)", () => {
     await Effect.runPromise(storage.close)
   })
 })
+
+describe("StoreReader watermark (SQLite)", () => {
+  it("changes with every event, and when a partitioned asset is wiped (no event)", async () => {
+    const root = await mkdtemp(join(tmpdir(), "materia-reader-"))
+    roots.push(root)
+    const storage = await Effect.runPromise(makeSqliteStorage({ path: defaultSqlitePath(root) }))
+    const reader = openStoreReader(root)
+    const materialized = (key: string, partition: string) =>
+      ({
+        _tag: "Materialization",
+        runId: "r1",
+        at: 2,
+        key,
+        partition,
+        attempt: 1,
+        dataVersion: `${key}-${partition}`,
+        codeVersion: "v1",
+        inputVersions: {},
+        handle: null,
+        metadata: {},
+        durationMillis: 1
+      }) as const
+    const empty = await reader.watermark()
+    await Effect.runPromise(
+      storage.append("p", [
+        { _tag: "RunStarted", runId: "r1", at: 1, project: "p", targets: ["daily"], steps: [] },
+        materialized("daily", "2026-01-01"),
+        materialized("daily", "2026-01-02"),
+        materialized("hourly", "2026-01-01T00")
+      ])
+    )
+    const recorded = await reader.watermark()
+    expect(recorded).not.toBe(empty)
+    expect(await Effect.runPromise(storage.wipe("p", ["daily"]))).toBe(2)
+    const wiped = await reader.watermark()
+    expect(wiped).not.toBe(recorded)
+    await reader.close()
+    await Effect.runPromise(storage.close)
+  })
+})

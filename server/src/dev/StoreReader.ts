@@ -257,10 +257,20 @@ const openSqliteReader = (root: string): StoreReader => {
     watermark: async () => {
       const row = open()
         ?.prepare<[], { id: number | null; n: number }>(
-          "SELECT (SELECT MAX(id) FROM events) AS id, (SELECT COUNT(*) FROM asset_latest) AS n"
+          // The partitioned assets by a loose index scan (one lookup per asset, not per partition).
+          `WITH RECURSIVE partitioned(project, asset_key) AS (
+             SELECT * FROM (SELECT project, asset_key FROM partition_latest ORDER BY project, asset_key LIMIT 1)
+             UNION ALL
+             SELECT p.project, p.asset_key FROM partitioned k, partition_latest p
+              WHERE p.rowid = (SELECT q.rowid FROM partition_latest q
+                                WHERE (q.project, q.asset_key) > (k.project, k.asset_key)
+                                ORDER BY q.project, q.asset_key LIMIT 1)
+           )
+           SELECT (SELECT MAX(id) FROM events) AS id,
+                  (SELECT COUNT(*) FROM asset_latest) + (SELECT COUNT(*) FROM partitioned) AS n`
         )
         .get()
-      // `materia wipe` deletes rows without an event, so the count takes part too.
+      // `materia wipe` deletes rows (an asset's, all its partitions') without an event, so the count takes part too.
       return row === undefined ? 0 : watermarkOf(row.id ?? 0, row.n)
     },
     runs: async (project, { limit, before }) => {
