@@ -48,6 +48,8 @@ export const materializeCommand: Command = {
   --redis URL         the Redis of the queue executor
   --from-failure RUN  run again only the failed, skipped and canceled steps of run RUN
   --from-run RUN      run again the steps of run RUN that --select picks (all without --select)
+  --run-id ID         the new run's id (default: its start time and a random suffix); the
+                      daemon chooses it so that any daemon can follow the run
   --json              print the result as JSON instead of live progress
   --project FILE      the project module (default: the nearest materia.config.ts)
 
@@ -63,6 +65,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       redis: { type: "string" },
       "from-failure": { type: "string" },
       "from-run": { type: "string" },
+      "run-id": { type: "string" },
       json: { type: "boolean" },
       project: { type: "string" }
     })
@@ -109,6 +112,7 @@ Exit codes: 0 success or nothing to do, 1 a step failed, 2 bad usage, 130 cancel
       // The reporter shows what bodies print; --json output stays clean.
       output: "capture",
       concurrency,
+      ...(values["run-id"] === undefined ? {} : { runId: values["run-id"] }),
       onEvent: reporter === undefined ? [] : [reporter.listener]
     } as const
     let result: RunResult
