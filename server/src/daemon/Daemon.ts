@@ -4,7 +4,8 @@
  * under the queue's limits, each in its own process. Restart-safe: ticks are recorded once by id
  * with their runs; a queued run is marked launched before its process starts, so a daemon killed
  * in between never launches it twice (the run is reported `lost` instead), and a run whose process
- * outlived its daemon is adopted by the next one.
+ * outlived its daemon is adopted by the next one: by its pid when it was launched on this host, and
+ * through its Materia run in the metadata store when it was launched on another (`watchRun`).
  */
 import { rmSync } from "node:fs"
 import { join } from "node:path"
@@ -12,9 +13,18 @@ import type { AddPartitions } from "@materia/assets"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { DaemonStore, DaemonStoreError, QueuedRun, TickRecord } from "./DaemonStore.ts"
-import { isAlive, type LaunchTarget, launchRun, readOutcome, thisHost } from "./RunLauncher.ts"
+import {
+  isAlive,
+  type LaunchTarget,
+  launchRun,
+  newMateriaRunId,
+  type RunOutcome,
+  readOutcome,
+  thisHost
+} from "./RunLauncher.ts"
 import { launchable, type QueueLimits } from "./RunQueue.ts"
 import { queueRetry, type RunRetryPolicy, retryOf } from "./RunRetry.ts"
+import type { WatchedRun } from "./RunWatch.ts"
 import { type CatchUp, type Definitions, runTick, type TickCache, type TickOptions } from "./TickEngine.ts"
 
 export interface DaemonConfig {
@@ -47,6 +57,16 @@ export interface DaemonConfig {
   /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
   readonly retention?: (() => Effect.Effect<string | undefined, unknown>) | undefined
   readonly automationIntervalMillis?: number | undefined
+  /**
+   * Reads what the metadata store says of a run launched on another host (`watchRunIn`): its pid
+   * is another machine's, so it ends when its Materia run ends. Without it such runs stay launched.
+   */
+  readonly watchRun?: ((run: QueuedRun) => Effect.Effect<WatchedRun, unknown>) | undefined
+  /**
+   * A run launched on another host whose Materia run the metadata store has not recorded this long
+   * after its launch is `lost` (its process never got that far); 10 minutes by default.
+   */
+  readonly adoptGraceMillis?: number | undefined
 }
 
 /** Who holds a lease: `<host>:<pid>:<nonce>`. */
@@ -79,6 +99,7 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
     const ttl = config.leaseTtlMillis ?? 30_000
     const limits = config.limits ?? { maxConcurrentRuns: 4 }
     const owner = leaseOwner()
+    const host = thisHost()
     const stopped = () => config.signal?.aborted === true
     const exits = new Map<string, { code: number | null | undefined }>()
     const cache: TickCache = new Map()
@@ -131,8 +152,10 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
       return false
     })
 
-    const finish = (run: QueuedRun, code: number | null | undefined, now: number) => {
-      const outcome = readOutcome(target.logDir, run.id, code)
+    const finish = (run: QueuedRun, code: number | null | undefined, now: number) =>
+      finishWith(run, readOutcome(target.logDir, run.id, code), now)
+
+    const finishWith = (run: QueuedRun, outcome: RunOutcome | undefined, now: number) => {
       const status = outcome?.status ?? "lost"
       log(
         `run ${run.id} of ${run.kind} ${run.name} ${status}${outcome?.runId === undefined ? "" : ` (materia run ${outcome.runId})`}${outcome?.error === undefined ? "" : `: ${outcome.error}`}`
@@ -164,6 +187,45 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
       )
     }
 
+    const watched = new Set<string>()
+    /** A run launched on another host: it ends when the metadata store says its Materia run ended. */
+    const adopt = (run: QueuedRun, now: number) =>
+      Effect.gen(function* () {
+        const where = `launched on ${run.host}${run.leaseOwner === undefined ? "" : ` by ${run.leaseOwner}`}`
+        if (!watched.has(run.id)) {
+          watched.add(run.id)
+          log(
+            config.watchRun === undefined
+              ? `run ${run.id} of ${run.kind} ${run.name} was ${where}: its pid is not this host's, and without the metadata store this daemon cannot tell when it ends`
+              : `watching run ${run.id} of ${run.kind} ${run.name} (${where}) through ${run.request.backfillId === undefined ? `its Materia run ${run.runId ?? "(none recorded)"}` : `backfill ${run.request.backfillId}`} in the metadata store`
+          )
+        }
+        if (config.watchRun === undefined) return
+        // A store that cannot be read now is read again next tick.
+        const seen = yield* Effect.result(config.watchRun(run))
+        if (seen._tag === "Failure") return
+        const w = seen.success
+        if (w.state === "running") return
+        if (w.state === "unknown") {
+          if (now - (run.launchedAt ?? run.enqueuedAt) < (config.adoptGraceMillis ?? 600_000)) return
+          const error = `${where}, its ${run.request.backfillId === undefined ? `Materia run ${run.runId ?? "(no id recorded)"}` : `backfill ${run.request.backfillId}`} never appeared in the metadata store: its process did not start, or died before recording it`
+          log(`run ${run.id} of ${run.kind} ${run.name} lost: ${error}`)
+          watched.delete(run.id)
+          yield* store.updateRun(run.id, { status: "lost", endedAt: now, error })
+          return
+        }
+        watched.delete(run.id)
+        yield* finishWith(
+          run,
+          {
+            status: w.status === "succeeded" ? "succeeded" : "failed",
+            ...(w.runId === undefined ? {} : { runId: w.runId }),
+            ...(w.status === "succeeded" ? {} : { error: w.reason ?? `run ${w.status}` })
+          },
+          now
+        )
+      })
+
     const reap = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       for (const run of yield* store.runs({ status: ["launched"] })) {
@@ -172,6 +234,9 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
           if (exit.code === undefined) continue
           exits.delete(run.id)
           yield* finish(run, exit.code, now)
+        } else if (run.host !== undefined && run.host !== host) {
+          // Launched elsewhere: its pid is another machine's, never judged here.
+          yield* adopt(run, now)
         } else if (run.pid === undefined) {
           log(`run ${run.id} of ${run.kind} ${run.name} lost: a daemon stopped before its process started`)
           yield* store.updateRun(run.id, {
@@ -230,10 +295,18 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
       for (const run of launchable(queued, active, limits)) {
         const now = yield* Clock.currentTimeMillis
         // Marked first: a daemon killed before the process starts leaves it `lost`, never launched twice.
-        yield* store.updateRun(run.id, { status: "launched", launchedAt: now })
+        // With where and by whom, and the Materia run's id, so a daemon of another host can follow it.
+        const runId = run.request.backfillId === undefined ? newMateriaRunId(now) : undefined
+        yield* store.updateRun(run.id, {
+          status: "launched",
+          launchedAt: now,
+          host,
+          leaseOwner: owner,
+          ...(runId === undefined ? {} : { runId })
+        })
         let pid: number
         try {
-          const process = launchRun(run, target)
+          const process = launchRun(runId === undefined ? run : { ...run, runId }, target)
           pid = process.pid
           const exit: { code: number | null | undefined } = { code: undefined }
           exits.set(run.id, exit)
@@ -247,7 +320,9 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
           continue
         }
         yield* store.updateRun(run.id, { pid })
-        log(`launched run ${run.id} of ${run.kind} ${run.name} (pid ${pid})`)
+        log(
+          `launched run ${run.id} of ${run.kind} ${run.name} (pid ${pid}${runId === undefined ? "" : `, materia run ${runId}`})`
+        )
       }
     })
 

@@ -64,13 +64,60 @@ describe("SqliteDaemonStore", () => {
     db.prepare("UPDATE daemon_schema SET version = ?").run(DAEMON_SCHEMA_VERSION + 1)
     db.close()
     const newer = await Effect.runPromise(Effect.flip(openSqliteDaemonStore(path)))
-    expect(newer.message).toMatch(/schema version 2, newer than this Materia knows \(1\)/)
+    expect(newer.message).toContain(
+      `schema version ${DAEMON_SCHEMA_VERSION + 1}, newer than this Materia knows (${DAEMON_SCHEMA_VERSION})`
+    )
     const other = await freshPath()
     const foreign = new Database(other)
     foreign.exec("CREATE TABLE notes (x TEXT)")
     foreign.close()
     const refused = await Effect.runPromise(Effect.flip(openSqliteDaemonStore(other)))
     expect(refused.message).toContain("another application")
+  })
+
+  it("upgrades version 1 tables: runs gain their launching host and daemon, and keep their rows", async () => {
+    const path = await freshPath()
+    const store = await Effect.runPromise(openSqliteDaemonStore(path))
+    await Effect.runPromise(
+      store.commitTick({
+        tick: {
+          tickId: "t",
+          kind: "sensor",
+          name: "s",
+          tickAt: 1,
+          evaluatedAt: 1,
+          status: "requested",
+          runIds: ["r"]
+        },
+        runs: [
+          {
+            id: "r",
+            tickId: "t",
+            kind: "sensor",
+            name: "s",
+            request: { select: "a" },
+            status: "queued",
+            enqueuedAt: 1
+          }
+        ],
+        state: { kind: "sensor", name: "s", status: "running" }
+      })
+    )
+    await Effect.runPromise(store.close())
+    // As Materia with version 1 of the daemon tables left the file.
+    const v1 = new Database(path)
+    v1.exec("ALTER TABLE daemon_runs DROP COLUMN host; ALTER TABLE daemon_runs DROP COLUMN lease_owner")
+    v1.prepare("UPDATE daemon_schema SET version = 1").run()
+    v1.close()
+    const again = await Effect.runPromise(openSqliteDaemonStore(path))
+    await Effect.runPromise(again.updateRun("r", { status: "launched", host: "h2", leaseOwner: "h2:7:x" }))
+    expect(await Effect.runPromise(again.runs())).toMatchObject([
+      { id: "r", host: "h2", leaseOwner: "h2:7:x" }
+    ])
+    await Effect.runPromise(again.close())
+    const db = new Database(path, { readonly: true })
+    expect(db.prepare("SELECT version FROM daemon_schema").get()).toEqual({ version: DAEMON_SCHEMA_VERSION })
+    db.close()
   })
 
   it("holds one lease across connections (two daemons on one file)", async () => {
@@ -135,9 +182,13 @@ describe("PostgresDaemonStore", () => {
         "schema_migrations"
       ])
     )
-    expect(await sql("SELECT version FROM materia.daemon_schema_migrations")).toEqual([
-      { version: DAEMON_POSTGRES_SCHEMA_VERSION }
-    ])
+    expect(
+      (
+        await sql<{ version: number }>(
+          "SELECT version FROM materia.daemon_schema_migrations ORDER BY version"
+        )
+      ).map((r) => r.version)
+    ).toEqual(Array.from({ length: DAEMON_POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
     const again = await open()
     expect(await run(again.state("schedule", "s"))).toMatchObject({ status: "running" })
     // Another schema is another store.
@@ -147,9 +198,53 @@ describe("PostgresDaemonStore", () => {
 
   it("migrates once when daemons open together", async () => {
     await Promise.all(Array.from({ length: 4 }, () => open()))
-    expect(await sql("SELECT version FROM materia.daemon_schema_migrations")).toEqual([
-      { version: DAEMON_POSTGRES_SCHEMA_VERSION }
-    ])
+    expect(
+      (
+        await sql<{ version: number }>(
+          "SELECT version FROM materia.daemon_schema_migrations ORDER BY version"
+        )
+      ).map((r) => r.version)
+    ).toEqual(Array.from({ length: DAEMON_POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
+  })
+
+  it("upgrades version 1 tables: runs gain their launching host and daemon, and keep their rows", async () => {
+    const store = await open()
+    await run(
+      store.commitTick({
+        tick: {
+          tickId: "t",
+          kind: "sensor",
+          name: "s",
+          tickAt: 1,
+          evaluatedAt: 1,
+          status: "requested",
+          runIds: ["r"]
+        },
+        runs: [
+          {
+            id: "r",
+            tickId: "t",
+            kind: "sensor",
+            name: "s",
+            request: { select: "a" },
+            status: "queued",
+            enqueuedAt: 1
+          }
+        ],
+        state: { kind: "sensor", name: "s", status: "running" }
+      })
+    )
+    // As Materia with version 1 of the daemon tables left the schema.
+    await sql("ALTER TABLE materia.daemon_runs DROP COLUMN host, DROP COLUMN lease_owner")
+    await sql("DELETE FROM materia.daemon_schema_migrations WHERE version > 1")
+    const again = await open()
+    await run(again.updateRun("r", { status: "launched", host: "h2", leaseOwner: "h2:7:x" }))
+    expect(await run(again.runs())).toMatchObject([{ id: "r", host: "h2", leaseOwner: "h2:7:x" }])
+    expect(
+      (
+        await sql<{ version: number }>("SELECT MAX(version) AS version FROM materia.daemon_schema_migrations")
+      )[0]?.version
+    ).toBe(DAEMON_POSTGRES_SCHEMA_VERSION)
   })
 
   it("refuses daemon tables written by a newer Materia", async () => {

@@ -64,16 +64,23 @@ export interface QueuedRun {
   readonly enqueuedAt: number
   readonly launchedAt?: number | undefined
   readonly endedAt?: number | undefined
-  /** The launched process. */
+  /** The launched process, on `host`. */
   readonly pid?: number | undefined
-  /** The Materia run id the process reported. */
+  /**
+   * The Materia run id: chosen by the daemon when it launches the run (`materia materialize
+   * --run-id`), so any daemon can find the run in the metadata store; a backfill's runs have none.
+   */
   readonly runId?: string | undefined
   readonly error?: string | undefined
+  /** The host the run was launched on: only a daemon on that host can judge its `pid`. */
+  readonly host?: string | undefined
+  /** The lease owner id of the daemon that launched it. */
+  readonly leaseOwner?: string | undefined
 }
 
 /** What `updateRun` may change. */
 export type QueuedRunPatch = Partial<
-  Pick<QueuedRun, "status" | "launchedAt" | "endedAt" | "pid" | "runId" | "error">
+  Pick<QueuedRun, "status" | "launchedAt" | "endedAt" | "pid" | "runId" | "error" | "host" | "leaseOwner">
 >
 
 /** What `commitTick` did: whether it recorded the tick, the tick as stored, and the run keys it dropped. */

@@ -231,12 +231,28 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
             runs: [queued("r1", "t1"), queued("r2", "t1"), queued("r3", "t1")],
             state: { kind: "sensor", name: "files", status: "running" }
           })
-          yield* store.updateRun("r2", { status: "launched", launchedAt: 2000, pid: 42 })
+          const launched = {
+            status: "launched",
+            launchedAt: 2000,
+            host: "h1",
+            leaseOwner: "h1:9:abc"
+          } as const
+          yield* store.updateRun("r2", launched)
+          yield* store.updateRun("r2", { pid: 42 })
           yield* store.updateRun("r1", { status: "succeeded", endedAt: 3000, runId: "run-1" })
           expect((yield* store.runs({ status: ["queued"] })).map((r) => r.id)).toEqual(["r3"])
           expect(yield* store.runs({ status: ["launched", "succeeded"] })).toEqual([
             queued("r1", "t1", undefined, { status: "succeeded", endedAt: 3000, runId: "run-1" }),
-            queued("r2", "t1", undefined, { status: "launched", launchedAt: 2000, pid: 42 })
+            queued("r2", "t1", undefined, { ...launched, pid: 42 })
+          ])
+          // Queued with where it runs (a retry knows its host up front): kept as given.
+          yield* store.commitTick({
+            tick: tick("t2", { runIds: ["r4"] }),
+            runs: [queued("r4", "t2", undefined, { host: "h2", leaseOwner: "h2:1:def", runId: "m4" })],
+            state: { kind: "sensor", name: "files", status: "running" }
+          })
+          expect(yield* store.runs({ tickId: "t2" })).toEqual([
+            queued("r4", "t2", undefined, { host: "h2", leaseOwner: "h2:1:def", runId: "m4" })
           ])
           const missing = yield* Effect.flip(store.updateRun("nope", { status: "failed" }))
           expect(missing.message).toContain("no queued run nope")

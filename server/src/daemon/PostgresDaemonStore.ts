@@ -109,6 +109,14 @@ CREATE TABLE daemon_lease (
   expires_at DOUBLE PRECISION NOT NULL
 );
 `
+  },
+  {
+    version: 2,
+    description: "the host and the daemon that launched each run",
+    sql: `
+-- Only a daemon on the launching host can judge a run's pid; others watch its Materia run.
+ALTER TABLE daemon_runs ADD COLUMN host TEXT, ADD COLUMN lease_owner TEXT;
+`
   }
 ]
 
@@ -166,6 +174,8 @@ interface RunRow {
   pid: number | null
   run_id: string | null
   error: string | null
+  host: string | null
+  lease_owner: string | null
 }
 
 const optional = <K extends string, V>(key: K, value: V | null): { [P in K]?: V } =>
@@ -208,7 +218,9 @@ const toRun = (r: RunRow): QueuedRun => ({
   ...optional("endedAt", r.ended_at),
   ...optional("pid", r.pid),
   ...optional("runId", r.run_id),
-  ...optional("error", r.error)
+  ...optional("error", r.error),
+  ...optional("host", r.host),
+  ...optional("leaseOwner", r.lease_owner)
 })
 
 /** The column of each field `updateRun` may change. */
@@ -218,7 +230,9 @@ const RUN_COLUMNS: { readonly [K in keyof QueuedRunPatch]-?: string } = {
   endedAt: "ended_at",
   pid: "pid",
   runId: "run_id",
-  error: "error"
+  error: "error",
+  host: "host",
+  leaseOwner: "lease_owner"
 }
 
 const errorCode = (cause: unknown): string | undefined => {
@@ -536,11 +550,11 @@ export const openPostgresDaemonStore = (
       if (inserted.rows.length === 0) return notCommitted
       if (kept.length > 0)
         await client.query(
-          `INSERT INTO ${s}.daemon_runs (id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error)
-           SELECT id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error
+          `INSERT INTO ${s}.daemon_runs (id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error, host, lease_owner)
+           SELECT id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error, host, lease_owner
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
-                       $8::float8[], $9::float8[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
-             AS u(id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error, ord)
+                       $8::float8[], $9::float8[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[]) WITH ORDINALITY
+             AS u(id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error, host, lease_owner, ord)
            ORDER BY ord`,
           [
             kept.map((r) => r.id),
@@ -554,7 +568,9 @@ export const openPostgresDaemonStore = (
             kept.map((r) => r.endedAt ?? null),
             kept.map((r) => r.pid ?? null),
             kept.map((r) => r.runId ?? null),
-            kept.map((r) => r.error ?? null)
+            kept.map((r) => r.error ?? null),
+            kept.map((r) => r.host ?? null),
+            kept.map((r) => r.leaseOwner ?? null)
           ]
         )
       const keptKeys = kept.flatMap((r) => (r.request.runKey === undefined ? [] : [r.request.runKey]))

@@ -40,12 +40,23 @@ export interface RunOutcome {
   readonly error?: string | undefined
 }
 
-/** The `materia` arguments of a request. */
-export const materializeArgs = (request: RunRequest, configFile: string): Array<string> => {
+/**
+ * A Materia run id for a run the daemon launches (sortable: its launch time, then random), chosen
+ * before the process starts so that any daemon can find the run in the metadata store.
+ */
+export const newMateriaRunId = (now: number): string =>
+  `${new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "")}-${crypto.randomUUID().slice(0, 8)}`
+
+/** The `materia` arguments of a request; `runId`: the Materia run's id (a backfill's runs are its own). */
+export const materializeArgs = (request: RunRequest, configFile: string, runId?: string): Array<string> => {
   if (request.backfillId !== undefined)
     return ["backfill", "resume", request.backfillId, "--json", "--project", configFile]
+  const id = runId === undefined ? [] : ["--run-id", runId]
   if (request.fromFailure !== undefined)
-    return ["materialize", "--from-failure", request.fromFailure, "--json", "--project", configFile]
+    return ["materialize", "--from-failure", request.fromFailure, ...id, "--json", "--project", configFile]
   const select = typeof request.select === "string" ? request.select : request.select.join(",")
   return [
     "materialize",
@@ -55,6 +66,7 @@ export const materializeArgs = (request: RunRequest, configFile: string): Array<
       ? []
       : ["--partitions", request.partitions.join(",")]),
     ...(request.config === undefined ? [] : ["--config", JSON.stringify(request.config)]),
+    ...id,
     "--json",
     "--project",
     configFile
@@ -75,7 +87,7 @@ export const launchRun = (run: QueuedRun, target: LaunchTarget): LaunchedProcess
   try {
     const child = spawn(
       process.execPath,
-      [target.bin ?? MATERIA_BIN, ...materializeArgs(run.request, target.configFile)],
+      [target.bin ?? MATERIA_BIN, ...materializeArgs(run.request, target.configFile, run.runId)],
       { cwd: target.root, stdio: ["ignore", out, err], env: { ...process.env, MATERIA_DAEMON_RUN: run.id } }
     )
     const exited = new Promise<number | null>((resolveExit) => {
@@ -100,7 +112,7 @@ export const isAlive = (pid: number): boolean => {
   }
 }
 
-/** This host's name, for lease owners. */
+/** This host's name, for lease owners and the host of each launched run. */
 export const thisHost = (): string => hostname()
 
 /**

@@ -27,8 +27,20 @@ import {
   type TickStatus
 } from "./DaemonStore.ts"
 
+/**
+ * The steps after version 1 (the tables in SCHEMA, created if missing); `version` strictly
+ * increasing. Never edit a released one: add the next.
+ */
+export const daemonSqliteMigrations: ReadonlyArray<{ readonly version: number; readonly sql: string }> = [
+  {
+    version: 2,
+    // Where each run was launched and by which daemon: another host's pids are not ours to judge.
+    sql: "ALTER TABLE daemon_runs ADD COLUMN host TEXT; ALTER TABLE daemon_runs ADD COLUMN lease_owner TEXT;"
+  }
+]
+
 /** The version of the `daemon_*` tables this code writes. */
-export const DAEMON_SCHEMA_VERSION = 1
+export const DAEMON_SCHEMA_VERSION = daemonSqliteMigrations.at(-1)?.version ?? 1
 
 const MATERIA_APPLICATION_ID = 0x4d545241
 
@@ -128,6 +140,8 @@ interface RunRow {
   pid: number | null
   run_id: string | null
   error: string | null
+  host: string | null
+  lease_owner: string | null
 }
 
 const optional = <K extends string, V>(key: K, value: V | null): { [P in K]?: V } =>
@@ -170,7 +184,9 @@ const toRun = (r: RunRow): QueuedRun => ({
   ...optional("endedAt", r.ended_at),
   ...optional("pid", r.pid),
   ...optional("runId", r.run_id),
-  ...optional("error", r.error)
+  ...optional("error", r.error),
+  ...optional("host", r.host),
+  ...optional("leaseOwner", r.lease_owner)
 })
 
 const RUN_COLUMNS: Record<string, string> = {
@@ -179,7 +195,9 @@ const RUN_COLUMNS: Record<string, string> = {
   endedAt: "ended_at",
   pid: "pid",
   runId: "run_id",
-  error: "error"
+  error: "error",
+  host: "host",
+  leaseOwner: "lease_owner"
 }
 
 /** Makes sure `path` is a Materia database (creating it through core when new), then adds our tables. */
@@ -203,12 +221,17 @@ const open = async (path: string): Promise<Database.Database> => {
     db.transaction(() => {
       db.exec(SCHEMA)
       const row = db.prepare<[], { version: number }>("SELECT version FROM daemon_schema WHERE id = 1").get()
-      if (row === undefined)
-        db.prepare("INSERT INTO daemon_schema (id, version) VALUES (1, ?)").run(DAEMON_SCHEMA_VERSION)
+      if (row === undefined) db.prepare("INSERT INTO daemon_schema (id, version) VALUES (1, 1)").run()
       else if (row.version > DAEMON_SCHEMA_VERSION)
         throw new Error(
           `the daemon tables of ${path} have schema version ${row.version}, newer than this Materia knows (${DAEMON_SCHEMA_VERSION}); upgrade @materia/server`
         )
+      const current = row?.version ?? 1
+      for (const migration of daemonSqliteMigrations) {
+        if (migration.version <= current) continue
+        db.exec(migration.sql)
+        db.prepare("UPDATE daemon_schema SET version = ? WHERE id = 1").run(migration.version)
+      }
     }).immediate()
     return db
   } catch (error) {
@@ -263,8 +286,8 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
     "INSERT INTO daemon_run_keys (kind, name, run_key, tick_id, at) VALUES (?, ?, ?, ?, ?)"
   )
   const insertRun = db.prepare(
-    `INSERT INTO daemon_runs (id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+    `INSERT INTO daemon_runs (id, tick_id, kind, name, request, status, enqueued_at, launched_at, ended_at, pid, run_id, error, host, lease_owner)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
   )
   const writeState = (s: InstigatorState) =>
     putState.run(s.kind, s.name, s.status, s.startedAt ?? null, s.lastTickAt ?? null, s.cursor ?? null)
@@ -304,7 +327,9 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
           r.endedAt ?? null,
           r.pid ?? null,
           r.runId ?? null,
-          r.error ?? null
+          r.error ?? null,
+          r.host ?? null,
+          r.leaseOwner ?? null
         )
         if (r.request.runKey !== undefined)
           insertRunKey.run(tick.kind, tick.name, r.request.runKey, tick.tickId, tick.evaluatedAt)

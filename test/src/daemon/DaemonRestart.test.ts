@@ -7,6 +7,7 @@
  */
 import { existsSync } from "node:fs"
 import { readFile, rm, writeFile } from "node:fs/promises"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import Database from "better-sqlite3"
@@ -126,13 +127,21 @@ describe("materia daemon: kill -9 across a scheduled time", { timeout: CLI_TEST_
     const db = new Database(dbPath, { readonly: true })
     const ticks = db.prepare("SELECT tick_id, status FROM daemon_ticks WHERE kind = 'schedule'").all()
     const runs = db.prepare("SELECT tick_id, status FROM daemon_runs").all()
+    // Launched with its host, the launching daemon and the Materia run id it chose.
+    const launched = db
+      .prepare<[], { host: string; lease_owner: string; run_id: string }>(
+        "SELECT host, lease_owner, run_id FROM daemon_runs"
+      )
+      .get()!
     db.close()
     const tickId = `schedule:once_a_day@${t.toISOString()}`
     expect(ticks).toEqual([{ tick_id: tickId, status: "requested" }])
     expect(runs).toEqual([{ tick_id: tickId, status: "succeeded" }])
     expect((await readFile(p.path("ping.log"), "utf8")).trim().split("\n")).toHaveLength(1)
     const materiaRuns = await p.materia("runs", "--json")
-    expect(JSON.parse(materiaRuns.stdout)).toHaveLength(1)
+    expect(JSON.parse(materiaRuns.stdout)).toMatchObject([{ runId: launched.run_id }])
+    expect(launched.host).toBe(hostname())
+    expect(launched.lease_owner).toMatch(new RegExp(`^${hostname()}:\\d+:`))
 
     const history = await p.materia("schedules", "history", "once_a_day", "--json")
     expect(JSON.parse(history.stdout)).toMatchObject([{ tickId, status: "requested" }])

@@ -12,6 +12,7 @@ import { openDaemonProject } from "../../daemon/DaemonProject.ts"
 import { endedRunsOf } from "../../daemon/EndedRuns.ts"
 import { observeAssets } from "../../daemon/ObserveAssets.ts"
 import { parseTagLimit, type TagLimit } from "../../daemon/RunQueue.ts"
+import { watchRunIn } from "../../daemon/RunWatch.ts"
 import type { CatchUp } from "../../daemon/TickEngine.ts"
 import { ExitCode, UsageError } from "../CliError.ts"
 import { type Command, parseOptions, positiveInt } from "../Command.ts"
@@ -117,6 +118,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
                       : `deleted ${r.runs.length} run(s) and ${r.values.length} value(s)${r.failures.length > 0 ? `; ${r.failures.length} value(s) could not be deleted` : ""}`
                   ),
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
+          watchRun: watchRunIn(local.storage, project),
           project,
           endedRuns: (other, since) => Effect.runPromise(endedRunsOf(local.storage, other, since)),
           materializations: (other, keys) =>
