@@ -38,14 +38,18 @@ export const AlertCheck = Schema.Struct({
 })
 export type AlertCheck = typeof AlertCheck.Type
 
-/** The JSON body of an alert (version 1): what happened to which run or step, and why. */
+/**
+ * The JSON body of an alert (version 1): what happened to which run or step, and why. `freshness`:
+ * the daemon found the asset `assetKey` overdue against its freshness policy (`status` is `failed`,
+ * `error.message` says why, `runId` is the run of its latest value, empty when it was never made).
+ */
 export const AlertSummary = Schema.Struct({
   version: Schema.Literal(1),
-  kind: Schema.Literals(["run", "step"]),
+  kind: Schema.Literals(["run", "step", "freshness"]),
   project: Schema.String,
   runId: Schema.String,
   status: AlertStatus,
-  /** Set when `kind` is `step`. */
+  /** Set when `kind` is `step` or `freshness`. */
   assetKey: Schema.optionalKey(Schema.String),
   error: Schema.optionalKey(AlertError),
   failedSteps: Schema.optionalKey(Schema.Array(AlertFailedStep)),

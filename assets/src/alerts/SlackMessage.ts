@@ -68,6 +68,10 @@ const detail = (summary: AlertSummary): string => {
 
 /** The one-line text of an alert, e.g. `:x: run r1 of shop failed: 2 steps failed (model: boom; …)`. */
 export const slackText = (summary: AlertSummary): string => {
+  if (summary.kind === "freshness")
+    return mrkdwn(
+      `:hourglass: asset ${summary.assetKey ?? "?"} of ${summary.project} is overdue${summary.error === undefined ? "" : `: ${truncate(firstLine(summary.error.message), 160)}`}`
+    )
   const subject =
     summary.kind === "step"
       ? `step ${summary.assetKey ?? "?"} of run ${summary.runId} in ${summary.project}`
