@@ -57,6 +57,8 @@ export interface DaemonConfig {
   /** The project's retention (old runs, superseded values), run with the hourly prune; says what it deleted. */
   readonly retention?: (() => Effect.Effect<string | undefined, unknown>) | undefined
   readonly automationIntervalMillis?: number | undefined
+  /** The project's alerts: sent when an asset becomes overdue against its freshness policy. */
+  readonly alerts?: TickOptions["alerts"]
   /**
    * Reads what the metadata store says of a run launched on another host (`watchRunIn`): its pid
    * is another machine's, so it ends when its Materia run ends. Without it such runs stay launched.
@@ -87,6 +89,9 @@ const describeTick = (t: TickRecord): string => {
       return `${what}: skipped (${t.skipReason ?? "no run requested"})`
     case "failed":
       return `${what}: failed: ${t.error}`
+    case "fresh":
+    case "overdue":
+      return `${what}: ${t.status}: ${t.reason ?? ""}`
   }
 }
 
@@ -327,8 +332,11 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
     })
 
     if (!(yield* acquire)) return
+    const freshnessPolicies = definitions.graph.specs.filter(
+      (spec) => spec.freshnessMillis !== undefined
+    ).length
     log(
-      `daemon ${owner}: ${definitions.schedules.length} schedule${definitions.schedules.length === 1 ? "" : "s"}, ${definitions.sensors.length} sensor${definitions.sensors.length === 1 ? "" : "s"}, ${definitions.automations?.length ?? 0} automation condition${definitions.automations?.length === 1 ? "" : "s"}; ticking every ${interval} ms`
+      `daemon ${owner}: ${definitions.schedules.length} schedule${definitions.schedules.length === 1 ? "" : "s"}, ${definitions.sensors.length} sensor${definitions.sensors.length === 1 ? "" : "s"}, ${definitions.automations?.length ?? 0} automation condition${definitions.automations?.length === 1 ? "" : "s"}, ${freshnessPolicies} freshness polic${freshnessPolicies === 1 ? "y" : "ies"}; ticking every ${interval} ms`
     )
     const loop = Effect.gen(function* () {
       let ticks = 0
@@ -350,7 +358,8 @@ export const runDaemon = (config: DaemonConfig): Effect.Effect<void, DaemonStore
             materializations: config.materializations,
             endedRuns: config.endedRuns,
             project: config.project,
-            automationIntervalMillis: config.automationIntervalMillis
+            automationIntervalMillis: config.automationIntervalMillis,
+            alerts: config.alerts
           })
           ticks++
           for (const t of report.ticks) log(describeTick(t))

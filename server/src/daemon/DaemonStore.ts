@@ -9,9 +9,12 @@ import type { RunRequest } from "@materia/assets"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
-/** What a tick evaluates: a schedule, a sensor, or an asset's automation condition (named by its key). */
-/** What made a queued run: a schedule, a sensor, an automation condition, or a queued backfill. */
-export type InstigatorKind = "schedule" | "sensor" | "automation" | "backfill"
+/**
+ * What a tick evaluates or what made a queued run: a schedule, a sensor, an asset's automation
+ * condition (named by its key), a queued backfill, or an asset's freshness policy (named by its key;
+ * its ticks never request runs).
+ */
+export type InstigatorKind = "schedule" | "sensor" | "automation" | "backfill" | "freshness"
 
 /** The stored state of one schedule or sensor. */
 export interface InstigatorState {
@@ -22,12 +25,15 @@ export interface InstigatorState {
   readonly startedAt?: number | undefined
   /** Schedules: the scheduled time of the last recorded tick; sensors: when it was last evaluated. */
   readonly lastTickAt?: number | undefined
-  /** Sensors: the cursor of the last successful evaluation. */
+  /** Sensors: the cursor of the last successful evaluation; freshness: the last verdict (`fresh` or `overdue`). */
   readonly cursor?: string | undefined
 }
 
-/** `requested` launched runs, `skipped` requested none (with a reason), `failed` hit an error. */
-export type TickStatus = "requested" | "skipped" | "failed"
+/**
+ * `requested` launched runs, `skipped` requested none (with a reason), `failed` hit an error;
+ * freshness ticks say `fresh` or `overdue` (with the reason), and request no run.
+ */
+export type TickStatus = "requested" | "skipped" | "failed" | "fresh" | "overdue"
 
 /** One recorded tick. */
 export interface TickRecord {

@@ -31,7 +31,8 @@ export const observeAssets =
       for (const key of keys) {
         const i = graph.keys.indexOf(key)
         const spec = i < 0 ? undefined : graph.specs[i]
-        const materializedAt = snapshot.get(key)?.latest?.at
+        const latest = snapshot.get(key)?.latest
+        const materializedAt = latest?.at
         let missingPartitions: ReadonlyArray<string> | undefined
         if (spec?.partitions !== undefined) {
           const all = closedKeys(partitionsFromSpec(spec.partitions), now)
@@ -43,6 +44,7 @@ export const observeAssets =
         }
         out.set(key, {
           ...(materializedAt === undefined ? {} : { materializedAt }),
+          ...(latest?.runId === undefined ? {} : { runId: latest.runId }),
           ...(missingPartitions === undefined ? {} : { missingPartitions })
         })
       }

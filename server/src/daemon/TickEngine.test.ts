@@ -1,7 +1,8 @@
-import { automate, eager, missing, schedule, sensor } from "@materia/assets"
+import { type Alert, AlertSummary, automate, eager, missing, schedule, sensor } from "@materia/assets"
 import { AssetGraph, type AssetSpec, noRetry, type PartitionsSpec, timeWindowPartitions } from "@materia/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { type DaemonStore, makeMemoryDaemonStore } from "./DaemonStore.ts"
@@ -421,6 +422,124 @@ describe("automation conditions", () => {
         })
         expect(report.ticks.map((t) => t.status)).toEqual(["failed", "failed"])
         expect(report.ticks[0]?.error).toBe("reading the assets' state failed: database locked")
+      })
+    ))
+})
+
+describe("freshness policies", () => {
+  const hour = 3_600_000
+  const withPolicy = AssetGraph.make([{ ...spec("report"), freshnessMillis: hour }, spec("orders")])
+  const defs: Definitions = { graph: withPolicy, schedules: [], sensors: [] }
+
+  it("records fresh or overdue every interval and alerts once per time an asset becomes overdue, launching nothing", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const sent: Array<AlertSummary> = []
+        const alert: Alert = {
+          name: "collect",
+          send: (summary) =>
+            Effect.sync(() => {
+              sent.push(summary)
+              return { ok: true, attempts: 1, durationMillis: 0 }
+            })
+        }
+        const seen = new Map<string, AssetObservation>([
+          ["report", { materializedAt: at("2026-02-10T09:30:00Z"), runId: "run-a" }]
+        ])
+        const observed: Array<ReadonlyArray<string>> = []
+        const watching: TickOptions = {
+          project: "shop",
+          alerts: [alert],
+          observeAssets: (keys) =>
+            Effect.sync(() => {
+              observed.push(keys)
+              return new Map(keys.map((k) => [k, seen.get(k) ?? {}]))
+            })
+        }
+        const first = yield* tickAt(defs, store, "2026-02-10T10:00:00Z", watching)
+        expect(first.ticks).toEqual([
+          {
+            tickId: "freshness:report@2026-02-10T10:00:00.000Z",
+            kind: "freshness",
+            name: "report",
+            tickAt: at("2026-02-10T10:00:00Z"),
+            evaluatedAt: at("2026-02-10T10:00:00Z"),
+            status: "fresh",
+            runIds: [],
+            reason:
+              "report was materialized 2026-02-10T09:30:00.000Z, 30 min ago: within its freshness policy's 1 h",
+            cursor: "fresh"
+          }
+        ])
+        // Only assets with a policy are read.
+        expect(observed).toEqual([["report"]])
+        expect((yield* tickAt(defs, store, "2026-02-10T10:00:20Z", watching)).ticks).toEqual([])
+
+        const overdue = yield* tickAt(defs, store, "2026-02-10T10:31:00Z", watching)
+        expect(overdue.ticks[0]).toMatchObject({
+          status: "overdue",
+          reason:
+            "report was materialized 2026-02-10T09:30:00.000Z, 1 h 1 min ago: older than its freshness policy's 1 h; alerted 1 alert"
+        })
+        expect(sent).toHaveLength(1)
+        expect(Schema.decodeUnknownSync(AlertSummary)(sent[0])).toEqual({
+          version: 1,
+          kind: "freshness",
+          project: "shop",
+          runId: "run-a",
+          status: "failed",
+          assetKey: "report",
+          error: {
+            tag: "FreshnessOverdue",
+            message:
+              "report was materialized 2026-02-10T09:30:00.000Z, 1 h 1 min ago: older than its freshness policy's 1 h"
+          },
+          at: at("2026-02-10T10:31:00Z")
+        })
+        // Still overdue: recorded, not alerted again.
+        const still = yield* tickAt(defs, store, "2026-02-10T10:32:00Z", watching)
+        expect(still.ticks[0]?.status).toBe("overdue")
+        expect(still.ticks[0]?.reason).not.toContain("alerted")
+        expect(sent).toHaveLength(1)
+
+        seen.set("report", { materializedAt: at("2026-02-10T10:32:30Z"), runId: "run-b" })
+        expect((yield* tickAt(defs, store, "2026-02-10T10:33:00Z", watching)).ticks[0]?.status).toBe("fresh")
+        expect(sent).toHaveLength(1)
+        const again = yield* tickAt(defs, store, "2026-02-10T11:40:00Z", watching)
+        expect(again.ticks[0]?.status).toBe("overdue")
+        expect(sent.map((s) => s.runId)).toEqual(["run-a", "run-b"])
+
+        expect(yield* store.runs()).toEqual([])
+        expect((yield* store.ticks({ kind: "freshness", name: "report" })).map((t) => t.status)).toEqual([
+          "overdue",
+          "fresh",
+          "overdue",
+          "overdue",
+          "fresh"
+        ])
+      })
+    ))
+
+  it("an asset never materialized is overdue; a failed read records a failed tick and keeps the verdict", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const first = yield* tickAt(defs, store, "2026-02-10T10:00:00Z", {
+          observeAssets: (keys) => Effect.succeed(new Map(keys.map((k) => [k, {}])))
+        })
+        expect(first.ticks[0]).toMatchObject({
+          status: "overdue",
+          reason:
+            "report was never materialized (freshness policy: at most 1 h old); the project has no alerts to send"
+        })
+        const failed = yield* tickAt(defs, store, "2026-02-10T10:00:30Z", {
+          observeAssets: () => Effect.fail(new Error("database locked"))
+        })
+        expect(failed.ticks[0]).toMatchObject({
+          status: "failed",
+          error: "reading the assets' state failed: database locked",
+          cursor: "overdue"
+        })
+        expect((yield* store.state("freshness", "report"))?.cursor).toBe("overdue")
       })
     ))
 })

@@ -3,10 +3,13 @@
  * policy, decides which schedule ticks and sensor evaluations are due, evaluates them and records
  * each tick with the runs it requested in one store transaction. It launches nothing: queued runs
  * are the run queue's business. Idempotency keys: a schedule tick is `schedule:<name>@<time>`, a
- * sensor's run requests are deduplicated by run key.
+ * sensor's run requests are deduplicated by run key. With the automation conditions it checks every
+ * asset's freshness policy, records the verdict and alerts when an asset becomes overdue.
  */
 import {
   type AddPartitions,
+  type Alert,
+  type AlertSummary,
   type AutomationDefinition,
   evaluateSensor,
   type RunRequest,
@@ -39,6 +42,8 @@ export interface Definitions {
 /** What automation conditions see of one asset in storage. */
 export interface AssetObservation {
   readonly materializedAt?: number | undefined
+  /** The run of the latest materialization. */
+  readonly runId?: string | undefined
   /** For a partitioned asset: its closed partitions never materialized. */
   readonly missingPartitions?: ReadonlyArray<string> | undefined
 }
@@ -79,8 +84,10 @@ export interface TickOptions {
   /** Given to sensors as `ctx.endedRuns` and `ctx.project` (run-status sensors). */
   readonly endedRuns?: SensorContext["endedRuns"]
   readonly project?: string | undefined
-  /** Time between evaluations of each automation condition; 30 seconds by default. */
+  /** Time between evaluations of each automation condition and freshness policy; 30 seconds by default. */
   readonly automationIntervalMillis?: number | undefined
+  /** The project's alerts, sent once each time an asset becomes overdue against its freshness policy. */
+  readonly alerts?: ReadonlyArray<Alert> | undefined
   /** Adds dynamic partition keys a sensor asked for; runs before its tick is recorded. */
   readonly addPartitions?: ((add: ReadonlyArray<AddPartitions>) => Effect.Effect<void, unknown>) | undefined
 }
@@ -429,9 +436,131 @@ const tickAutomations = (
     return recorded
   })
 
+/** How long ago, in words: `3 h 5 min`, `42 s`. */
+const ago = (millis: number): string => {
+  const s = Math.max(0, Math.round(millis / 1000))
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h} h${m % 60 === 0 ? "" : ` ${m % 60} min`}`
+  return `${Math.floor(h / 24)} days`
+}
+
+/** Whether an asset is fresh against its policy at `now`, and why. Never materialized counts as overdue. */
+export const freshnessVerdict = (
+  key: string,
+  maxAgeMillis: number,
+  materializedAt: number | undefined,
+  now: number
+): { readonly status: "fresh" | "overdue"; readonly reason: string } => {
+  if (materializedAt === undefined)
+    return {
+      status: "overdue",
+      reason: `${key} was never materialized (freshness policy: at most ${ago(maxAgeMillis)} old)`
+    }
+  const age = now - materializedAt
+  return age > maxAgeMillis
+    ? {
+        status: "overdue",
+        reason: `${key} was materialized ${iso(materializedAt)}, ${ago(age)} ago: older than its freshness policy's ${ago(maxAgeMillis)}`
+      }
+    : {
+        status: "fresh",
+        reason: `${key} was materialized ${iso(materializedAt)}, ${ago(age)} ago: within its freshness policy's ${ago(maxAgeMillis)}`
+      }
+}
+
+/**
+ * Checks every asset with a freshness policy (`freshness: { maxAge }`) every automation interval:
+ * records a `freshness` tick saying `fresh` or `overdue` and why, and keeps the verdict as the
+ * tick's cursor, so the project's alerts go out once when an asset becomes overdue (or is first
+ * seen overdue), and again only after it was fresh in between. It requests no run: that is
+ * `automate(key, overdue())`. Alerts go out before the tick is recorded: a daemon stopped in between
+ * alerts again (at least once, never lost).
+ */
+const tickFreshness = (
+  defs: Definitions,
+  store: DaemonStore,
+  stored: ReadonlyMap<string, InstigatorState>,
+  now: number,
+  options: TickOptions
+): Effect.Effect<ReadonlyArray<TickRecord>, DaemonStoreError> =>
+  Effect.gen(function* () {
+    const observe = options.observeAssets
+    if (observe === undefined) return []
+    const interval = options.automationIntervalMillis ?? 30_000
+    const due = defs.graph.specs.flatMap((spec) => {
+      if (spec.freshnessMillis === undefined) return []
+      const state = effectiveState("freshness", spec.key, "running", stored.get(`freshness:${spec.key}`))
+      const isDue =
+        state.status === "running" && (state.lastTickAt === undefined || now - state.lastTickAt >= interval)
+      return isDue ? [{ key: spec.key, maxAge: spec.freshnessMillis, state }] : []
+    })
+    if (due.length === 0) return []
+    const observed = yield* Effect.result(observe(due.map((d) => d.key).sort(), now))
+    const alerts = options.alerts ?? []
+    const recorded: Array<TickRecord> = []
+    for (const { key, maxAge, state } of due) {
+      const tickId = `freshness:${key}@${iso(now)}`
+      const base = {
+        tickId,
+        kind: "freshness",
+        name: key,
+        tickAt: now,
+        evaluatedAt: now,
+        runIds: []
+      } as const
+      if (observed._tag === "Failure") {
+        const tick: TickRecord = {
+          ...base,
+          status: "failed",
+          error: `reading the assets' state failed: ${describe(observed.failure)}`,
+          ...(state.cursor === undefined ? {} : { cursor: state.cursor })
+        }
+        const commit = yield* store.commitTick({ tick, runs: [], state: { ...state, lastTickAt: now } })
+        if (commit.committed) recorded.push(commit.tick)
+        continue
+      }
+      const seen = observed.success.get(key)
+      const verdict = freshnessVerdict(key, maxAge, seen?.materializedAt, now)
+      let reason = verdict.reason
+      if (verdict.status === "overdue" && state.cursor !== "overdue") {
+        if (alerts.length === 0) reason += "; the project has no alerts to send"
+        else {
+          const summary: AlertSummary = {
+            version: 1,
+            kind: "freshness",
+            project: options.project ?? "",
+            runId: seen?.runId ?? "",
+            status: "failed",
+            assetKey: key,
+            error: { tag: "FreshnessOverdue", message: verdict.reason },
+            at: now
+          }
+          // An alert's send never fails: a failed delivery is an outcome, named in the reason.
+          const outcomes = yield* Effect.forEach(alerts, (alert) =>
+            Effect.map(alert.send(summary), (outcome) => ({ alert: alert.name, outcome }))
+          )
+          const failed = outcomes.filter((o) => !o.outcome.ok)
+          reason += `; alerted ${alerts.length} alert${alerts.length === 1 ? "" : "s"}${failed.length === 0 ? "" : ` (${failed.map((f) => `${f.alert}: ${f.outcome.error ?? "failed"}`).join("; ")})`}`
+        }
+      }
+      const tick: TickRecord = { ...base, status: verdict.status, reason, cursor: verdict.status }
+      const commit = yield* store.commitTick({
+        tick,
+        runs: [],
+        state: { ...state, lastTickAt: now, cursor: verdict.status }
+      })
+      if (commit.committed) recorded.push(commit.tick)
+    }
+    return recorded
+  })
+
 /**
  * One tick of the daemon at the Effect clock's time: every running schedule's due ticks, every
- * due sensor and every due automation condition, each recorded with its runs in one transaction.
+ * due sensor, every due automation condition and freshness policy, each recorded with its runs in
+ * one transaction.
  */
 export const runTick = (
   defs: Definitions,
@@ -458,6 +587,7 @@ export const runTick = (
     )
     for (const t of sensorTicks) ticks.push(...t)
     ticks.push(...(yield* tickAutomations(defs, store, stored, now, options, newId)))
+    ticks.push(...(yield* tickFreshness(defs, store, stored, now, options)))
     return { at: now, ticks }
   })
 

@@ -31,7 +31,8 @@ export const tickJson = ({ tick, runs }: TickWithRuns): Tick => {
     tickId: tick.tickId,
     tickAt: tick.tickAt,
     evaluatedAt: tick.evaluatedAt,
-    status: tick.status,
+    // Freshness ticks (`fresh`, `overdue`) are never listed here: the listings are of schedules, sensors and automation.
+    status: tick.status === "fresh" || tick.status === "overdue" ? "skipped" : tick.status,
     runs: tick.runIds.flatMap((id) => {
       const run = byId.get(id)
       return run === undefined ? [] : [runJson(run)]

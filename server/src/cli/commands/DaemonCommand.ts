@@ -119,6 +119,7 @@ Schedules, sensors and automation conditions are the config module's exports \`s
                   ),
           observeAssets: observeAssets(local.storage, project, daemon.definitions.graph),
           watchRun: watchRunIn(local.storage, project),
+          alerts: daemon.project.alerts,
           project,
           endedRuns: (other, since) => Effect.runPromise(endedRunsOf(local.storage, other, since)),
           materializations: (other, keys) =>
