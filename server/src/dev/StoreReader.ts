@@ -10,7 +10,14 @@
 import { existsSync } from "node:fs"
 import type { StorageConfig } from "@materia/assets"
 import { foldRunEvents, type RunEvent } from "@materia/core"
-import { describePostgresUrl, redactPostgresUrl, resolvePostgresUrl } from "@materia/core/postgres"
+import {
+  describePostgresUrl,
+  POSTGRES_SCHEMA_NAME,
+  postgresCauseMessage,
+  postgresErrorCode,
+  redactPostgresUrl,
+  resolvePostgresUrl
+} from "@materia/core/postgres"
 import { defaultSqlitePath } from "@materia/core/sqlite"
 import Database from "better-sqlite3"
 import type { Pool } from "pg"
@@ -317,21 +324,6 @@ const openSqliteReader = (root: string): StoreReader => {
   }
 }
 
-/** The schema names core's PostgreSQL store accepts (it is quoted into every statement). */
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
-
-const errorCode = (cause: unknown): string | undefined => {
-  const code = (cause as { readonly code?: unknown } | null)?.code
-  return typeof code === "string" ? code : undefined
-}
-
-const causeText = (cause: unknown): string => {
-  if (cause instanceof AggregateError && cause.errors.length > 0)
-    return cause.errors.map(causeText).join("; ")
-  if (cause instanceof Error) return cause.message === "" ? (errorCode(cause) ?? cause.name) : cause.message
-  return String(cause)
-}
-
 /**
  * PostgreSQL, through a small pool of its own (`pg` loads with the first read). Tables not created
  * yet (no Materia process has opened the store) read as an empty store; any other failure is a 503
@@ -339,7 +331,7 @@ const causeText = (cause: unknown): string => {
  */
 const openPostgresReader = (url: string, schema: string): StoreReader => {
   const where = `the PostgreSQL metadata store ${redactPostgresUrl(url)} (schema ${schema})`
-  if (!SCHEMA_NAME.test(schema))
+  if (!POSTGRES_SCHEMA_NAME.test(schema))
     return invalidReader(
       `the PostgreSQL schema name "${schema}" for ${redactPostgresUrl(url)} is not a plain lower-case identifier (a-z, 0-9, _, at most 63 characters, not starting with a digit)`
     )
@@ -363,7 +355,7 @@ const openPostgresReader = (url: string, schema: string): StoreReader => {
     return pool
   }
   const failure = (operation: string, cause: unknown): ApiError => {
-    const code = errorCode(cause)
+    const code = postgresErrorCode(cause)
     const { host, port } = describePostgresUrl(url)
     const advice = code?.startsWith("28")
       ? "the server refused the user or password: check them in the URL and the server's pg_hba.conf"
@@ -373,7 +365,7 @@ const openPostgresReader = (url: string, schema: string): StoreReader => {
     return new ApiError({
       status: 503,
       code: "StoreUnavailable",
-      message: redactIn(`${where} failed (${operation}): ${causeText(cause)}; ${advice}`, url)
+      message: redactIn(`${where} failed (${operation}): ${postgresCauseMessage(cause)}; ${advice}`, url)
     })
   }
   /** The rows of one statement; `undefined` while the store's tables do not exist yet. */
@@ -388,7 +380,7 @@ const openPostgresReader = (url: string, schema: string): StoreReader => {
       return result.rows as Array<R>
     } catch (cause) {
       // 42P01: undefined table (the schema or its tables not created yet).
-      if (errorCode(cause) === "42P01") return undefined
+      if (postgresErrorCode(cause) === "42P01") return undefined
       throw failure(operation, cause)
     }
   }

@@ -40,6 +40,12 @@ import {
   POSTGRES_SCHEMA_MIGRATIONS_TABLE,
   postgresMigrations
 } from "./migrations.ts"
+import {
+  classifyPostgresFailure,
+  POSTGRES_SCHEMA_NAME,
+  postgresCauseMessage,
+  postgresErrorCode
+} from "./PostgresFailure.ts"
 import { describePostgresUrl, redactPostgresUrl, validatePostgresUrl } from "./PostgresUrl.ts"
 
 /** How to open a PostgreSQL store. */
@@ -82,70 +88,10 @@ const transientRetry = Schedule.max([
   Schedule.during("1 minute")
 ])
 
-type Reason = StorageError["reason"]
-
-interface Classified {
-  readonly reason: Reason
-  readonly retryable: boolean
-}
-
-const errorCode = (cause: unknown): string | undefined => {
-  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
-  const code = (cause as { readonly code: unknown }).code
-  return typeof code === "string" ? code : undefined
-}
-
-const causeMessage = (cause: unknown): string => {
-  if (cause instanceof AggregateError && cause.errors.length > 0)
-    return cause.errors.map(causeMessage).join("; ")
-  if (cause instanceof Error) return cause.message === "" ? (errorCode(cause) ?? cause.name) : cause.message
-  return String(cause)
-}
-
-/** Socket errors of Node.js after which the same transaction may succeed on a new connection. */
-const TRANSIENT_SOCKET_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EAI_AGAIN"
-])
-
-/** node-postgres reports a lost connection by message, without a code. */
-const LOST_CONNECTION =
-  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i
-
-/** Maps a SQLSTATE or a socket error to a reason; `retryable` when the whole transaction may be tried again. */
-const classify = (cause: unknown): Classified => {
-  const code = errorCode(cause)
-  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
-    if (code === "40001" || code === "40P01" || code === "55P03") return { reason: "Busy", retryable: true }
-    // connection exceptions, the server shutting down or starting, too many connections
-    if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300")
-      return { reason: "Unavailable", retryable: true }
-    if (code.startsWith("23")) return { reason: "Conflict", retryable: false }
-    if (code === "XX001" || code === "XX002") return { reason: "Corrupt", retryable: false }
-    if (code.startsWith("28") || code === "3D000" || code === "42501" || code.startsWith("53"))
-      return { reason: "Unavailable", retryable: false }
-    return { reason: "Unknown", retryable: false }
-  }
-  if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code))
-    return { reason: "Unavailable", retryable: true }
-  if (cause instanceof AggregateError && cause.errors.some((e) => classify(e).retryable))
-    return { reason: "Unavailable", retryable: true }
-  if (cause instanceof Error && LOST_CONNECTION.test(cause.message))
-    return { reason: "Unavailable", retryable: true }
-  return { reason: "Unknown", retryable: false }
-}
-
 /** What to check when a connection cannot be made, by what went wrong. */
 const connectAdvice = (url: string, cause: unknown): string => {
   const { host, port, database } = describePostgresUrl(url)
-  const code = errorCode(cause)
+  const code = postgresErrorCode(cause)
   const ready = `\`pg_isready -h ${host} -p ${port}\``
   if (code === "3D000")
     return `The server answered, but the database "${database}" does not exist: create it (\`createdb -h ${host} -p ${port} ${database}\`) or fix the URL.`
@@ -157,8 +103,6 @@ const connectAdvice = (url: string, cause: unknown): string => {
     return `Nothing accepts connections at ${host}:${port}: is the PostgreSQL server running there (${ready}), on that port?`
   return `Is the PostgreSQL server running and reachable at ${host}:${port} (${ready})? Check the host, the port and any firewall in between.`
 }
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
 interface EventRow {
   readonly seq: number
@@ -327,7 +271,7 @@ export const makePostgresStorage = (
     const invalidUrl = validatePostgresUrl(options.url, "the storage options")
     if (invalidUrl !== undefined) return yield* Effect.fail(invalidUrl)
     const schema = options.schema ?? "materia"
-    if (!SCHEMA_NAME.test(schema))
+    if (!POSTGRES_SCHEMA_NAME.test(schema))
       return yield* Effect.fail(
         new StorageError({
           reason: "Unknown",
@@ -342,8 +286,8 @@ export const makePostgresStorage = (
       (operation: string) =>
       (cause: unknown): StorageError => {
         if (cause instanceof StorageError) return cause
-        const { reason, retryable } = classify(cause)
-        const detail = causeMessage(cause)
+        const { reason, retryable } = classifyPostgresFailure(cause)
+        const detail = postgresCauseMessage(cause)
         const message =
           reason === "Busy"
             ? `${where} kept meeting concurrent writers (${operation}): ${detail}`
@@ -397,7 +341,7 @@ export const makePostgresStorage = (
           throw cause
         } finally {
           client.off("error", lost)
-          client.release(failure !== undefined && classify(failure).reason === "Unavailable")
+          client.release(failure !== undefined && classifyPostgresFailure(failure).reason === "Unavailable")
         }
       })
     }
@@ -443,9 +387,12 @@ export const makePostgresStorage = (
       try: () => withClient((client) => client.query("SELECT 1")),
       catch: (cause) =>
         new StorageError({
-          reason: classify(cause).reason === "Unknown" ? "Unavailable" : classify(cause).reason,
-          retryable: classify(cause).retryable,
-          message: `cannot connect to the PostgreSQL metadata store ${url}: ${causeMessage(cause)}. ${connectAdvice(options.url, cause)}`,
+          reason:
+            classifyPostgresFailure(cause).reason === "Unknown"
+              ? "Unavailable"
+              : classifyPostgresFailure(cause).reason,
+          retryable: classifyPostgresFailure(cause).retryable,
+          message: `cannot connect to the PostgreSQL metadata store ${url}: ${postgresCauseMessage(cause)}. ${connectAdvice(options.url, cause)}`,
           cause
         })
     }).pipe(
@@ -539,7 +486,7 @@ export const makePostgresStorage = (
         reason: "Corrupt",
         retryable: false,
         message:
-          `${where} holds ${what} that does not decode (${causeMessage(cause)}). It was written by another ` +
+          `${where} holds ${what} that does not decode (${postgresCauseMessage(cause)}). It was written by another ` +
           "program or a damaged Materia; `materia wipe` of the asset forgets its state, the event log stays.",
         cause
       })
@@ -774,12 +721,12 @@ export const makePostgresStorage = (
           ]
         })
       } catch (cause) {
-        if (errorCode(cause) === "MF001") {
+        if (postgresErrorCode(cause) === "MF001") {
           const { hint, detail } = cause as { readonly hint?: string; readonly detail?: string }
           const refused = events.find((e) => e.runId === hint && !acceptedAfterEnd(e))
           throw runEndedError(where, hint ?? "?", detail ?? "?", refused?._tag ?? "?")
         }
-        if (errorCode(cause) === "MF002") {
+        if (postgresErrorCode(cause) === "MF002") {
           const [runId, key, partition, attempt, started, committed] = JSON.parse(
             (cause as { readonly detail?: string }).detail ?? "[]"
           ) as [string, string, string, number, number, number | null]
@@ -791,7 +738,7 @@ export const makePostgresStorage = (
         }
         // Committed by an earlier try whose reply was lost: nothing more to do.
         if (
-          errorCode(cause) === "23505" &&
+          postgresErrorCode(cause) === "23505" &&
           (cause as { constraint?: unknown }).constraint === "events_batch_id"
         )
           return false
@@ -840,7 +787,7 @@ export const makePostgresStorage = (
                   message:
                     `cannot append to ${where}: event ${index + 1} of ${events.length} ` +
                     `(${String(event?._tag)} of run "${String(event?.runId)}") does not match the RunEvent schema; ` +
-                    `nothing of the batch was written: ${causeMessage(cause)}`,
+                    `nothing of the batch was written: ${postgresCauseMessage(cause)}`,
                   cause
                 })
               )
