@@ -4,29 +4,41 @@
  * track of their own, so core's migrations never need to know about them). Every daemon of every
  * machine shares one lease here, taken by compare-and-set. `pg` loads only when a store is opened.
  */
-import { RunRequestSchema } from "@materia/assets"
-import { describePostgresUrl, redactPostgresUrl, validatePostgresUrl } from "@materia/core/postgres"
+
+import {
+  classifyPostgresFailure,
+  describePostgresUrl,
+  POSTGRES_SCHEMA_NAME,
+  postgresCauseMessage,
+  redactPostgresUrl,
+  validatePostgresUrl
+} from "@materia/core/postgres"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type { Pool, PoolClient, QueryResultRow } from "pg"
+import {
+  RUN_COLUMNS,
+  type RunRow,
+  type StateRow,
+  type TickRow,
+  toRun,
+  toState,
+  toTick
+} from "./DaemonRows.ts"
 import {
   type CommitResult,
   type DaemonStore,
   DaemonStoreError,
   dedupeRuns,
   ENDED,
-  type InstigatorKind,
   type InstigatorState,
   type LeaseResult,
   type PruneResult,
   type QueuedRun,
   type QueuedRunPatch,
-  type QueuedRunStatus,
   storedTick,
-  type TickRecord,
-  type TickStatus
+  type TickRecord
 } from "./DaemonStore.ts"
 
 /** One step of the daemon tables' schema; `version` is strictly increasing. Never edit a released one. */
@@ -136,157 +148,12 @@ export interface PostgresDaemonStoreOptions {
   readonly connectTimeoutMillis?: number | undefined
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
-
-interface StateRow {
-  kind: InstigatorKind
-  name: string
-  status: "running" | "stopped"
-  started_at: number | null
-  last_tick_at: number | null
-  cursor: string | null
-}
-
-interface TickRow {
-  tick_id: string
-  kind: InstigatorKind
-  name: string
-  tick_at: number
-  evaluated_at: number
-  status: TickStatus
-  run_ids: string
-  skip_reason: string | null
-  reason: string | null
-  error: string | null
-  cursor: string | null
-}
-
-interface RunRow {
-  id: string
-  tick_id: string
-  kind: InstigatorKind
-  name: string
-  request: string
-  status: QueuedRunStatus
-  enqueued_at: number
-  launched_at: number | null
-  ended_at: number | null
-  pid: number | null
-  run_id: string | null
-  error: string | null
-  host: string | null
-  lease_owner: string | null
-}
-
-const optional = <K extends string, V>(key: K, value: V | null): { [P in K]?: V } =>
-  (value === null ? {} : { [key]: value }) as { [P in K]?: V }
-
-const toState = (r: StateRow): InstigatorState => ({
-  kind: r.kind,
-  name: r.name,
-  status: r.status,
-  ...optional("startedAt", r.started_at),
-  ...optional("lastTickAt", r.last_tick_at),
-  ...optional("cursor", r.cursor)
-})
-
-const toTick = (r: TickRow): TickRecord => ({
-  tickId: r.tick_id,
-  kind: r.kind,
-  name: r.name,
-  tickAt: r.tick_at,
-  evaluatedAt: r.evaluated_at,
-  status: r.status,
-  runIds: JSON.parse(r.run_ids) as Array<string>,
-  ...optional("skipReason", r.skip_reason),
-  ...optional("reason", r.reason),
-  ...optional("error", r.error),
-  ...optional("cursor", r.cursor)
-})
-
-const decodeRequest = Schema.decodeUnknownSync(Schema.fromJsonString(RunRequestSchema))
-
-const toRun = (r: RunRow): QueuedRun => ({
-  id: r.id,
-  tickId: r.tick_id,
-  kind: r.kind,
-  name: r.name,
-  request: decodeRequest(r.request),
-  status: r.status,
-  enqueuedAt: r.enqueued_at,
-  ...optional("launchedAt", r.launched_at),
-  ...optional("endedAt", r.ended_at),
-  ...optional("pid", r.pid),
-  ...optional("runId", r.run_id),
-  ...optional("error", r.error),
-  ...optional("host", r.host),
-  ...optional("leaseOwner", r.lease_owner)
-})
-
-/** The column of each field `updateRun` may change. */
-const RUN_COLUMNS: { readonly [K in keyof QueuedRunPatch]-?: string } = {
-  status: "status",
-  launchedAt: "launched_at",
-  endedAt: "ended_at",
-  pid: "pid",
-  runId: "run_id",
-  error: "error",
-  host: "host",
-  leaseOwner: "lease_owner"
-}
-
-const errorCode = (cause: unknown): string | undefined => {
-  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
-  const code = (cause as { readonly code: unknown }).code
-  return typeof code === "string" ? code : undefined
-}
-
-const causeMessage = (cause: unknown): string => {
-  if (cause instanceof AggregateError && cause.errors.length > 0)
-    return cause.errors.map(causeMessage).join("; ")
-  if (cause instanceof Error) return cause.message === "" ? (errorCode(cause) ?? cause.name) : cause.message
-  return String(cause)
-}
-
-const TRANSIENT_SOCKET_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EAI_AGAIN"
-])
-
 /**
  * Whether the whole operation may be tried again: a serialization failure or deadlock, a lost
  * connection, a server restarting. A commit whose reply was lost is safe to retry: the tick id
  * makes the second try change nothing.
  */
-const isTransient = (cause: unknown): boolean => {
-  const code = errorCode(cause)
-  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code))
-    return (
-      code === "40001" ||
-      code === "40P01" ||
-      code === "55P03" ||
-      code.startsWith("08") ||
-      code === "57P01" ||
-      code === "57P02" ||
-      code === "57P03" ||
-      code === "53300"
-    )
-  if (code !== undefined && TRANSIENT_SOCKET_CODES.has(code)) return true
-  if (cause instanceof AggregateError) return cause.errors.some(isTransient)
-  return (
-    cause instanceof Error &&
-    /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(
-      cause.message
-    )
-  )
-}
+const isTransient = (cause: unknown): boolean => classifyPostgresFailure(cause).retryable
 
 /** Jittered exponential backoff from 10 ms, at most 1 s apart, for up to 30 seconds. */
 const transientRetry = Schedule.max([
@@ -317,7 +184,7 @@ export const openPostgresDaemonStore = (
     const refuse = (operation: string, message: string) => new DaemonStoreError({ operation, message })
     const invalid = validatePostgresUrl(options.url, "the daemon store's options")
     if (invalid !== undefined) return yield* Effect.fail(refuse("open", invalid.message))
-    if (!SCHEMA_NAME.test(schema))
+    if (!POSTGRES_SCHEMA_NAME.test(schema))
       return yield* Effect.fail(
         refuse(
           "open",
@@ -350,7 +217,7 @@ export const openPostgresDaemonStore = (
           : ""
         return new DaemonStoreError({
           operation,
-          message: `${where}: ${operation} failed: ${causeMessage(cause)}.${advice}`,
+          message: `${where}: ${operation} failed: ${postgresCauseMessage(cause)}.${advice}`,
           cause
         })
       }
@@ -415,7 +282,7 @@ export const openPostgresDaemonStore = (
       catch: (cause) =>
         new DaemonStoreError({
           operation: "open",
-          message: `cannot connect to ${where}: ${causeMessage(cause)}. Is the PostgreSQL server running and reachable at ${host}:${port} (\`pg_isready -h ${host} -p ${port}\`)? Check the URL.`,
+          message: `cannot connect to ${where}: ${postgresCauseMessage(cause)}. Is the PostgreSQL server running and reachable at ${host}:${port} (\`pg_isready -h ${host} -p ${port}\`)? Check the URL.`,
           cause
         })
     }).pipe(
@@ -437,7 +304,7 @@ export const openPostgresDaemonStore = (
         catch: (cause) =>
           new DaemonStoreError({
             operation: "open",
-            message: `cannot open ${where}: ${causeMessage(cause)}`,
+            message: `cannot open ${where}: ${postgresCauseMessage(cause)}`,
             cause
           })
       }).pipe(Effect.onError(() => end))
@@ -685,7 +552,7 @@ export const openPostgresDaemonStore = (
               catch: (cause) =>
                 new DaemonStoreError({
                   operation: "runs",
-                  message: `${where}: a queued run's request does not decode (${causeMessage(cause)}); it was written by another program or a damaged Materia`,
+                  message: `${where}: a queued run's request does not decode (${postgresCauseMessage(cause)}); it was written by another program or a damaged Materia`,
                   cause
                 })
             })

@@ -4,27 +4,33 @@
  * migrations never need to know about them. Opens the file through core first when it is new, so
  * it is always a Materia database. better-sqlite3 loads only here.
  */
+
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import { type RunRequest, RunRequestSchema } from "@materia/assets"
 import type Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import {
+  RUN_COLUMNS,
+  type RunRow,
+  type StateRow,
+  type TickRow,
+  toRun,
+  toState,
+  toTick
+} from "./DaemonRows.ts"
 import {
   type CommitResult,
   type DaemonStore,
   DaemonStoreError,
   dedupeRuns,
   ENDED,
-  type InstigatorKind,
   type InstigatorState,
   type LeaseResult,
   type PruneResult,
   type QueuedRun,
-  type QueuedRunStatus,
+  type QueuedRunPatch,
   storedTick,
-  type TickRecord,
-  type TickStatus
+  type TickRecord
 } from "./DaemonStore.ts"
 
 /**
@@ -103,102 +109,6 @@ CREATE TABLE IF NOT EXISTS daemon_lease (
   expires_at DOUBLE PRECISION NOT NULL
 );
 `
-
-interface StateRow {
-  kind: InstigatorKind
-  name: string
-  status: "running" | "stopped"
-  started_at: number | null
-  last_tick_at: number | null
-  cursor: string | null
-}
-
-interface TickRow {
-  tick_id: string
-  kind: InstigatorKind
-  name: string
-  tick_at: number
-  evaluated_at: number
-  status: TickStatus
-  run_ids: string
-  skip_reason: string | null
-  reason: string | null
-  error: string | null
-  cursor: string | null
-}
-
-interface RunRow {
-  id: string
-  tick_id: string
-  kind: InstigatorKind
-  name: string
-  request: string
-  status: QueuedRunStatus
-  enqueued_at: number
-  launched_at: number | null
-  ended_at: number | null
-  pid: number | null
-  run_id: string | null
-  error: string | null
-  host: string | null
-  lease_owner: string | null
-}
-
-const optional = <K extends string, V>(key: K, value: V | null): { [P in K]?: V } =>
-  (value === null ? {} : { [key]: value }) as { [P in K]?: V }
-
-const toState = (r: StateRow): InstigatorState => ({
-  kind: r.kind,
-  name: r.name,
-  status: r.status,
-  ...optional("startedAt", r.started_at),
-  ...optional("lastTickAt", r.last_tick_at),
-  ...optional("cursor", r.cursor)
-})
-
-const toTick = (r: TickRow): TickRecord => ({
-  tickId: r.tick_id,
-  kind: r.kind,
-  name: r.name,
-  tickAt: r.tick_at,
-  evaluatedAt: r.evaluated_at,
-  status: r.status,
-  runIds: JSON.parse(r.run_ids) as Array<string>,
-  ...optional("skipReason", r.skip_reason),
-  ...optional("reason", r.reason),
-  ...optional("error", r.error),
-  ...optional("cursor", r.cursor)
-})
-
-const decodeRequest = Schema.decodeUnknownSync(Schema.fromJsonString(RunRequestSchema))
-
-const toRun = (r: RunRow): QueuedRun => ({
-  id: r.id,
-  tickId: r.tick_id,
-  kind: r.kind,
-  name: r.name,
-  request: decodeRequest(r.request) as RunRequest,
-  status: r.status,
-  enqueuedAt: r.enqueued_at,
-  ...optional("launchedAt", r.launched_at),
-  ...optional("endedAt", r.ended_at),
-  ...optional("pid", r.pid),
-  ...optional("runId", r.run_id),
-  ...optional("error", r.error),
-  ...optional("host", r.host),
-  ...optional("leaseOwner", r.lease_owner)
-})
-
-const RUN_COLUMNS: Record<string, string> = {
-  status: "status",
-  launchedAt: "launched_at",
-  endedAt: "ended_at",
-  pid: "pid",
-  runId: "run_id",
-  error: "error",
-  host: "host",
-  leaseOwner: "lease_owner"
-}
 
 /** Makes sure `path` is a Materia database (creating it through core when new), then adds our tables. */
 const open = async (path: string): Promise<Database.Database> => {
@@ -414,13 +324,15 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
     updateRun: (id, patch) =>
       Effect.flatMap(
         attempt("updateRun", () => {
-          const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
-          if (entries.length === 0)
+          const fields = (Object.keys(RUN_COLUMNS) as Array<keyof QueuedRunPatch>).filter(
+            (k) => patch[k] !== undefined
+          )
+          if (fields.length === 0)
             return db.prepare("SELECT 1 FROM daemon_runs WHERE id = ?").get(id) === undefined ? 0 : 1
-          const sets = entries.map(([k]) => `${RUN_COLUMNS[k]} = ?`).join(", ")
+          const sets = fields.map((k) => `${RUN_COLUMNS[k]} = ?`).join(", ")
           return db
             .prepare(`UPDATE daemon_runs SET ${sets} WHERE id = ?`)
-            .run(...entries.map(([, v]) => v as string | number), id).changes
+            .run(...fields.map((k) => patch[k] as string | number), id).changes
         }),
         (changes) =>
           changes === 0
