@@ -43,6 +43,15 @@ export interface AutomationListing {
   readonly lastTick: TickWithRuns | undefined
 }
 
+/** An asset's freshness policy as listed: its maximum age and the daemon's last verdict. */
+export interface FreshnessListing {
+  readonly key: string
+  readonly maxAgeMillis: number
+  /** The last verdict recorded (undefined until the daemon evaluated it). */
+  readonly verdict: "fresh" | "overdue" | undefined
+  readonly lastTick: TickWithRuns | undefined
+}
+
 /** A recorded tick with the runs it queued (in queue order). */
 export interface TickWithRuns {
   readonly tick: TickRecord
@@ -143,6 +152,25 @@ export const listAutomations = (
       }))
     )
   })
+
+/** Every asset with a freshness policy (`freshness: { maxAge }`), in graph order, with the daemon's last verdict. */
+export const listFreshness = (
+  definitions: Pick<Definitions, "graph">,
+  store: DaemonStore
+): Effect.Effect<ReadonlyArray<FreshnessListing>, DaemonStoreError> =>
+  Effect.forEach(
+    definitions.graph.specs.filter((spec) => spec.freshnessMillis !== undefined),
+    (spec) =>
+      Effect.map(lastTickOf(store, "freshness", spec.key), (lastTick) => {
+        const status = lastTick?.tick.status
+        return {
+          key: spec.key,
+          maxAgeMillis: spec.freshnessMillis!,
+          verdict: status === "fresh" || status === "overdue" ? status : undefined,
+          lastTick
+        }
+      })
+  )
 
 /** The latest `limit` ticks of one schedule, sensor or automation condition, newest first, with their runs. */
 export const tickHistory = (

@@ -57,6 +57,8 @@ const handle = (service: ProjectService, request: Request): Promise<unknown> => 
       return service.sensors()
     case "automations":
       return service.automations()
+    case "freshness":
+      return service.freshness()
     case "ticks":
       return service.ticks(request.ref, request.limit)
     case "setStatus":

@@ -29,6 +29,7 @@ export type Request =
   | { readonly method: "schedules" }
   | { readonly method: "sensors" }
   | { readonly method: "automations" }
+  | { readonly method: "freshness" }
   | { readonly method: "ticks"; readonly ref: InstigatorRef; readonly limit: number }
   | {
       readonly method: "setStatus"

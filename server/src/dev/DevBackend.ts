@@ -272,6 +272,7 @@ export const makeDevBackend = (project: ProjectApi, options: DevBackendOptions =
     schedules: () => project.schedules(),
     sensors: () => project.sensors(),
     automations: () => project.automations(),
+    freshness: () => project.freshness(),
     ticks: (ref, options) => project.ticks(ref, options.limit),
     setScheduleStatus: (name, status) => project.setScheduleStatus(name, status),
     setSensorStatus: (name, status) => project.setSensorStatus(name, status),

@@ -55,6 +55,7 @@ export const inProcessProject = async (
     schedules: service.schedules,
     sensors: service.sensors,
     automations: service.automations,
+    freshness: service.freshness,
     ticks: service.ticks,
     setScheduleStatus: (name, status) => service.setStatus("schedule", name, status) as Promise<ScheduleInfo>,
     setSensorStatus: (name, status) => service.setStatus("sensor", name, status) as Promise<SensorInfo>,

@@ -1,16 +1,24 @@
 /**
- * The wire shapes of schedules, sensors, automation conditions and their ticks (ApiSchemas.ts)
+ * The wire shapes of schedules, sensors, automation conditions, freshness policies and their ticks (ApiSchemas.ts)
  * made from the daemon's listings (InstigatorListing.ts): absent values become `null`, a tick
  * carries the runs it queued.
  */
 import type { QueuedRun } from "../daemon/DaemonStore.ts"
 import type {
   AutomationListing,
+  FreshnessListing,
   ScheduleListing,
   SensorListing,
   TickWithRuns
 } from "../daemon/InstigatorListing.ts"
-import type { AutomationInfo, ScheduleInfo, SensorInfo, Tick, TickRun } from "../http/ApiSchemas.ts"
+import type {
+  AutomationInfo,
+  FreshnessInfo,
+  ScheduleInfo,
+  SensorInfo,
+  Tick,
+  TickRun
+} from "../http/ApiSchemas.ts"
 
 const runJson = (run: QueuedRun): TickRun => ({
   id: run.id,
@@ -31,8 +39,7 @@ export const tickJson = ({ tick, runs }: TickWithRuns): Tick => {
     tickId: tick.tickId,
     tickAt: tick.tickAt,
     evaluatedAt: tick.evaluatedAt,
-    // Freshness ticks (`fresh`, `overdue`) are never listed here: the listings are of schedules, sensors and automation.
-    status: tick.status === "fresh" || tick.status === "overdue" ? "skipped" : tick.status,
+    status: tick.status,
     runs: tick.runIds.flatMap((id) => {
       const run = byId.get(id)
       return run === undefined ? [] : [runJson(run)]
@@ -81,5 +88,12 @@ export const automationJson = (listing: AutomationListing): AutomationInfo => ({
   key: listing.key,
   condition: listing.condition,
   status: listing.state.status,
+  lastTick: listing.lastTick === undefined ? null : tickJson(listing.lastTick)
+})
+
+export const freshnessJson = (listing: FreshnessListing): FreshnessInfo => ({
+  key: listing.key,
+  maxAgeMillis: listing.maxAgeMillis,
+  verdict: listing.verdict ?? null,
   lastTick: listing.lastTick === undefined ? null : tickJson(listing.lastTick)
 })

@@ -9,6 +9,7 @@ import type {
   AutomationInfo,
   BackfillBody,
   BackfillSummary,
+  FreshnessInfo,
   LaunchBody,
   LoadError,
   PartitionPage,
@@ -89,6 +90,7 @@ export interface ProjectApi {
   readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
   readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
   readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
+  readonly freshness: () => Promise<ReadonlyArray<FreshnessInfo>>
   /** Tick history, newest first; a 404 names the known ones when `ref` names none. */
   readonly ticks: (ref: InstigatorRef, limit: number) => Promise<ReadonlyArray<Tick>>
   readonly setScheduleStatus: (name: string, status: "running" | "stopped") => Promise<ScheduleInfo>

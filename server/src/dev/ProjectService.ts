@@ -35,7 +35,13 @@ import {
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { DaemonStore, DaemonStoreError } from "../daemon/DaemonStore.ts"
-import { listAutomations, listSchedules, listSensors, tickHistory } from "../daemon/InstigatorListing.ts"
+import {
+  listAutomations,
+  listFreshness,
+  listSchedules,
+  listSensors,
+  tickHistory
+} from "../daemon/InstigatorListing.ts"
 import { openDaemonStore } from "../daemon/OpenDaemonStore.ts"
 import { type Definitions, setStatus } from "../daemon/TickEngine.ts"
 import { ApiError, notFound } from "../http/ApiError.ts"
@@ -43,6 +49,7 @@ import type {
   AutomationInfo,
   BackfillBody,
   BackfillSummary,
+  FreshnessInfo,
   LaunchBody,
   PartitionPage,
   QueryBody,
@@ -53,7 +60,7 @@ import type {
 } from "../http/ApiSchemas.ts"
 import type { InstigatorRef, SeqEvent } from "../http/Backend.ts"
 import { lineageOf, summaryOf } from "./CatalogJson.ts"
-import { automationJson, scheduleJson, sensorJson, tickJson } from "./InstigatorJson.ts"
+import { automationJson, freshnessJson, scheduleJson, sensorJson, tickJson } from "./InstigatorJson.ts"
 import type { Accepted, AssetExtras, Catalog, CatalogAsset } from "./ProjectApi.ts"
 
 export interface ProjectServiceOptions {
@@ -100,7 +107,8 @@ export interface ProjectService {
   readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
   readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
   readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
-  /** The latest ticks of one schedule, sensor or automation condition, newest first (404 for an unknown name). */
+  readonly freshness: () => Promise<ReadonlyArray<FreshnessInfo>>
+  /** The latest ticks of one schedule, sensor, automation condition or freshness policy, newest first (404 for an unknown name). */
   readonly ticks: (ref: InstigatorRef, limit: number) => Promise<ReadonlyArray<Tick>>
   /** Starts or stops a schedule or sensor in the daemon store; a running daemon follows at its next tick. */
   readonly setStatus: (
@@ -576,7 +584,8 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
   const KIND_HINT = {
     schedule: "defineProject({ schedules: [schedule(name, { cron, select })] })",
     sensor: "defineProject({ sensors: [sensor(name, { interval, evaluate })] })",
-    automation: "defineProject({ automations: [automate(assetKey, condition)] })"
+    automation: "defineProject({ automations: [automate(assetKey, condition)] })",
+    freshness: 'asset(key, { freshness: { maxAge: "1 day" } }, body)'
   } as const
   /** The definition's name, or a 404 naming the known ones. */
   const known = (kind: InstigatorRef["kind"], name: string): string => {
@@ -586,16 +595,23 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
         ? defs.schedules.map((d) => d.name)
         : kind === "sensor"
           ? defs.sensors.map((d) => d.name)
-          : (defs.automations ?? []).map((a) => a.key)
+          : kind === "automation"
+            ? (defs.automations ?? []).map((a) => a.key)
+            : defs.graph.specs.filter((spec) => spec.freshnessMillis !== undefined).map((spec) => spec.key)
     if (names.includes(name)) return name
-    const what = kind === "automation" ? "automation condition of an asset" : kind
+    const what =
+      kind === "automation"
+        ? "automation condition of an asset"
+        : kind === "freshness"
+          ? "freshness policy of an asset"
+          : kind
     if (names.length === 0)
       throw notFound(
         `no ${what} "${name}" in project "${project.name}": it has none (${KIND_HINT[kind]}, or the same named export of materia.config.ts)`
       )
     const near = nearest(name, names)
     throw notFound(
-      `no ${what} "${name}" in project "${project.name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}; ${kind === "automation" ? "automated assets" : `${kind}s`}: ${names.join(", ")}`
+      `no ${what} "${name}" in project "${project.name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}; ${kind === "automation" ? "automated assets" : kind === "freshness" ? "assets with a freshness policy" : `${kind}s`}: ${names.join(", ")}`
     )
   }
   const schedules = () =>
@@ -608,6 +624,8 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     )
   const automations = () =>
     withDaemonStore((store) => listAutomations(definitions(), store)).then((rows) => rows.map(automationJson))
+  const freshness = () =>
+    withDaemonStore((store) => listFreshness(definitions(), store)).then((rows) => rows.map(freshnessJson))
   const ticks = async (ref: InstigatorRef, limit: number): Promise<ReadonlyArray<Tick>> => {
     const name = known(ref.kind, ref.name)
     return (await withDaemonStore((store) => tickHistory(store, ref.kind, name, limit))).map(tickJson)
@@ -644,6 +662,7 @@ export const makeProjectService = async (options: ProjectServiceOptions): Promis
     schedules,
     sensors,
     automations,
+    freshness,
     ticks,
     setStatus: changeStatus,
     activeRuns: () => active.size,

@@ -12,6 +12,7 @@ import { ApiError } from "../http/ApiError.ts"
 import type {
   AutomationInfo,
   BackfillSummary,
+  FreshnessInfo,
   LaunchBody,
   PartitionPage,
   QueryBody,
@@ -291,6 +292,7 @@ export const startSupervisor = (options: SupervisorOptions): Supervisor => {
     schedules: () => call<ReadonlyArray<ScheduleInfo>>({ method: "schedules" }),
     sensors: () => call<ReadonlyArray<SensorInfo>>({ method: "sensors" }),
     automations: () => call<ReadonlyArray<AutomationInfo>>({ method: "automations" }),
+    freshness: () => call<ReadonlyArray<FreshnessInfo>>({ method: "freshness" }),
     ticks: (ref, limit) => call<ReadonlyArray<Tick>>({ method: "ticks", ref, limit }),
     setScheduleStatus: (name, status) =>
       call<ScheduleInfo>({ method: "setStatus", kind: "schedule", name, status }),

@@ -219,14 +219,17 @@ export const TickRun = Schema.Struct({
 }).annotate({ identifier: "TickRun" })
 export type TickRun = typeof TickRun.Type
 
-/** One recorded tick of a schedule, a sensor or an automation condition. */
+/** One recorded tick of a schedule, a sensor, an automation condition or a freshness policy. */
 export const Tick = Schema.Struct({
   tickId: Schema.String,
   /** Schedules: the scheduled time; sensors and automation conditions: the evaluation time. */
   tickAt: Schema.Finite,
   evaluatedAt: Schema.Finite,
-  /** `requested` queued runs, `skipped` queued none (see `skipReason`), `failed` hit `error`. */
-  status: Schema.Literals(["requested", "skipped", "failed"]),
+  /**
+   * `requested` queued runs, `skipped` queued none (see `skipReason`), `failed` hit `error`;
+   * a freshness policy's tick is `fresh` or `overdue` (see `reason`) and queues nothing.
+   */
+  status: Schema.Literals(["requested", "skipped", "failed", "fresh", "overdue"]),
   runs: Schema.Array(TickRun),
   skipReason: Schema.NullOr(Schema.String),
   /** Why an automation condition decided what it did. */
@@ -280,11 +283,23 @@ export const AutomationInfo = Schema.Struct({
 }).annotate({ identifier: "AutomationInfo" })
 export type AutomationInfo = typeof AutomationInfo.Type
 
+/** An asset's freshness policy and the daemon's last verdict on it. */
+export const FreshnessInfo = Schema.Struct({
+  key: Schema.String,
+  /** The policy's `maxAge`, in milliseconds. */
+  maxAgeMillis: Schema.Finite,
+  /** The last verdict; null until the daemon evaluated the policy. */
+  verdict: Schema.NullOr(Schema.Literals(["fresh", "overdue"])),
+  lastTick: Schema.NullOr(Tick)
+}).annotate({ identifier: "FreshnessInfo" })
+export type FreshnessInfo = typeof FreshnessInfo.Type
+
 export const ScheduleList = Schema.Struct({ schedules: Schema.Array(ScheduleInfo) })
 export const ScheduleResponse = Schema.Struct({ schedule: ScheduleInfo })
 export const SensorList = Schema.Struct({ sensors: Schema.Array(SensorInfo) })
 export const SensorResponse = Schema.Struct({ sensor: SensorInfo })
 export const AutomationList = Schema.Struct({ automations: Schema.Array(AutomationInfo) })
+export const FreshnessList = Schema.Struct({ policies: Schema.Array(FreshnessInfo) })
 export const TickList = Schema.Struct({ ticks: Schema.Array(Tick) })
 export type TickList = typeof TickList.Type
 

@@ -28,7 +28,9 @@ interface Served {
 /** Serves the app of a project rooted at `root` on a free port, as `host` (the name it answers to). */
 const serveApp = async (root: string, uiDir: string, host = "127.0.0.1"): Promise<Served> => {
   const raw = asset("raw", { group: "ingest" }, () => [3, 1, 2])
-  const sorted = asset("sorted", { ins: { raw } }, ({ raw }) => [...raw].sort())
+  const sorted = asset("sorted", { ins: { raw }, freshness: { maxAge: "1 hour" } }, ({ raw }) =>
+    [...raw].sort()
+  )
   const project = defineProject({
     name: "apptest",
     assets: [raw, sorted],
@@ -281,6 +283,8 @@ describe("reads", () => {
         "/api/v1/sensors/{name}/stop",
         "/api/v1/automation",
         "/api/v1/automation/{key}/ticks",
+        "/api/v1/freshness/{key}/ticks",
+        "/api/v1/freshness",
         "/api/v1/daemon",
         "/api/v1/events",
         "/api/v1/runs/{id}/stream",
@@ -467,6 +471,58 @@ describe("schedules, sensors and automation conditions", () => {
       automations: [{ key: "sorted", condition: "eager", status: "running", lastTick: null }]
     })
     expect(await (await get("/api/v1/daemon")).json()).toMatchObject({ state: "off", pid: null })
+  })
+})
+
+describe("freshness policies", () => {
+  it("lists each policy with the daemon's last verdict, and its verdicts newest first", async () => {
+    expect(await (await get("/api/v1/freshness")).json()).toEqual({
+      policies: [{ key: "sorted", maxAgeMillis: 3_600_000, verdict: null, lastTick: null }]
+    })
+    const store = await openDaemonStore(dir, undefined, {})
+    try {
+      const verdict = (at: number, status: "fresh" | "overdue", reason: string) =>
+        Effect.runPromise(
+          store.commitTick({
+            tick: {
+              tickId: `freshness:sorted@${at}`,
+              kind: "freshness",
+              name: "sorted",
+              tickAt: at,
+              evaluatedAt: at,
+              status,
+              runIds: [],
+              reason,
+              cursor: status
+            },
+            runs: [],
+            state: { kind: "freshness", name: "sorted", status: "running", lastTickAt: at, cursor: status }
+          })
+        )
+      await verdict(1000, "fresh", "materialized 10 minutes ago")
+      await verdict(2000, "overdue", "materialized 2 hours ago, older than its 1 hour freshness policy")
+    } finally {
+      await Effect.runPromise(store.close())
+    }
+    const listed = (await (await get("/api/v1/freshness")).json()) as {
+      policies: Array<{ verdict: string; lastTick: { status: string; reason: string } }>
+    }
+    expect(listed.policies[0]).toMatchObject({
+      verdict: "overdue",
+      lastTick: { status: "overdue", reason: expect.stringContaining("older than") }
+    })
+    const ticks = (await (await get("/api/v1/freshness/sorted/ticks")).json()) as {
+      ticks: Array<{ tickAt: number; status: string; runs: Array<unknown> }>
+    }
+    expect(ticks.ticks.map((t) => [t.tickAt, t.status, t.runs.length])).toEqual([
+      [2000, "overdue", 0],
+      [1000, "fresh", 0]
+    ])
+    const unknown = await get("/api/v1/freshness/raw/ticks")
+    expect(unknown.status).toBe(404)
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toContain(
+      "assets with a freshness policy: sorted"
+    )
   })
 })
 

@@ -484,6 +484,12 @@ export const makeApp = (options: AppOptions): Hono => {
       "automation",
       Api.KeyParam,
       "the evaluations of an asset's automation condition, newest first (key URL-encoded)"
+    ],
+    [
+      "freshness/:key",
+      "freshness",
+      Api.KeyParam,
+      "the daemon's verdicts on an asset's freshness policy (fresh or overdue, with why), newest first (key URL-encoded)"
     ]
   ] as const
   for (const [path, kind, param, summary] of tickRoutes) {
@@ -510,6 +516,16 @@ export const makeApp = (options: AppOptions): Hono => {
       response: Api.TickList
     })
   }
+  app.get(`${base}/freshness`, validate("query", Api.EmptyQuery), async (c) =>
+    c.json({ policies: await backend.freshness() })
+  )
+  doc({
+    method: "get",
+    path: `${base}/freshness`,
+    summary:
+      "each asset's freshness policy (maxAge) with the daemon's last verdict: fresh or overdue, and why",
+    response: Api.FreshnessList
+  })
   app.get(`${base}/daemon`, validate("query", Api.EmptyQuery), async (c) => c.json(await backend.daemon()))
   doc({
     method: "get",

@@ -10,6 +10,7 @@ import type {
   BackfillBody,
   BackfillSummary,
   DaemonInfo,
+  FreshnessInfo,
   HistoryPage,
   LaunchBody,
   Lineage,
@@ -30,9 +31,9 @@ export interface SeqEvent {
   readonly event: { readonly _tag: string; readonly runId: string } & Readonly<Record<string, unknown>>
 }
 
-/** A schedule, a sensor or an asset's automation condition (named by the asset key). */
+/** A schedule, a sensor, or an asset's automation condition or freshness policy (named by the asset key). */
 export interface InstigatorRef {
-  readonly kind: "schedule" | "sensor" | "automation"
+  readonly kind: "schedule" | "sensor" | "automation" | "freshness"
   readonly name: string
 }
 
@@ -78,6 +79,8 @@ export interface Backend {
   readonly schedules: () => Promise<ReadonlyArray<ScheduleInfo>>
   readonly sensors: () => Promise<ReadonlyArray<SensorInfo>>
   readonly automations: () => Promise<ReadonlyArray<AutomationInfo>>
+  /** Every asset's freshness policy with the daemon's last verdict. */
+  readonly freshness: () => Promise<ReadonlyArray<FreshnessInfo>>
   readonly ticks: (ref: InstigatorRef, options: { limit: number }) => Promise<ReadonlyArray<Tick>>
   readonly setScheduleStatus: (name: string, status: "running" | "stopped") => Promise<ScheduleInfo>
   readonly setSensorStatus: (name: string, status: "running" | "stopped") => Promise<SensorInfo>

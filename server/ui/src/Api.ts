@@ -233,6 +233,14 @@ export interface Automation {
   readonly lastTick: Tick | null
 }
 
+/** An asset's freshness policy and the daemon's last verdict (null until it evaluated it). */
+export interface Freshness {
+  readonly key: string
+  readonly maxAgeMillis: number
+  readonly verdict: "fresh" | "overdue" | null
+  readonly lastTick: Tick | null
+}
+
 export interface Daemon {
   readonly state: "off" | "starting" | "running" | "waiting" | "restarting" | "failed"
   readonly pid: number | null
@@ -240,8 +248,8 @@ export interface Daemon {
   readonly message: string
 }
 
-/** What has ticks: a schedule, a sensor, or an asset's automation condition (by asset key). */
-export type InstigatorKind = "schedule" | "sensor" | "automation"
+/** What has ticks: a schedule, a sensor, or an asset's automation condition or freshness policy (by asset key). */
+export type InstigatorKind = "schedule" | "sensor" | "automation" | "freshness"
 
 /** A failed API call: the HTTP status (0 when the server could not be reached), code and message. */
 export class ApiError extends Error {
@@ -379,10 +387,11 @@ export const api = {
   schedules: () => request<{ schedules: ReadonlyArray<Schedule> }>("/schedules"),
   sensors: () => request<{ sensors: ReadonlyArray<Sensor> }>("/sensors"),
   automations: () => request<{ automations: ReadonlyArray<Automation> }>("/automation"),
+  freshness: () => request<{ policies: ReadonlyArray<Freshness> }>("/freshness"),
   daemon: () => request<Daemon>("/daemon"),
   ticks: (kind: InstigatorKind, name: string, limit = 50) =>
     request<{ ticks: ReadonlyArray<Tick> }>(
-      `/${kind === "automation" ? "automation" : `${kind}s`}/${encodeURIComponent(name)}/ticks${query({ limit })}`
+      `/${kind === "automation" || kind === "freshness" ? kind : `${kind}s`}/${encodeURIComponent(name)}/ticks${query({ limit })}`
     ),
   setScheduleStatus: (name: string, action: "start" | "stop") =>
     request<{ schedule: Schedule }>(`/schedules/${encodeURIComponent(name)}/${action}`, { method: "POST" }),

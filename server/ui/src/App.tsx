@@ -37,9 +37,9 @@ const route = (path: string, search: URLSearchParams): { page: ReactNode; sectio
   }
   if (path === "/automation" || path === "/automation/")
     return { page: <AutomationPage />, section: "automation" }
-  const ticks = /^\/automation\/(schedule|sensor|automation)\/(.+)$/.exec(path)
+  const ticks = /^\/automation\/(schedule|sensor|automation|freshness)\/(.+)$/.exec(path)
   if (ticks !== null) {
-    const kind = ticks[1] as "schedule" | "sensor" | "automation"
+    const kind = ticks[1] as "schedule" | "sensor" | "automation" | "freshness"
     const name = decode(ticks[2]!)
     return { page: <TicksPage key={`${kind}:${name}`} kind={kind} name={name} />, section: "automation" }
   }

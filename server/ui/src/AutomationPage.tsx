@@ -143,18 +143,21 @@ export const AutomationPage = () => {
   const schedules = useLoad(() => api.schedules(), [])
   const sensors = useLoad(() => api.sensors(), [])
   const automations = useLoad(() => api.automations(), [])
+  const freshness = useLoad(() => api.freshness(), [])
   const daemon = useLoad(() => api.daemon(), [])
   const [actionError, setActionError] = useState<unknown>()
   const { reload: reloadSchedules } = schedules
   const { reload: reloadSensors } = sensors
   const { reload: reloadAutomations } = automations
+  const { reload: reloadFreshness } = freshness
   const { reload: reloadDaemon } = daemon
   const reloadAll = useCallback(() => {
     reloadSchedules()
     reloadSensors()
     reloadAutomations()
+    reloadFreshness()
     reloadDaemon()
-  }, [reloadSchedules, reloadSensors, reloadAutomations, reloadDaemon])
+  }, [reloadSchedules, reloadSensors, reloadAutomations, reloadFreshness, reloadDaemon])
   useLiveReload(reloadAll)
   return (
     <div className="page automation-page">
@@ -305,6 +308,44 @@ export const AutomationPage = () => {
           </tbody>
         </table>
       </Section>
+      <Section
+        title="Freshness policies"
+        empty='No freshness policies: asset(key, { freshness: { maxAge: "1 day" } }, body).'
+        count={freshness.value?.policies.length}
+        error={freshness.error}
+        retry={freshness.reload}
+      >
+        <table className="list freshness">
+          <thead>
+            <tr>
+              <th>asset</th>
+              <th>max age</th>
+              <th>verdict</th>
+              <th>last evaluation</th>
+              <th>reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(freshness.value?.policies ?? []).map((f) => (
+              <tr key={f.key} data-freshness={f.key} data-verdict={f.verdict ?? ""}>
+                <td>
+                  <Link to={assetPath(f.key)}>{f.key}</Link>
+                </td>
+                <td>{formatDuration(f.maxAgeMillis)}</td>
+                <td>
+                  {f.verdict === null ? <span className="muted">—</span> : <StatusBadge status={f.verdict} />}
+                </td>
+                <td>
+                  <Link to={ticksPath("freshness", f.key)}>
+                    {f.lastTick === null ? "never" : formatTime(f.lastTick.tickAt)}
+                  </Link>
+                </td>
+                <td className="muted">{f.lastTick?.error ?? f.lastTick?.reason ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
     </div>
   )
 }
@@ -312,7 +353,8 @@ export const AutomationPage = () => {
 const KIND_LABEL: Readonly<Record<InstigatorKind, string>> = {
   schedule: "Schedule",
   sensor: "Sensor",
-  automation: "Automation of"
+  automation: "Automation of",
+  freshness: "Freshness of"
 }
 
 /** The runs of a tick: links to their runs once launched, else their queue status. */
@@ -337,13 +379,30 @@ export const TicksPage = (props: { readonly kind: InstigatorKind; readonly name:
       const found = (await api.schedules()).schedules.find((s) => s.name === name)
       return found === undefined
         ? undefined
-        : { status: found.status, detail: `${found.cron} (${found.timezone}) · ${found.select.join(", ")}` }
+        : {
+            status: found.status,
+            toggle: found.status,
+            detail: `${found.cron} (${found.timezone}) · ${found.select.join(", ")}`
+          }
     }
     if (kind === "sensor") {
       const found = (await api.sensors()).sensors.find((s) => s.name === name)
       return found === undefined
         ? undefined
-        : { status: found.status, detail: `every ${formatDuration(found.intervalMillis)}` }
+        : {
+            status: found.status,
+            toggle: found.status,
+            detail: `every ${formatDuration(found.intervalMillis)}`
+          }
+    }
+    if (kind === "freshness") {
+      const found = (await api.freshness()).policies.find((f) => f.key === name)
+      return found === undefined
+        ? undefined
+        : {
+            status: found.verdict ?? "not evaluated",
+            detail: `max age ${formatDuration(found.maxAgeMillis)}`
+          }
     }
     const found = (await api.automations()).automations.find((a) => a.key === name)
     return found === undefined ? undefined : { status: found.status, detail: found.condition }
@@ -365,10 +424,10 @@ export const TicksPage = (props: { readonly kind: InstigatorKind; readonly name:
           {KIND_LABEL[kind]} {name}
         </h1>
         {status === undefined ? null : <StatusBadge status={status} />}
-        {status === undefined || kind === "automation" ? null : (
+        {summary.value?.toggle === undefined ? null : (
           <Toggle
             name={name}
-            status={status}
+            status={summary.value.toggle}
             set={kind === "schedule" ? api.setScheduleStatus : api.setSensorStatus}
             done={reloadAll}
             failed={setActionError}

@@ -25,6 +25,9 @@ describe("the automation page", { timeout: BROWSER_TEST_TIMEOUT }, () => {
     expect(await page.textContent(row)).toContain("(default)")
     expect(await page.textContent('tr[data-sensor="inbox"]')).toContain("stopped")
     expect(await page.textContent('tr[data-automation="pong"]')).toContain("eager")
+    // The daemon's first verdict on ping's freshness policy (never materialized yet: overdue).
+    await page.waitForSelector('tr[data-freshness="ping"][data-verdict="overdue"]')
+    expect(await page.textContent('tr[data-freshness="ping"]')).toContain("never materialized")
 
     await page.click(`${row} button[data-action="start"]`)
     await page.waitForSelector(`${row}[data-status="running"]`)
