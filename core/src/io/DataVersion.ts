@@ -20,7 +20,10 @@ export const logicalVersion = (
   inputVersions: Readonly<Record<string, string>>
 ): string => {
   let text = `${assetKey}\0${codeVersion}`
-  for (const key of Object.keys(inputVersions).sort()) text += `\0${key}=${inputVersions[key]}`
+  const keys = Object.keys(inputVersions)
+  // One key or none needs no sort (most assets have few inputs).
+  if (keys.length > 1) keys.sort()
+  for (const key of keys) text += `\0${key}=${inputVersions[key]}`
   return `l${fastHash128(text).slice(0, 31)}`
 }
 

@@ -10,6 +10,11 @@ describe("fastHash128", () => {
     expect(fastHash128("a\0b")).not.toBe(fastHash128("a\0c"))
   })
 
+  it("gives the values it always gave: stored data versions stay valid across releases", () => {
+    expect(fastHash128("")).toBe("ab3e7c0ba7530fb7c2254a91246362e5")
+    expect(fastHash128("model\0v1\0features=abc")).toBe("b438905511cbf50543df82c730552088")
+  })
+
   it("does not collide on many distinct short strings", () => {
     const seen = new Set<string>()
     for (let i = 0; i < 200_000; i++) seen.add(fastHash128(`asset_${i}\0v1\0in=${i * 7}`))

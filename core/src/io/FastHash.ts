@@ -27,7 +27,12 @@ export const fastHash128 = (text: string): string => {
     d = Math.imul(d ^ code, 0x010001a3)
   }
   const n = text.length
-  return [mix(a ^ n), mix(b ^ Math.imul(n, 0x9e3779b9)), mix(c + d), mix(d ^ a)]
-    .map((h) => h.toString(16).padStart(8, "0"))
-    .join("")
+  return hex32(mix(a ^ n)) + hex32(mix(b ^ Math.imul(n, 0x9e3779b9))) + hex32(mix(c + d)) + hex32(mix(d ^ a))
 }
+
+/** Two hex characters of each byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+
+/** 8 hex characters of an unsigned 32-bit number (a table lookup per byte: no array, no padding). */
+const hex32 = (h: number): string =>
+  HEX[h >>> 24]! + HEX[(h >>> 16) & 0xff]! + HEX[(h >>> 8) & 0xff]! + HEX[h & 0xff]!

@@ -96,15 +96,16 @@ export const fenceAttempts = (
 ):
   | { readonly refused: { readonly index: number; readonly reason: string } }
   | { readonly refused?: undefined; readonly records: ReadonlyArray<StepAttempts> } => {
-  const records = new Map<string, StepAttempts>()
+  // Mutable while the batch is read: one record per step, no copies (this runs for every append).
+  const records = new Map<string, { -readonly [K in keyof StepAttempts]: StepAttempts[K] }>()
   for (const [index, event] of batch.entries()) {
     if (event._tag !== "StepStarted" && event._tag !== "Materialization") continue
     const step = stepIdOf(event)
     const id = `${event.runId}\u0000${step}`
-    let before = records.get(id)
-    if (before === undefined) {
+    let record = records.get(id)
+    if (record === undefined) {
       const recorded = stored(event.runId, step)
-      before = {
+      record = {
         runId: event.runId,
         step,
         key: event.key,
@@ -112,19 +113,20 @@ export const fenceAttempts = (
         started: recorded?.started ?? 0,
         committed: recorded?.committed
       }
+      records.set(id, record)
     }
     if (event._tag === "StepStarted") {
-      records.set(id, { ...before, started: Math.max(before.started, event.attempt) })
+      if (event.attempt > record.started) record.started = event.attempt
       continue
     }
-    if (before.committed !== undefined || event.attempt < before.started)
+    if (record.committed !== undefined || event.attempt < record.started)
       return {
         refused: {
           index,
-          reason: staleAttemptReason(event.runId, step, event.attempt, before.started, before.committed)
+          reason: staleAttemptReason(event.runId, step, event.attempt, record.started, record.committed)
         }
       }
-    records.set(id, { ...before, committed: event.attempt })
+    record.committed = event.attempt
   }
   return { records: [...records.values()] }
 }
