@@ -116,25 +116,38 @@ const Toggle = (props: {
   )
 }
 
-const Section = (props: {
+/** One listing of the page: its title, a table of `items` (one `row` each), or why there is none. */
+const ListSection = <T,>(props: {
   readonly title: string
   readonly empty: string
-  readonly count: number | undefined
+  readonly items: ReadonlyArray<T> | undefined
   readonly error: unknown
   readonly retry: () => void
-  readonly children: ReactNode
+  /** The table's class, after `list`. */
+  readonly className: string
+  readonly columns: ReadonlyArray<string>
+  readonly row: (item: T) => ReactNode
 }) => (
   <>
     <h2>{props.title}</h2>
     <ErrorBanner error={props.error} onRetry={props.retry} />
-    {props.count === undefined ? (
+    {props.items === undefined ? (
       props.error === undefined ? (
         <p className="muted">Loading…</p>
       ) : null
-    ) : props.count === 0 ? (
+    ) : props.items.length === 0 ? (
       <p className="muted">{props.empty}</p>
     ) : (
-      props.children
+      <table className={`list ${props.className}`}>
+        <thead>
+          <tr>
+            {props.columns.map((c) => (
+              <th key={c === "" ? "(actions)" : c}>{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.items.map(props.row)}</tbody>
+      </table>
     )}
   </>
 )
@@ -167,185 +180,133 @@ export const AutomationPage = () => {
       <DaemonBanner daemon={daemon.value} />
       <ErrorBanner error={daemon.error} />
       <ErrorBanner error={actionError} />
-      <Section
+      <ListSection
         title="Schedules"
         empty="No schedules: defineProject({ schedules: [schedule(name, { cron, select })] })."
-        count={schedules.value?.schedules.length}
+        items={schedules.value?.schedules}
         error={schedules.error}
         retry={schedules.reload}
-      >
-        <table className="list schedules">
-          <thead>
-            <tr>
-              <th>schedule</th>
-              <th>cron</th>
-              <th>selection</th>
-              <th>status</th>
-              <th>next tick</th>
-              <th>last tick</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {(schedules.value?.schedules ?? []).map((s) => (
-              <tr key={s.name} data-schedule={s.name} data-status={s.status}>
-                <td>
-                  <Link to={ticksPath("schedule", s.name)}>{s.name}</Link>
-                </td>
-                <td>
-                  <code>{s.cron}</code> <span className="muted">{s.timezone}</span>
-                </td>
-                <td>
-                  <code>{s.select.join(", ")}</code>
-                </td>
-                <td>
-                  <StatusCell status={s.status} isDefault={s.isDefault} />
-                </td>
-                <td>{s.nextTicks.length === 0 ? "—" : formatTime(s.nextTicks[0])}</td>
-                <td>
-                  <LastTick tick={s.lastTick} />
-                </td>
-                <td>
-                  <Toggle
-                    name={s.name}
-                    status={s.status}
-                    set={api.setScheduleStatus}
-                    done={schedules.reload}
-                    failed={setActionError}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Section>
-      <Section
+        className="schedules"
+        columns={["schedule", "cron", "selection", "status", "next tick", "last tick", ""]}
+        row={(s) => (
+          <tr key={s.name} data-schedule={s.name} data-status={s.status}>
+            <td>
+              <Link to={ticksPath("schedule", s.name)}>{s.name}</Link>
+            </td>
+            <td>
+              <code>{s.cron}</code> <span className="muted">{s.timezone}</span>
+            </td>
+            <td>
+              <code>{s.select.join(", ")}</code>
+            </td>
+            <td>
+              <StatusCell status={s.status} isDefault={s.isDefault} />
+            </td>
+            <td>{s.nextTicks.length === 0 ? "—" : formatTime(s.nextTicks[0])}</td>
+            <td>
+              <LastTick tick={s.lastTick} />
+            </td>
+            <td>
+              <Toggle
+                name={s.name}
+                status={s.status}
+                set={api.setScheduleStatus}
+                done={schedules.reload}
+                failed={setActionError}
+              />
+            </td>
+          </tr>
+        )}
+      />
+      <ListSection
         title="Sensors"
         empty="No sensors: defineProject({ sensors: [sensor(name, { interval, evaluate })] })."
-        count={sensors.value?.sensors.length}
+        items={sensors.value?.sensors}
         error={sensors.error}
         retry={sensors.reload}
-      >
-        <table className="list sensors">
-          <thead>
-            <tr>
-              <th>sensor</th>
-              <th>interval</th>
-              <th>status</th>
-              <th>cursor</th>
-              <th>next tick</th>
-              <th>last tick</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {(sensors.value?.sensors ?? []).map((s) => (
-              <tr key={s.name} data-sensor={s.name} data-status={s.status}>
-                <td>
-                  <Link to={ticksPath("sensor", s.name)}>{s.name}</Link>
-                </td>
-                <td>{formatDuration(s.intervalMillis)}</td>
-                <td>
-                  <StatusCell status={s.status} isDefault={s.isDefault} />
-                </td>
-                <td>{s.cursor === null ? <span className="muted">—</span> : <code>{s.cursor}</code>}</td>
-                <td>{formatTime(s.nextTickAt)}</td>
-                <td>
-                  <LastTick tick={s.lastTick} />
-                </td>
-                <td>
-                  <Toggle
-                    name={s.name}
-                    status={s.status}
-                    set={api.setSensorStatus}
-                    done={sensors.reload}
-                    failed={setActionError}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Section>
-      <Section
+        className="sensors"
+        columns={["sensor", "interval", "status", "cursor", "next tick", "last tick", ""]}
+        row={(s) => (
+          <tr key={s.name} data-sensor={s.name} data-status={s.status}>
+            <td>
+              <Link to={ticksPath("sensor", s.name)}>{s.name}</Link>
+            </td>
+            <td>{formatDuration(s.intervalMillis)}</td>
+            <td>
+              <StatusCell status={s.status} isDefault={s.isDefault} />
+            </td>
+            <td>{s.cursor === null ? <span className="muted">—</span> : <code>{s.cursor}</code>}</td>
+            <td>{formatTime(s.nextTickAt)}</td>
+            <td>
+              <LastTick tick={s.lastTick} />
+            </td>
+            <td>
+              <Toggle
+                name={s.name}
+                status={s.status}
+                set={api.setSensorStatus}
+                done={sensors.reload}
+                failed={setActionError}
+              />
+            </td>
+          </tr>
+        )}
+      />
+      <ListSection
         title="Automation conditions"
         empty="No automation conditions: defineProject({ automations: [automate(assetKey, eager())] })."
-        count={automations.value?.automations.length}
+        items={automations.value?.automations}
         error={automations.error}
         retry={automations.reload}
-      >
-        <table className="list automations">
-          <thead>
-            <tr>
-              <th>asset</th>
-              <th>condition</th>
-              <th>status</th>
-              <th>last evaluation</th>
-              <th>reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(automations.value?.automations ?? []).map((a) => (
-              <tr key={a.key} data-automation={a.key}>
-                <td>
-                  <Link to={assetPath(a.key)}>{a.key}</Link>
-                </td>
-                <td>
-                  <code>{a.condition}</code>
-                </td>
-                <td>
-                  <StatusBadge status={a.status} />
-                </td>
-                <td>
-                  <Link to={ticksPath("automation", a.key)}>
-                    {a.lastTick === null ? "never" : formatTime(a.lastTick.tickAt)}
-                  </Link>{" "}
-                  {a.lastTick === null ? null : <StatusBadge status={a.lastTick.status} />}
-                </td>
-                <td className="muted">{a.lastTick?.error ?? a.lastTick?.reason ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Section>
-      <Section
+        className="automations"
+        columns={["asset", "condition", "status", "last evaluation", "reason"]}
+        row={(a) => (
+          <tr key={a.key} data-automation={a.key}>
+            <td>
+              <Link to={assetPath(a.key)}>{a.key}</Link>
+            </td>
+            <td>
+              <code>{a.condition}</code>
+            </td>
+            <td>
+              <StatusBadge status={a.status} />
+            </td>
+            <td>
+              <Link to={ticksPath("automation", a.key)}>
+                {a.lastTick === null ? "never" : formatTime(a.lastTick.tickAt)}
+              </Link>{" "}
+              {a.lastTick === null ? null : <StatusBadge status={a.lastTick.status} />}
+            </td>
+            <td className="muted">{a.lastTick?.error ?? a.lastTick?.reason ?? ""}</td>
+          </tr>
+        )}
+      />
+      <ListSection
         title="Freshness policies"
         empty='No freshness policies: asset(key, { freshness: { maxAge: "1 day" } }, body).'
-        count={freshness.value?.policies.length}
+        items={freshness.value?.policies}
         error={freshness.error}
         retry={freshness.reload}
-      >
-        <table className="list freshness">
-          <thead>
-            <tr>
-              <th>asset</th>
-              <th>max age</th>
-              <th>verdict</th>
-              <th>last evaluation</th>
-              <th>reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(freshness.value?.policies ?? []).map((f) => (
-              <tr key={f.key} data-freshness={f.key} data-verdict={f.verdict ?? ""}>
-                <td>
-                  <Link to={assetPath(f.key)}>{f.key}</Link>
-                </td>
-                <td>{formatDuration(f.maxAgeMillis)}</td>
-                <td>
-                  {f.verdict === null ? <span className="muted">—</span> : <StatusBadge status={f.verdict} />}
-                </td>
-                <td>
-                  <Link to={ticksPath("freshness", f.key)}>
-                    {f.lastTick === null ? "never" : formatTime(f.lastTick.tickAt)}
-                  </Link>
-                </td>
-                <td className="muted">{f.lastTick?.error ?? f.lastTick?.reason ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Section>
+        className="freshness"
+        columns={["asset", "max age", "verdict", "last evaluation", "reason"]}
+        row={(f) => (
+          <tr key={f.key} data-freshness={f.key} data-verdict={f.verdict ?? ""}>
+            <td>
+              <Link to={assetPath(f.key)}>{f.key}</Link>
+            </td>
+            <td>{formatDuration(f.maxAgeMillis)}</td>
+            <td>
+              {f.verdict === null ? <span className="muted">—</span> : <StatusBadge status={f.verdict} />}
+            </td>
+            <td>
+              <Link to={ticksPath("freshness", f.key)}>
+                {f.lastTick === null ? "never" : formatTime(f.lastTick.tickAt)}
+              </Link>
+            </td>
+            <td className="muted">{f.lastTick?.error ?? f.lastTick?.reason ?? ""}</td>
+          </tr>
+        )}
+      />
     </div>
   )
 }
