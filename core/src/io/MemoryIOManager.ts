@@ -91,16 +91,18 @@ export const makeMemoryIOManager = (name = "memory"): IOManager & { readonly siz
     name,
     size: () => values.size,
     write,
-    load: (handle, context) =>
-      Effect.flatMap(find(handle, context.assetKey), (value) => {
-        if (!(value instanceof PendingStream)) return Effect.succeed(value)
-        if (value.consumedBy !== undefined) return consumed(handle, context.assetKey, value)
-        return refuse(
-          handle,
-          context.assetKey,
-          `asset "${context.assetKey}" is a stream of record batches kept in memory, which "${context.consumerKey}" can only read as a stream (its input as streamOf(...)); or store the asset with a persistent IO manager (fs, S3)`
-        )
-      }),
+    load: (handle, context) => {
+      // Read at once (no Effect chained on `find`): the in-process executor loads every input through here.
+      const value = values.get(handle.location)
+      if (value === undefined && !values.has(handle.location)) return find(handle, context.assetKey)
+      if (!(value instanceof PendingStream)) return Effect.succeed(value)
+      if (value.consumedBy !== undefined) return consumed(handle, context.assetKey, value)
+      return refuse(
+        handle,
+        context.assetKey,
+        `asset "${context.assetKey}" is a stream of record batches kept in memory, which "${context.consumerKey}" can only read as a stream (its input as streamOf(...)); or store the asset with a persistent IO manager (fs, S3)`
+      )
+    },
     loadBatches: (handle, context) =>
       Stream.unwrap(
         Effect.flatMap(find(handle, context.assetKey), (value) => {
