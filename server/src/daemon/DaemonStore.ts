@@ -133,6 +133,12 @@ export interface DaemonStore {
   /** Writes the whole state: what start and stop use (the only writers of `status` and `startedAt`). */
   readonly setState: (state: InstigatorState) => Effect.Effect<void, DaemonStoreError>
   /**
+   * Stores `state` only when nothing is stored for it yet (the daemon recording when a definition
+   * running by default was first seen); a state stored meanwhile (a stop) is kept. Returns whether
+   * it stored it.
+   */
+  readonly initState: (state: InstigatorState) => Effect.Effect<boolean, DaemonStoreError>
+  /**
    * Records a tick, its queued runs and what the tick owns of the state in one transaction. A tick
    * whose id is already recorded changes nothing (`committed: false`). Runs whose run key this
    * schedule or sensor already used are dropped and listed in `droppedRunKeys`; the stored tick
@@ -255,6 +261,13 @@ export const makeMemoryDaemonStore = (): DaemonStore => {
     setState: (state) =>
       Effect.sync(() => {
         states.set(stateKey(state.kind, state.name), state)
+      }),
+    initState: (state) =>
+      Effect.sync(() => {
+        const key = stateKey(state.kind, state.name)
+        if (states.has(key)) return false
+        states.set(key, state)
+        return true
       }),
     commitTick: ({ tick, runs: requested, state }) =>
       Effect.sync(() => {

@@ -101,6 +101,27 @@ export const daemonStoreSuite = (name: string, make: () => Promise<DaemonStore>)
         })
       ))
 
+    it("initState stores a first state only when none is stored: a stop that landed first stays", () =>
+      withStore((store) =>
+        Effect.gen(function* () {
+          const first = { kind: "schedule", name: "nightly", status: "running", startedAt: 100 } as const
+          expect(yield* store.initState(first)).toBe(true)
+          expect(yield* store.state("schedule", "nightly")).toEqual(first)
+          expect(yield* store.initState({ ...first, startedAt: 200 })).toBe(false)
+          expect((yield* store.state("schedule", "nightly"))?.startedAt).toBe(100)
+          // The daemon saw no state, a stop landed, then the daemon records when it first saw it.
+          yield* store.setState({ kind: "sensor", name: "files", status: "stopped" })
+          expect(
+            yield* store.initState({ kind: "sensor", name: "files", status: "running", startedAt: 5 })
+          ).toBe(false)
+          expect(yield* store.state("sensor", "files")).toEqual({
+            kind: "sensor",
+            name: "files",
+            status: "stopped"
+          })
+        })
+      ))
+
     it("a tick commits only what it owns: a stop between the daemon's read and its commit stays", () =>
       withStore((store) =>
         Effect.gen(function* () {

@@ -351,6 +351,11 @@ export const openPostgresDaemonStore = (
       VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (kind, name) DO UPDATE SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
         last_tick_at = EXCLUDED.last_tick_at, cursor = EXCLUDED.cursor`
+    const insertStateIfAbsent = `
+      INSERT INTO ${s}.daemon_state (kind, name, status, started_at, last_tick_at, cursor)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (kind, name) DO NOTHING
+      RETURNING 1 AS stored`
     // A tick writes only what it owns: status and started_at stay as start and stop left them.
     const upsertTickedState = `
       INSERT INTO ${s}.daemon_state (kind, name, status, started_at, last_tick_at, cursor)
@@ -502,6 +507,11 @@ export const openPostgresDaemonStore = (
           (r) => r.rows.map(toState)
         ),
       setState: (state) => Effect.asVoid(query("setState", upsertState, stateValues(state))),
+      initState: (state) =>
+        Effect.map(
+          query("initState", insertStateIfAbsent, stateValues(state)),
+          (result) => result.rows.length > 0
+        ),
       commitTick: ({ tick, runs, state }) =>
         transaction("commitTick", (client) => commit(client, tick, runs, state)),
       ticks: (filter) => {

@@ -201,6 +201,10 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
   )
   const writeState = (s: InstigatorState) =>
     putState.run(s.kind, s.name, s.status, s.startedAt ?? null, s.lastTickAt ?? null, s.cursor ?? null)
+  const insertStateIfAbsent = db.prepare(
+    `INSERT INTO daemon_state (kind, name, status, started_at, last_tick_at, cursor) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (kind, name) DO NOTHING`
+  )
   // A tick writes only what it owns: status and started_at stay as start and stop left them.
   const putTickedState = db.prepare(
     `INSERT INTO daemon_state (kind, name, status, started_at, last_tick_at, cursor) VALUES (?, ?, ?, ?, ?, ?)
@@ -282,6 +286,19 @@ const makeStore = (db: Database.Database, path: string): DaemonStore => {
       attempt("setState", () => {
         writeState(state)
       }),
+    initState: (s) =>
+      attempt(
+        "initState",
+        () =>
+          insertStateIfAbsent.run(
+            s.kind,
+            s.name,
+            s.status,
+            s.startedAt ?? null,
+            s.lastTickAt ?? null,
+            s.cursor ?? null
+          ).changes > 0
+      ),
     // BEGIN IMMEDIATE: the tick id check and the inserts see no other writer in between.
     commitTick: ({ tick, runs, state }) => attempt("commitTick", () => commit.immediate(tick, runs, state)),
     ticks: (filter) =>

@@ -242,6 +242,26 @@ describe("sensors", () => {
       })
     ))
 
+  it("a schedule running by default, stopped just as the daemon first sees it, stays stopped", () =>
+    test((store) =>
+      Effect.gen(function* () {
+        const s = schedule("hourly", { cron: "0 * * * *", select: "orders", defaultStatus: "running" })
+        const d: Definitions = { graph, schedules: [s], sensors: [] }
+        // `materia schedules stop hourly` lands between the daemon's read (nothing stored) and its write.
+        const racing: typeof store = {
+          ...store,
+          initState: (state) =>
+            Effect.andThen(
+              setStatus(store, "schedule", "hourly", "stopped", at("2026-02-10T10:00:00Z")),
+              store.initState(state)
+            )
+        }
+        expect((yield* tickAt(d, racing, "2026-02-10T10:00:00Z")).ticks).toEqual([])
+        expect((yield* store.state("schedule", "hourly"))?.status).toBe("stopped")
+        expect((yield* tickAt(d, store, "2026-02-10T12:30:00Z")).ticks).toEqual([])
+      })
+    ))
+
   it("a sensor stopped while it evaluates is not evaluated again", () =>
     test((store) =>
       Effect.gen(function* () {

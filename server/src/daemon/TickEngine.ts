@@ -203,8 +203,8 @@ const tickSchedule = (
     let state = effectiveState("schedule", s.name, s.spec.defaultStatus, stored)
     if (state.status === "running" && state.startedAt === undefined) {
       // Running by default and seen for the first time: ticks start from now, and a restart keeps that.
-      state = { ...state, startedAt: now }
-      yield* store.setState(state)
+      // Stored only if nothing was meanwhile (a stop is kept).
+      yield* store.initState({ ...state, startedAt: now })
       return []
     }
     const after = countsFrom(state)
