@@ -79,10 +79,33 @@ export const runAttemptOnPlan = <R>(
   signal?: AbortSignal
 ): Effect.Effect<StepAttemptResult, unknown, R> =>
   Effect.suspend(() => {
+    const asset = hostedAsset(host, attempt)
+    return asset instanceof UnknownStepError
+      ? Effect.fail(asset)
+      : runOnPlan(host, asset, attempt, emit, signal)
+  })
+
+/** The attempt's asset as loaded here, or why this process cannot run it. */
+const hostedAsset = <R>(
+  host: AttemptHost<R>,
+  attempt: StepAttempt
+): ExecutableAsset<R> | UnknownStepError => {
+  const step = attempt.step
+  const asset = host.assets.get(step.key)
+  return asset === undefined || host.graph.indexOf(step.key) !== step.node
+    ? new UnknownStepError(step.key, attempt.project)
+    : asset
+}
+
+const runOnPlan = <R>(
+  host: AttemptHost<R>,
+  asset: ExecutableAsset<R>,
+  attempt: StepAttempt,
+  emit: (event: RunEvent) => void,
+  signal: AbortSignal | undefined
+): Effect.Effect<StepAttemptResult, unknown, R> =>
+  Effect.suspend(() => {
     const step = attempt.step
-    const asset = host.assets.get(step.key)
-    if (asset === undefined || host.graph.indexOf(step.key) !== step.node)
-      return Effect.fail(new UnknownStepError(step.key, attempt.project))
     const { timeoutMillis: _timeout, ...spec } = asset.spec
     const once: ExecutableAsset<R> = {
       spec: { ...spec, retry: { ...spec.retry, attempts: 1 } },
@@ -379,11 +402,9 @@ export const runAttemptHere = <R>(
   signal?: AbortSignal
 ): Effect.Effect<StepAttemptResult, unknown, R> =>
   Effect.suspend(() => {
-    const step = attempt.step
-    const asset = host.assets.get(step.key)
-    if (asset === undefined || host.graph.indexOf(step.key) !== step.node)
-      return Effect.fail(new UnknownStepError(step.key, attempt.project))
+    const asset = hostedAsset(host, attempt)
+    if (asset instanceof UnknownStepError) return Effect.fail(asset)
     return runsDirectly(asset, attempt)
       ? stoppedBy(runDirect(host, asset, attempt, emit), signal)
-      : runAttemptOnPlan(host, attempt, emit, signal)
+      : runOnPlan(host, asset, attempt, emit, signal)
   })

@@ -8,10 +8,12 @@
 import {
   classifyPostgresFailure,
   describePostgresUrl,
+  inTransaction,
   POSTGRES_SCHEMA_NAME,
   postgresCauseMessage,
   redactPostgresUrl,
-  validatePostgresUrl
+  validatePostgresUrl,
+  withPooledClient
 } from "@materia/core/postgres"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -225,21 +227,7 @@ export const openPostgresDaemonStore = (
     /** Runs `f` on a pooled connection; a connection that failed is destroyed, not reused. */
     const withClient = async <A>(f: (client: PoolClient) => Promise<A>): Promise<A> => {
       if (closed) throw new Error("the store is closed")
-      const client = await pool.connect()
-      let failure: unknown
-      const lost = (cause: unknown) => {
-        failure ??= cause
-      }
-      client.on("error", lost)
-      try {
-        return await f(client)
-      } catch (cause) {
-        failure ??= cause
-        throw cause
-      } finally {
-        client.off("error", lost)
-        client.release(failure !== undefined && isTransient(failure))
-      }
+      return withPooledClient(pool, f)
     }
 
     const attempt = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, DaemonStoreError> =>
@@ -249,19 +237,7 @@ export const openPostgresDaemonStore = (
 
     /** One transaction; any error rolls it back, and the whole of it is retried on a transient failure. */
     const transaction = <A>(operation: string, f: (client: PoolClient) => Promise<A>) =>
-      attempt(operation, () =>
-        withClient(async (client) => {
-          await client.query("BEGIN")
-          try {
-            const result = await f(client)
-            await client.query("COMMIT")
-            return result
-          } catch (cause) {
-            await client.query("ROLLBACK").catch(() => undefined)
-            throw cause
-          }
-        })
-      )
+      attempt(operation, () => withClient((client) => inTransaction(client, f)))
 
     const query = <R extends QueryResultRow>(
       operation: string,

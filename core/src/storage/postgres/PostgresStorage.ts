@@ -18,6 +18,7 @@ import {
   fenceAttempts,
   fencedEvent,
   runEndedError,
+  type StepAttempts,
   staleAttemptError,
   staleAttemptReason,
   stepIdOf
@@ -40,6 +41,7 @@ import {
   POSTGRES_SCHEMA_MIGRATIONS_TABLE,
   postgresMigrations
 } from "./migrations.ts"
+import { inTransaction, withPooledClient } from "./PostgresClient.ts"
 import {
   classifyPostgresFailure,
   POSTGRES_SCHEMA_NAME,
@@ -326,24 +328,7 @@ export const makePostgresStorage = (
         return Promise.reject(
           new StorageError({ reason: "Unavailable", retryable: false, message: `${where} is closed` })
         )
-      return pool.connect().then(async (client) => {
-        let failure: unknown
-        // A connection that drops between two statements reports it here; the next statement fails
-        // with it. Without a listener, the error would crash the process.
-        const lost = (cause: unknown) => {
-          failure ??= cause
-        }
-        client.on("error", lost)
-        try {
-          return await f(client)
-        } catch (cause) {
-          failure ??= cause
-          throw cause
-        } finally {
-          client.off("error", lost)
-          client.release(failure !== undefined && classifyPostgresFailure(failure).reason === "Unavailable")
-        }
-      })
+      return withPooledClient(pool, f)
     }
 
     /** One transaction; any error rolls it back. The whole of it is retried on a transient failure. */
@@ -352,19 +337,7 @@ export const makePostgresStorage = (
       f: (client: PoolClient) => Promise<A>,
       begin = "BEGIN"
     ): Effect.Effect<A, StorageError> =>
-      attempt(operation, () =>
-        withClient(async (client) => {
-          await client.query(begin)
-          try {
-            const result = await f(client)
-            await client.query("COMMIT")
-            return result
-          } catch (cause) {
-            await client.query("ROLLBACK").catch(() => undefined)
-            throw cause
-          }
-        })
-      )
+      attempt(operation, () => withClient((client) => inTransaction(client, f, begin)))
 
     /** One statement outside a transaction, retried on a transient failure. */
     const query = <R extends QueryResultRow>(
@@ -660,7 +633,9 @@ export const makePostgresStorage = (
       projectName: string,
       events: ReadonlyArray<RunEvent>,
       payloads: ReadonlyArray<string>,
-      batchId: string
+      batchId: string,
+      /** The attempt fence's records of the batch (checked within it by `append`). */
+      attempts: ReadonlyArray<StepAttempts>
     ): Promise<boolean> => {
       // How many events each run gets, and each event's distance from its run's last one.
       const counts = new Map<string, number>()
@@ -676,9 +651,6 @@ export const makePostgresStorage = (
       const starts = [...folded.starts.keys()].sort(byBytes)
       const finishes = [...folded.finishes.keys()].filter((id) => !folded.starts.has(id)).sort(byBytes)
       const checks = sortedValues(folded.checks)
-      // Checked within the batch in append; against earlier batches by the upsert, under the row's lock.
-      const fenced = fenceAttempts(events, () => undefined)
-      const attempts = fenced.refused === undefined ? fenced.records : []
       let result: QueryResult<{ events: number }>
       try {
         // Named: each connection parses and plans it once.
@@ -799,13 +771,16 @@ export const makePostgresStorage = (
             const event = events[fenced.index]!
             return Effect.fail(runEndedError(where, event.runId, fenced.status, event._tag))
           }
+          // Within the batch here; against earlier batches by appendBatch's upsert, under the row's lock.
           const attempts = fenceAttempts(events, () => undefined)
           if (attempts.refused !== undefined)
             return Effect.fail(staleAttemptError(where, attempts.refused.reason))
           // One id per append, kept across retries: a retry of a batch that did commit is a no-op.
           const batchId = randomUUID()
           return attempt("append", () =>
-            withClient((client) => appendBatch(client, projectName, events, payloads, batchId))
+            withClient((client) =>
+              appendBatch(client, projectName, events, payloads, batchId, attempts.records)
+            )
           )
         }).pipe(Effect.asVoid),
 

@@ -3,6 +3,7 @@
  * separate entry so that `pg` loads only in programs that use it.
  */
 export * from "./migrations.ts"
+export * from "./PostgresClient.ts"
 export * from "./PostgresFailure.ts"
 export * from "./PostgresStorage.ts"
 export * from "./PostgresUrl.ts"
